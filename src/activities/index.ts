@@ -1,0 +1,23 @@
+/**
+ * Activities: `createActivities(deps)` builds every activity from adapter interfaces. Workflows see only the
+ * {@link Activities} type (`import type`).
+ * @module
+ */
+import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+
+/** Everything activities need; built by the worker (the composition root). */
+export type ActivityDeps = DeployActivityDeps;
+
+/** Builds all activities. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createDeployActivities(deps),
+  };
+}
+
+/** The activity functions, as workflows see them. */
+export type Activities = ReturnType<typeof createActivities>;
+
+export type * from './types.js';
+export { toApplicationFailure } from './failures.js';
+export { DEFAULT_APPLY_CONCURRENCY } from './pool.js';

@@ -1,0 +1,225 @@
+/**
+ * The `kube-workflows` command. Thin: parses arguments, calls the client / worker / dev stack, maps outcomes to
+ * exit codes (0 ok, 1 failed or rolled back, 2 bad input, 3 unreachable). Reports go to stdout, progress to
+ * stderr.
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import { createKubeWorkflowsClient, InvalidInputError } from '../client/index.js';
+import { startStack, stackEnvLines, stackStatus, stopStack } from '../dev/index.js';
+import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
+import { runDemo } from './demo.js';
+import { ExitCode, exitCodeForError, exitCodeForReport, messageOf } from './exit-codes.js';
+import { loadManifestSources } from './files.js';
+import { followDeploy } from './follow.js';
+import { renderReport } from './render.js';
+
+const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+/** Builds the command tree (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('kube-workflows')
+    .description('Kubernetes operations as durable Temporal workflows')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('deploy')
+    .description('server-side apply manifests, wait until healthy, roll back on failure')
+    .requiredOption('-f, --filename <path...>', 'file, folder or - (stdin); repeatable')
+    .option('-n, --namespace <ns>', 'namespace for objects that name none')
+    .option('--cluster <name>', 'configured cluster name (worker default when absent)')
+    .option('--app <name>', 'application name (workflow id and inventory); inferred from labels when absent')
+    .option('--timeout <seconds>', 'seconds to wait for health', positiveInt, 300)
+    .option('--dry-run', 'plan only: server-side dry-run and change set, nothing written', false)
+    .option('--force', 'take over fields owned by other field managers', false)
+    .option('--no-wait', 'do not wait for health after applying')
+    .option('--no-rollback', 'leave a failed rollout in place instead of restoring the previous state')
+    .addOption(new Option('--on-conflict <policy>', 'when a deploy of the same app runs').choices(['reject', 'latest-wins']).default('reject'))
+    .option('--json', 'print the final report as one JSON document on stdout', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  kube-workflows deploy -f app.yaml -n shop
+  kube-workflows deploy -f k8s/ --app cart --timeout 600 --json
+  kustomize build overlays/prod | kube-workflows deploy -f - --dry-run`,
+    )
+    .action(async (opts: DeployCliOptions) => {
+      process.exitCode = await deployCommand(opts);
+    });
+
+  program
+    .command('worker')
+    .description('run a worker (holds the cluster credentials) until SIGINT/SIGTERM')
+    .addHelpText('after', '\nConfigured by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, KUBECONFIG, KUBE_CONTEXT, KUBE_WORKFLOWS_CONFIG (see README).')
+    .action(async () => {
+      let config;
+      try {
+        config = loadWorkerConfig();
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          progress(pc.red(`configuration error: ${err.message}`));
+          process.exitCode = ExitCode.BadInput;
+          return;
+        }
+        throw err;
+      }
+      try {
+        await runWorker(config, progress);
+      } catch (err) {
+        progress(pc.red(`worker stopped: ${messageOf(err)}`));
+        process.exitCode = ExitCode.Unreachable;
+      }
+    });
+
+  const dev = program.command('dev').description('the embedded local stack (Temporal dev server + local Kubernetes control plane)');
+  dev
+    .command('up')
+    .description('start the stack in the background; prints KEY=value lines (eval-able) on stdout')
+    .option('--nodes <n>', 'simulated nodes', positiveInt, 3)
+    .addHelpText('after', '\nExample:\n  set -a; eval "$(kube-workflows dev up)"; set +a')
+    .action(async (opts: { nodes: number }) => {
+      try {
+        const info = await startStack({ nodes: opts.nodes, onProgress: progress });
+        process.stdout.write(`${stackEnvLines(info).join('\n')}\n`);
+        progress(`Temporal UI: ${info.temporalUiUrl}   (stop with: kube-workflows dev down)`);
+      } catch (err) {
+        progress(pc.red(`dev up failed: ${messageOf(err)}`));
+        process.exitCode = ExitCode.Unreachable;
+      }
+    });
+  dev
+    .command('status')
+    .description('print the KEY=value lines of the running stack (exit 1 when none runs)')
+    .action(async () => {
+      const info = await stackStatus();
+      if (!info) {
+        progress('no local stack is running (start one with: kube-workflows dev up)');
+        process.exitCode = ExitCode.Failed;
+        return;
+      }
+      process.stdout.write(`${stackEnvLines(info).join('\n')}\n`);
+    });
+  dev
+    .command('down')
+    .description('stop everything dev up started and delete the local cluster')
+    .action(async () => {
+      await stopStack({ onProgress: progress });
+    });
+
+  program
+    .command('demo')
+    .description('bring up the local stack and a worker, then deploy, scale, break and heal an example app')
+    .option('--keep', 'keep the stack running at the end until Ctrl-C (default on a terminal)')
+    .option('--no-keep', 'stop everything as soon as the demo ends')
+    .action(async (opts: { keep?: boolean }) => {
+      process.exitCode = await runDemo({ keep: opts.keep ?? Boolean(process.stdin.isTTY), log: progress });
+    });
+
+  program
+    .command('status <workflowId>')
+    .description('show the phase and per-object status of a deploy')
+    .option('--json', 'print JSON', false)
+    .action(async (workflowId: string, opts: { json: boolean }) => {
+      const client = await createKubeWorkflowsClient();
+      try {
+        const handle = client.getDeploy(workflowId);
+        const desc = await handle.raw.describe();
+        const p = await handle.progress().catch(() => undefined);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ status: desc.status.name, progress: p })}\n`);
+        else {
+          process.stdout.write(`${workflowId}: ${desc.status.name}${p ? `, phase ${p.phase}: ${p.message}` : ''}\n`);
+          for (const o of p?.objects ?? []) process.stdout.write(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}\n`);
+        }
+      } finally {
+        await client.close();
+      }
+    });
+  return program;
+}
+
+interface DeployCliOptions {
+  filename: string[];
+  namespace?: string;
+  cluster?: string;
+  app?: string;
+  timeout: number;
+  dryRun: boolean;
+  force: boolean;
+  wait: boolean;
+  rollback: boolean;
+  onConflict: 'reject' | 'latest-wins';
+  json: boolean;
+}
+
+async function deployCommand(opts: DeployCliOptions): Promise<number> {
+  let sources;
+  try {
+    sources = await loadManifestSources(opts.filename);
+  } catch (err) {
+    progress(pc.red(messageOf(err)));
+    return ExitCode.BadInput;
+  }
+  let client;
+  try {
+    client = await createKubeWorkflowsClient();
+  } catch (err) {
+    progress(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
+    return ExitCode.Unreachable;
+  }
+  try {
+    const handle = await client.deploy(
+      {
+        sources,
+        ...(opts.namespace ? { namespace: opts.namespace } : {}),
+        ...(opts.cluster ? { cluster: opts.cluster } : {}),
+        ...(opts.app ? { app: opts.app } : {}),
+        timeoutSeconds: opts.timeout,
+        dryRun: opts.dryRun,
+        force: opts.force,
+        wait: opts.wait,
+        rollback: opts.rollback,
+      },
+      { onConflict: opts.onConflict === 'latest-wins' ? 'latestWins' : 'reject' },
+    );
+    progress(pc.dim(`started ${handle.workflowId}`));
+    const report = await followDeploy(handle);
+    process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
+    return exitCodeForReport(report);
+  } catch (err) {
+    const code = exitCodeForError(err);
+    const prefix = err instanceof InvalidInputError ? 'rejected before anything ran' : code === ExitCode.Unreachable ? 'unreachable' : 'deploy failed';
+    progress(pc.red(`${prefix}: ${messageOf(err)}`));
+    if (opts.json) process.stdout.write(`${JSON.stringify({ outcome: 'failed', message: messageOf(err) })}\n`);
+    return code;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Runs the CLI with `argv` (process.argv shape). */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const code = (err as { code?: string; exitCode?: number }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return;
+    if (code?.startsWith('commander.')) {
+      process.exitCode = ExitCode.BadInput;
+      return;
+    }
+    progress(pc.red(messageOf(err)));
+    process.exitCode = ExitCode.Failed;
+  }
+}

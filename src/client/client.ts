@@ -1,0 +1,170 @@
+/**
+ * The public client: typed starters that validate input with the workflows' own zod schemas before anything
+ * starts, handles to follow and control runs, and the workflow id conventions.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, type ConnectionOptions, type WorkflowHandle } from '@temporalio/client';
+import { z } from 'zod';
+import { formatProblems, parseManifests, validateObjects } from '../domain/manifests.js';
+import { inferAppName } from '../domain/subject.js';
+import { DeployManifestsInput, type DeployReport } from '../schemas/deploy.js';
+import type { DeployProgress } from '../workflows/deploy.js';
+import { deployWorkflowId } from './ids.js';
+
+/** Default task queue (DESIGN.md contract). */
+export const DEFAULT_TASK_QUEUE = 'kube-workflows';
+
+/** How to reach Temporal. Every field falls back to the `TEMPORAL_*` environment variables, then defaults. */
+export interface KubeWorkflowsClientOptions {
+  /** `host:port` (default `TEMPORAL_ADDRESS` or `127.0.0.1:7233`). */
+  address?: string;
+  /** Temporal namespace (default `TEMPORAL_NAMESPACE` or `default`). */
+  namespace?: string;
+  /** Task queue the worker polls (default `TEMPORAL_TASK_QUEUE` or `kube-workflows`). */
+  taskQueue?: string;
+  /** API key (Temporal Cloud), default `TEMPORAL_API_KEY`. Implies TLS. */
+  apiKey?: string;
+  /** TLS files for mTLS (default `TEMPORAL_TLS_CERT` / `_KEY` / `_CA`). */
+  tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
+  /** Use an existing connection instead (it is not closed by {@link KubeWorkflowsClient.close}). */
+  connection?: Connection;
+}
+
+/** The input was rejected before anything started (CLI exit code 2). */
+export class InvalidInputError extends Error {
+  override readonly name = 'InvalidInputError';
+}
+
+/** What to do when a deploy of the same app is already running. */
+export type DeployConflict = 'reject' | 'latestWins';
+
+/** Options of {@link KubeWorkflowsClient.deploy}. */
+export interface DeployOptions {
+  /** Override the conventional id `deploy/<cluster>/<namespace>/<app>`. */
+  workflowId?: string;
+  /** `reject` (default) fails when one is running; `latestWins` cancels it (it rolls back) and then starts. */
+  onConflict?: DeployConflict;
+}
+
+/** A started deploy. */
+export interface DeployHandle {
+  workflowId: string;
+  runId: string;
+  /** Waits for the report. Rejects with `WorkflowFailedError` when the workflow failed. */
+  result(): Promise<DeployReport>;
+  /** The current phase and per-object status. */
+  progress(): Promise<DeployProgress>;
+  /** Requests cancellation: the deploy stops and rolls back what it changed. */
+  cancel(): Promise<void>;
+  /** The underlying Temporal handle. */
+  raw: WorkflowHandle;
+}
+
+/** Starts and follows kube-workflows workflows. Build with {@link createKubeWorkflowsClient}. */
+export class KubeWorkflowsClient {
+  constructor(
+    /** The Temporal client. */
+    readonly temporal: Client,
+    /** Task queue the workflows are started on. */
+    readonly taskQueue: string,
+    private readonly ownConnection: Connection | undefined,
+  ) {}
+
+  /**
+   * Validates and starts a deploy. Throws {@link InvalidInputError} (nothing started) when the input or any
+   * manifest is invalid.
+   * @example
+   * const client = await createKubeWorkflowsClient();
+   * const handle = await client.deploy({ manifests: yamlText, namespace: 'shop', app: 'cart' });
+   * const report = await handle.result(); // { outcome: 'succeeded', objects: [...] }
+   */
+  async deploy(input: DeployManifestsInput, options: DeployOptions = {}): Promise<DeployHandle> {
+    const parsed = DeployManifestsInput.safeParse(input);
+    if (!parsed.success) throw new InvalidInputError(`invalid deploy input:\n${z.prettifyError(parsed.error)}`);
+    const v = parsed.data;
+    const parseOptions = v.namespace ? { defaultNamespace: v.namespace } : {};
+    const objects =
+      v.objects !== undefined
+        ? validateObjects(v.objects, parseOptions)
+        : parseManifests(v.sources?.map((s) => (s.name ? { name: s.name, text: s.text } : { text: s.text })) ?? v.manifests ?? '', parseOptions);
+    if (!objects.ok) throw new InvalidInputError(formatProblems(objects.problems));
+    if (!objects.objects.length) throw new InvalidInputError('the manifests contain no objects');
+    const app = v.app ?? inferAppName(objects.objects) ?? 'app';
+    const namespace = v.namespace ?? objects.objects.find((o) => o.metadata.namespace)?.metadata.namespace;
+    const workflowId = options.workflowId ?? deployWorkflowId({ cluster: v.cluster, namespace, app });
+    const args = [{ ...input, app }] as [DeployManifestsInput];
+    const start = () =>
+      this.temporal.workflow.start('deployManifests', {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args,
+        workflowIdConflictPolicy: 'FAIL',
+        staticSummary: `deploy ${app} (${objects.objects.length} objects) to ${v.cluster ?? 'default cluster'}${namespace ? `/${namespace}` : ''}${v.dryRun ? ' — dry run' : ''}`,
+      });
+    let handle: WorkflowHandle;
+    try {
+      handle = await start();
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || options.onConflict !== 'latestWins') throw err;
+      const running = this.temporal.workflow.getHandle(workflowId);
+      await running.cancel();
+      await running.result().catch(() => undefined); // it rolls back, then ends
+      handle = await start();
+    }
+    return wrapDeploy(handle);
+  }
+
+  /** A handle to an existing deploy by workflow id. */
+  getDeploy(workflowId: string, runId?: string): DeployHandle {
+    return wrapDeploy(this.temporal.workflow.getHandle(workflowId, runId));
+  }
+
+  /** Closes the connection when this client opened it. */
+  async close(): Promise<void> {
+    await this.ownConnection?.close();
+  }
+}
+
+function wrapDeploy(handle: WorkflowHandle): DeployHandle {
+  return {
+    workflowId: handle.workflowId,
+    runId: (handle as { firstExecutionRunId?: string }).firstExecutionRunId ?? '',
+    result: () => handle.result() as Promise<DeployReport>,
+    progress: () => handle.query<DeployProgress>('progress'),
+    cancel: async () => {
+      await handle.cancel();
+    },
+    raw: handle,
+  };
+}
+
+/**
+ * Connects to Temporal and returns a {@link KubeWorkflowsClient}.
+ * @example
+ * const client = await createKubeWorkflowsClient({ address: 'temporal.internal:7233', namespace: 'platform' });
+ */
+export async function createKubeWorkflowsClient(options: KubeWorkflowsClientOptions = {}): Promise<KubeWorkflowsClient> {
+  const env = process.env;
+  const namespace = options.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default';
+  const taskQueue = options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  let connection = options.connection;
+  let own: Connection | undefined;
+  if (!connection) {
+    const apiKey = options.apiKey ?? env.TEMPORAL_API_KEY;
+    const certFile = options.tls?.certFile ?? env.TEMPORAL_TLS_CERT;
+    const keyFile = options.tls?.keyFile ?? env.TEMPORAL_TLS_KEY;
+    const caFile = options.tls?.caFile ?? env.TEMPORAL_TLS_CA;
+    const connOptions: ConnectionOptions = { address: options.address ?? env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', connectTimeout: '10s' };
+    if (apiKey) connOptions.apiKey = apiKey;
+    if (certFile || caFile || apiKey) {
+      connOptions.tls = {
+        ...(options.tls?.serverName ? { serverNameOverride: options.tls.serverName } : {}),
+        ...(caFile ? { serverRootCACertificate: await readFile(caFile) } : {}),
+        ...(certFile && keyFile ? { clientCertPair: { crt: await readFile(certFile), key: await readFile(keyFile) } } : {}),
+      };
+    }
+    connection = own = await Connection.connect(connOptions);
+  }
+  return new KubeWorkflowsClient(new Client({ connection, namespace }), taskQueue, own);
+}

@@ -1,0 +1,9 @@
+/**
+ * Workflow id conventions. The id is the lock: one deploy per (cluster, namespace, app) at a time.
+ * @module
+ */
+
+/** Workflow id of the deploy of `app` to `namespace` on `cluster`: `deploy/<cluster>/<namespace>/<app>`. */
+export function deployWorkflowId(parts: { cluster?: string | undefined; namespace?: string | undefined; app: string }): string {
+  return `deploy/${parts.cluster || 'default'}/${parts.namespace || '_cluster'}/${parts.app}`;
+}

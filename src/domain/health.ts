@@ -1,0 +1,820 @@
+/**
+ * Health assessment: is a Kubernetes object where its spec says it should be, still getting there, or stuck?
+ *
+ * Contract:
+ * - Pure functions over plain objects as the API server returns them (JSON). No I/O, no Node builtins, no clock
+ *   except `options.now` (which defaults to `new Date()`, deterministic inside Temporal workflows). Safe to bundle
+ *   into workflow code.
+ * - Every field is read defensively: a missing or mistyped field never throws, it is treated as absent.
+ * - {@link assessHealth} implements the kstatus rules (`sigs.k8s.io/cli-utils/pkg/kstatus`, see HEALTH.md) in their
+ *   order — deletionTimestamp, generation vs observedGeneration, `Reconciling`/`Stalled` conditions, the per-kind
+ *   rule, then the generic `Ready` condition — plus our rules: a workload that is InProgress fails fast when one of
+ *   its current pods is known to be broken (crash loop, image pull error, failed, unschedulable for too long,
+ *   restarting too often), a paused Deployment is reported as `Paused` instead of being waited on silently, and Jobs
+ *   are waited on until Complete only when the caller asks.
+ * - Statuses use the kstatus names. {@link HealthStatus.NotFound} and read errors ({@link HealthStatus.Unknown}) are
+ *   decided by the caller that reads the object; {@link assessHealth} only returns Unknown for a Pod in phase
+ *   `Unknown` or for input that is not an object.
+ * - Messages are for people: they name pods as `pod namespace/name` and containers by name, in Pulumi's style
+ *   (`pod shop/cart-7d9f-abcde container app: [CrashLoopBackOff] back-off 5m0s restarting failed container`).
+ * @module
+ */
+
+/** The health of one object (kstatus names, familiar to users of Flux and Helm 4). */
+export const HealthStatus = {
+  /** The object is where its spec says it should be. */
+  Current: 'Current',
+  /** The object is getting there (or, with reason `Paused`, deliberately not moving). */
+  InProgress: 'InProgress',
+  /** The object will not get there without a change: crash loop, deadline exceeded, failed Job, … */
+  Failed: 'Failed',
+  /** The object is being deleted (`metadata.deletionTimestamp` is set). */
+  Terminating: 'Terminating',
+  /** The object does not exist (the read returned 404). Set by the caller, never by {@link assessHealth}. */
+  NotFound: 'NotFound',
+  /** The status could not be determined (read error, Pod phase `Unknown`). */
+  Unknown: 'Unknown',
+} as const;
+/** One of {@link HealthStatus}. */
+export type HealthStatus = (typeof HealthStatus)[keyof typeof HealthStatus];
+
+/** The result of assessing one object. */
+export interface HealthAssessment {
+  /** Where the object stands. */
+  status: HealthStatus;
+  /**
+   * A short CamelCase word saying why: `ReplicasUpdating`, `CrashLoopBackOff`, `ProgressDeadlineExceeded`, `Paused`,
+   * `Available`, … Condition reasons written by controllers are passed through when the status comes from a condition.
+   */
+  reason: string;
+  /** A sentence for people, e.g. `2 of 3 updated` or `pod shop/cart-x container app: [ImagePullBackOff] …`. */
+  message: string;
+}
+
+/** An object to assess and the subject naming it (`Kind/namespace/name`, see `formatSubject`). */
+export interface SubjectHealth {
+  /** `Kind/namespace/name` of the object. */
+  subject: string;
+  /** Its latest assessment. */
+  assessment: HealthAssessment;
+}
+
+/**
+ * Any Kubernetes object, as JSON from the API server or as a typed client model. Only the fields below are typed;
+ * everything else (ownerReferences, conditions, timestamps, …) is read defensively. There is deliberately no index
+ * signature, so interfaces and client classes (e.g. `V1Deployment`) are assignable too.
+ */
+export interface KubeLike {
+  /** `group/version`, or `v1` for the core group. When absent, built-in kinds are matched by kind alone. */
+  apiVersion?: string | undefined;
+  /** The object's kind, e.g. `Deployment`. */
+  kind?: string | undefined;
+  /** Object metadata; name, namespace, uid, generation, labels, annotations, ownerReferences are read from it. */
+  metadata?: { name?: string | undefined; namespace?: string | undefined; uid?: string | undefined } | undefined;
+  /** The desired state. */
+  spec?: unknown;
+  /** The observed state. */
+  status?: unknown;
+}
+
+/** Objects related to the one being assessed, used to fail fast from pods. */
+export interface RelatedObjects {
+  /** Pods in the workload's namespace (others are ignored); only the workload's current pods are looked at. */
+  pods?: readonly KubeLike[] | undefined;
+  /** ReplicaSets in the Deployment's namespace; needed to find a Deployment's current pods. */
+  replicaSets?: readonly KubeLike[] | undefined;
+}
+
+/** Default for {@link AssessOptions.unschedulableAfterSeconds}: how long a pod may stay unschedulable. */
+export const DEFAULT_UNSCHEDULABLE_AFTER_SECONDS = 60;
+/** Default for {@link AssessOptions.maxRestarts}: how many container restarts are tolerated during a rollout. */
+export const DEFAULT_MAX_RESTARTS = 5;
+
+/** Tuning for {@link assessHealth}. */
+export interface AssessOptions {
+  /** The current time, for the unschedulable threshold. Default: `new Date()`. */
+  now?: Date | undefined;
+  /**
+   * A pod that has been unschedulable (`PodScheduled=False/Unschedulable`) for longer than this many seconds fails its
+   * workload. Default {@link DEFAULT_UNSCHEDULABLE_AFTER_SECONDS} (kstatus uses 15 s for bare pods; the cluster
+   * autoscaler needs longer to add a node).
+   */
+  unschedulableAfterSeconds?: number | undefined;
+  /** A container that restarted more than this many times fails its workload. Default {@link DEFAULT_MAX_RESTARTS}. */
+  maxRestarts?: number | undefined;
+  /** Report a running Job as InProgress until it is Complete (Helm's `--wait-for-jobs`). Default `false`. */
+  waitForJobs?: boolean | undefined;
+}
+
+/**
+ * Container waiting reasons that mean the container will not start without a change. A current pod of a workload
+ * with a container waiting for one of these reasons makes the workload Failed.
+ */
+export const FAILING_CONTAINER_REASONS: readonly string[] = [
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'CreateContainerConfigError',
+  'InvalidImageName',
+];
+
+/**
+ * Pod `status.reason` values for pods that failed because they were displaced (evicted, preempted, node shut down),
+ * not because of their own spec. The owning controller replaces such pods, so they do not fail a workload.
+ */
+const DISPLACED_POD_REASONS: ReadonlySet<string> = new Set([
+  'Evicted',
+  'Preempting',
+  'NodeShutdown',
+  'Shutdown',
+  'Terminated',
+]);
+
+const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+const DAEMONSET_TEMPLATE_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation';
+const POD_TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
+const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
+/** The value the Deployment controller treats as "no progress deadline". */
+const MAX_INT32 = 2147483647;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Defensive readers
+// ---------------------------------------------------------------------------------------------------------------
+
+type Dict = Readonly<Record<string, unknown>>;
+
+function isDict(value: unknown): value is Dict {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function get(value: unknown, ...path: readonly string[]): unknown {
+  let current: unknown = value;
+  for (const key of path) {
+    if (!isDict(current)) return undefined;
+    current = current[key];
+  }
+  return current;
+}
+
+function str(value: unknown, ...path: readonly string[]): string | undefined {
+  const v = get(value, ...path);
+  return typeof v === 'string' ? v : undefined;
+}
+
+function int(value: unknown, ...path: readonly string[]): number | undefined {
+  const v = get(value, ...path);
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function bool(value: unknown, ...path: readonly string[]): boolean {
+  return get(value, ...path) === true;
+}
+
+function list(value: unknown, ...path: readonly string[]): readonly unknown[] {
+  const v = get(value, ...path);
+  return Array.isArray(v) ? (v as readonly unknown[]) : [];
+}
+
+function stringMap(value: unknown, ...path: readonly string[]): Readonly<Record<string, string>> {
+  const v = get(value, ...path);
+  if (!isDict(v)) return {};
+  const out: Record<string, string> = {};
+  for (const [key, item] of Object.entries(v)) if (typeof item === 'string') out[key] = item;
+  return out;
+}
+
+/** Milliseconds since the epoch of an RFC 3339 string or a Date (typed clients turn timestamps into Dates). */
+function timeOf(value: unknown): number | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+  if (typeof value === 'string' && value !== '') {
+    const ms = Date.parse(value);
+    return Number.isNaN(ms) ? undefined : ms;
+  }
+  return undefined;
+}
+
+function timeText(value: unknown): string | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+interface Condition {
+  readonly type: string;
+  readonly status: string;
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: unknown;
+}
+
+function conditionsOf(obj: unknown): Condition[] {
+  const out: Condition[] = [];
+  for (const c of list(obj, 'status', 'conditions')) {
+    const type = str(c, 'type');
+    if (type === undefined) continue;
+    out.push({
+      type,
+      status: str(c, 'status') ?? '',
+      reason: str(c, 'reason') ?? '',
+      message: str(c, 'message') ?? '',
+      lastTransitionTime: get(c, 'lastTransitionTime'),
+    });
+  }
+  return out;
+}
+
+function conditionOf(obj: unknown, type: string): Condition | undefined {
+  return conditionsOf(obj).find((c) => c.type === type);
+}
+
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function result(status: HealthStatus, reason: string, message: string): HealthAssessment {
+  return { status, reason, message };
+}
+
+const current = (reason: string, message: string): HealthAssessment => result(HealthStatus.Current, reason, message);
+const inProgress = (reason: string, message: string): HealthAssessment =>
+  result(HealthStatus.InProgress, reason, message);
+const failed = (reason: string, message: string): HealthAssessment => result(HealthStatus.Failed, reason, message);
+
+interface ResolvedOptions {
+  readonly now: number;
+  readonly unschedulableAfterSeconds: number;
+  readonly maxRestarts: number;
+  readonly waitForJobs: boolean;
+}
+
+function resolveOptions(options: AssessOptions): ResolvedOptions {
+  return {
+    now: (options.now ?? new Date()).getTime(),
+    unschedulableAfterSeconds: options.unschedulableAfterSeconds ?? DEFAULT_UNSCHEDULABLE_AFTER_SECONDS,
+    maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
+    waitForJobs: options.waitForJobs ?? false,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Generic rules (kstatus steps 1–3 and 5)
+// ---------------------------------------------------------------------------------------------------------------
+
+function terminating(obj: unknown, since: string): HealthAssessment {
+  const parts = [`deletion requested at ${since}`];
+  const finalizers = list(obj, 'metadata', 'finalizers').filter((f): f is string => typeof f === 'string');
+  if (finalizers.length > 0) parts.push(`waiting for finalizers: ${finalizers.join(', ')}`);
+  for (const type of ['NamespaceContentRemaining', 'NamespaceFinalizersRemaining']) {
+    const c = conditionOf(obj, type);
+    if (c?.status === 'True' && c.message !== '') parts.push(c.message);
+  }
+  return result(HealthStatus.Terminating, 'Terminating', parts.join('; '));
+}
+
+function generationNotObserved(generation: number, observed: number | undefined): HealthAssessment {
+  const seen = observed === undefined ? 'none observed yet' : `observed ${observed}`;
+  return inProgress('LatestGenerationNotObserved', `waiting for the controller to observe generation ${generation} (${seen})`);
+}
+
+function readyCondition(obj: unknown): HealthAssessment {
+  const ready = conditionOf(obj, 'Ready');
+  if (ready === undefined) return current('NoReadyCondition', 'no Ready condition: assumed current');
+  if (ready.status === 'True') return current(ready.reason || 'Ready', ready.message || 'Ready');
+  return inProgress(ready.reason || 'NotReady', ready.message || `Ready is ${ready.status || 'not set'}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per-kind rules (kstatus step 4)
+// ---------------------------------------------------------------------------------------------------------------
+
+type KindRule = (obj: KubeLike, opts: ResolvedOptions) => HealthAssessment;
+
+function alwaysCurrent(obj: KubeLike): HealthAssessment {
+  return current('AlwaysReady', `${obj.kind ?? 'object'} has no rollout to wait for`);
+}
+
+/** The replica arithmetic of a Deployment (kstatus), or undefined when it is rolled out. */
+function deploymentProgress(obj: KubeLike): HealthAssessment | undefined {
+  const spec = int(obj, 'spec', 'replicas') ?? 1;
+  const replicas = int(obj, 'status', 'replicas') ?? 0;
+  const updated = int(obj, 'status', 'updatedReplicas') ?? 0;
+  const ready = int(obj, 'status', 'readyReplicas') ?? 0;
+  const available = int(obj, 'status', 'availableReplicas') ?? 0;
+  if (spec > replicas) return inProgress('ReplicasCreating', `${replicas} of ${spec} created`);
+  if (spec > updated) return inProgress('ReplicasUpdating', `${updated} of ${spec} updated`);
+  if (replicas > spec) {
+    return inProgress('ReplicasTerminating', `${plural(replicas - spec, 'old replica')} pending termination`);
+  }
+  if (updated > available) return inProgress('ReplicasUnavailable', `${available} of ${updated} updated available`);
+  if (spec > ready) return inProgress('ReplicasNotReady', `${ready} of ${spec} ready`);
+  return undefined;
+}
+
+function deploymentRule(obj: KubeLike): HealthAssessment {
+  const progressing = conditionOf(obj, 'Progressing');
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+    return failed('ProgressDeadlineExceeded', progressing.message || 'progress deadline exceeded');
+  }
+  if (bool(obj, 'spec', 'paused')) {
+    const spec = int(obj, 'spec', 'replicas') ?? 1;
+    const updated = int(obj, 'status', 'updatedReplicas') ?? 0;
+    return inProgress(
+      'Paused',
+      `Deployment is paused: the rollout does not progress until it is resumed (${updated} of ${spec} updated)`,
+    );
+  }
+  const progress = deploymentProgress(obj);
+  if (progress) return progress;
+
+  const deadline = int(obj, 'spec', 'progressDeadlineSeconds') ?? MAX_INT32;
+  const newReplicaSetAvailable = progressing?.status === 'True' && progressing.reason === 'NewReplicaSetAvailable';
+  if (deadline !== MAX_INT32 && !newReplicaSetAvailable) {
+    const detail = progressing?.message ? `: ${progressing.message}` : '';
+    return inProgress('NewReplicaSetNotAvailable', `waiting for the new ReplicaSet to become available${detail}`);
+  }
+  const availableCondition = conditionOf(obj, 'Available');
+  if (availableCondition?.status !== 'True') {
+    return inProgress('DeploymentNotAvailable', availableCondition?.message || 'Deployment is not Available');
+  }
+  const spec = int(obj, 'spec', 'replicas') ?? 1;
+  return current('Available', `${int(obj, 'status', 'availableReplicas') ?? 0} of ${spec} available`);
+}
+
+function replicaSetRule(obj: KubeLike): HealthAssessment {
+  const failure = conditionOf(obj, 'ReplicaFailure');
+  if (failure?.status === 'True') return inProgress('ReplicaFailure', failure.message || 'replica failure');
+  const spec = int(obj, 'spec', 'replicas') ?? 1;
+  const replicas = int(obj, 'status', 'replicas') ?? 0;
+  const labeled = int(obj, 'status', 'fullyLabeledReplicas') ?? 0;
+  const available = int(obj, 'status', 'availableReplicas') ?? 0;
+  const ready = int(obj, 'status', 'readyReplicas') ?? 0;
+  if (spec > labeled) return inProgress('ReplicasNotLabeled', `${labeled} of ${spec} fully labeled`);
+  if (spec > available) return inProgress('ReplicasUnavailable', `${available} of ${spec} available`);
+  if (spec > ready) return inProgress('ReplicasNotReady', `${ready} of ${spec} ready`);
+  if (replicas > spec) {
+    return inProgress('ReplicasTerminating', `${plural(replicas - spec, 'surplus replica')} pending termination`);
+  }
+  return current('Available', `${available} of ${spec} available`);
+}
+
+function statefulSetRule(obj: KubeLike): HealthAssessment {
+  if (str(obj, 'spec', 'updateStrategy', 'type') === 'OnDelete') {
+    return current('OnDelete', 'StatefulSet uses the OnDelete update strategy: pods are updated only when deleted');
+  }
+  const spec = int(obj, 'spec', 'replicas') ?? 1;
+  const replicas = int(obj, 'status', 'replicas') ?? 0;
+  const ready = int(obj, 'status', 'readyReplicas') ?? 0;
+  const currentReplicas = int(obj, 'status', 'currentReplicas') ?? 0;
+  const updated = int(obj, 'status', 'updatedReplicas') ?? 0;
+  const partition = int(obj, 'spec', 'updateStrategy', 'rollingUpdate', 'partition') ?? 0;
+  if (spec > replicas) return inProgress('ReplicasCreating', `${replicas} of ${spec} created`);
+  if (spec > ready) return inProgress('ReplicasNotReady', `${ready} of ${spec} ready`);
+  if (replicas > spec) {
+    return inProgress('ReplicasTerminating', `${plural(replicas - spec, 'surplus replica')} pending termination`);
+  }
+  // The API server defaults the partition to 0; only a positive partition is a staged rollout.
+  if (partition > 0) {
+    const wanted = Math.max(spec - partition, 0);
+    if (updated < wanted) {
+      return inProgress('ReplicasUpdating', `${updated} of ${wanted} updated (partition ${partition})`);
+    }
+    return current('PartitionRolledOut', `${updated} of ${spec} updated, the rest held back by partition ${partition}`);
+  }
+  const revision = str(obj, 'status', 'updateRevision') ?? '';
+  if (spec > currentReplicas || (str(obj, 'status', 'currentRevision') ?? '') !== revision) {
+    const at = revision === '' ? '' : ` to revision ${revision}`;
+    return inProgress('ReplicasUpdating', `${updated} of ${spec} updated${at}`);
+  }
+  return current('Ready', `${ready} of ${spec} ready`);
+}
+
+function daemonSetRule(obj: KubeLike): HealthAssessment {
+  const generation = int(obj, 'metadata', 'generation');
+  const observed = int(obj, 'status', 'observedGeneration');
+  if (generation === undefined || observed === undefined) {
+    return inProgress('LatestGenerationNotObserved', 'waiting for the DaemonSet controller to observe the DaemonSet');
+  }
+  const desired = int(obj, 'status', 'desiredNumberScheduled');
+  if (desired === undefined) return inProgress('NoDesiredNumber', 'waiting for the number of nodes to schedule on');
+  const scheduled = int(obj, 'status', 'currentNumberScheduled') ?? 0;
+  const updated = int(obj, 'status', 'updatedNumberScheduled') ?? 0;
+  const available = int(obj, 'status', 'numberAvailable') ?? 0;
+  const ready = int(obj, 'status', 'numberReady') ?? 0;
+  if (desired > scheduled) return inProgress('ReplicasScheduling', `${scheduled} of ${desired} scheduled`);
+  if (desired > updated) return inProgress('ReplicasUpdating', `${updated} of ${desired} updated`);
+  if (desired > available) return inProgress('ReplicasUnavailable', `${available} of ${desired} available`);
+  if (desired > ready) return inProgress('ReplicasNotReady', `${ready} of ${desired} ready`);
+  return current('Available', `${available} of ${desired} available`);
+}
+
+function jobRule(obj: KubeLike, opts: ResolvedOptions): HealthAssessment {
+  const parallelism = int(obj, 'spec', 'parallelism') ?? 1;
+  const completions = int(obj, 'spec', 'completions') ?? parallelism;
+  const succeeded = int(obj, 'status', 'succeeded') ?? 0;
+  const active = int(obj, 'status', 'active') ?? 0;
+  const failedPods = int(obj, 'status', 'failed') ?? 0;
+  for (const c of conditionsOf(obj)) {
+    if (c.status !== 'True') continue;
+    if (c.type === 'Complete') return current('Complete', `Job completed: ${succeeded} of ${completions} succeeded`);
+    // FailureTarget=True is set first and always ends in Failed=True: no need to wait for the pods to terminate.
+    if (c.type === 'Failed' || c.type === 'FailureTarget') {
+      const why = c.message || 'Job failed';
+      return failed(c.reason || 'JobFailed', `${why} (${plural(failedPods, 'failed pod')})`);
+    }
+  }
+  if (bool(obj, 'spec', 'suspend')) return current('Suspended', 'Job is suspended');
+  if (timeText(get(obj, 'status', 'startTime')) === undefined) return inProgress('JobNotStarted', 'Job not started');
+  const message = `Job running: ${succeeded} of ${completions} succeeded, ${active} active, ${failedPods} failed`;
+  return opts.waitForJobs ? inProgress('JobRunning', message) : current('JobRunning', message);
+}
+
+function podRule(obj: KubeLike, opts: ResolvedOptions): HealthAssessment {
+  const phase = str(obj, 'status', 'phase') ?? '';
+  if (phase === 'Succeeded') return current('Succeeded', 'pod completed successfully');
+  if (phase === 'Running' && conditionOf(obj, 'Ready')?.status === 'True') return current('Ready', 'pod is ready');
+  // A bare pod has nobody to replace it: it fails even when it was evicted.
+  const failure = podFailure(obj, opts, 'always');
+  if (failure) return failed(failure.reason, failure.message);
+  if (phase === 'Unknown') return result(HealthStatus.Unknown, 'PodUnknown', 'the pod phase is Unknown: its node is not reporting');
+  if (phase === 'Pending') {
+    const scheduled = conditionOf(obj, 'PodScheduled');
+    if (scheduled?.status === 'False') {
+      return inProgress(scheduled.reason || 'PodNotScheduled', scheduled.message || 'pod is not scheduled yet');
+    }
+    const waiting = firstWaitingContainer(obj);
+    return inProgress('PodPending', waiting ?? 'pod is Pending');
+  }
+  if (phase === 'Running') {
+    const ready = conditionOf(obj, 'Ready');
+    return inProgress('PodNotReady', `pod is running but not ready${ready?.message ? `: ${ready.message}` : ''}`);
+  }
+  return inProgress('PodNotObserved', 'pod phase not reported yet');
+}
+
+function pvcRule(obj: KubeLike): HealthAssessment {
+  const phase = str(obj, 'status', 'phase') ?? 'unknown';
+  if (phase === 'Bound') {
+    const volume = str(obj, 'spec', 'volumeName');
+    return current('Bound', volume ? `bound to PersistentVolume ${volume}` : 'PVC is Bound');
+  }
+  // A Lost claim's volume is gone: nothing will bind it again (Argo CD: Degraded).
+  if (phase === 'Lost') return failed('Lost', 'the PersistentVolume bound to this claim no longer exists');
+  return inProgress('NotBound', `PVC is not Bound (phase ${phase})`);
+}
+
+function serviceRule(obj: KubeLike): HealthAssessment {
+  const type = str(obj, 'spec', 'type') ?? 'ClusterIP';
+  if (type === 'LoadBalancer' && !str(obj, 'spec', 'clusterIP')) {
+    return inProgress('NoClusterIP', 'cluster IP not assigned yet (Service type LoadBalancer)');
+  }
+  return current('Ready', `${type} Service is ready`);
+}
+
+function crdRule(obj: KubeLike): HealthAssessment {
+  const names = conditionOf(obj, 'NamesAccepted');
+  if (names?.status === 'False') return failed(names.reason || 'NamesNotAccepted', names.message || 'names not accepted');
+  const established = conditionOf(obj, 'Established');
+  if (established?.status === 'False' && established.reason !== 'Installing') {
+    return failed(established.reason || 'NotEstablished', established.message || 'CRD not established');
+  }
+  if (established?.status === 'True') return current('Established', 'CRD is established');
+  return inProgress('Installing', established?.message || 'CRD is being installed');
+}
+
+function namespaceRule(obj: KubeLike): HealthAssessment {
+  if (str(obj, 'status', 'phase') === 'Terminating') {
+    return result(HealthStatus.Terminating, 'Terminating', 'Namespace is terminating');
+  }
+  return current('Active', 'Namespace is active');
+}
+
+/** Built-in kinds with their own rule: kind -> API groups that serve it, and the rule. */
+const KIND_RULES: Readonly<Record<string, { readonly groups: readonly string[]; readonly rule: KindRule }>> = {
+  Secret: { groups: [''], rule: alwaysCurrent },
+  ConfigMap: { groups: [''], rule: alwaysCurrent },
+  CronJob: { groups: ['batch'], rule: alwaysCurrent },
+  PodDisruptionBudget: { groups: ['policy'], rule: alwaysCurrent },
+  Deployment: { groups: ['apps', 'extensions'], rule: deploymentRule },
+  ReplicaSet: { groups: ['apps', 'extensions'], rule: replicaSetRule },
+  StatefulSet: { groups: ['apps'], rule: statefulSetRule },
+  DaemonSet: { groups: ['apps', 'extensions'], rule: daemonSetRule },
+  Pod: { groups: [''], rule: podRule },
+  Job: { groups: ['batch'], rule: jobRule },
+  PersistentVolumeClaim: { groups: [''], rule: pvcRule },
+  Service: { groups: [''], rule: serviceRule },
+  CustomResourceDefinition: { groups: ['apiextensions.k8s.io'], rule: crdRule },
+  Namespace: { groups: [''], rule: namespaceRule },
+};
+
+function kindRuleOf(obj: KubeLike): KindRule | undefined {
+  const kind = obj.kind;
+  if (kind === undefined || !Object.hasOwn(KIND_RULES, kind)) return undefined;
+  const entry = KIND_RULES[kind];
+  if (entry === undefined) return undefined;
+  // Items of a List come without apiVersion: then a built-in kind name is enough.
+  if (obj.apiVersion !== undefined && !entry.groups.includes(groupOf(obj.apiVersion))) return undefined;
+  return entry.rule;
+}
+
+/** Kinds whose pods are looked at to fail fast. */
+const POD_OWNING_KINDS: ReadonlySet<string> = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pods: fail fast
+// ---------------------------------------------------------------------------------------------------------------
+
+interface PodFailure {
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Whether a pod in phase Failed counts: always (bare pod), unless displaced (replicated workloads), never (Jobs). */
+type FailedPhasePolicy = 'always' | 'unlessDisplaced' | 'never';
+
+function podName(pod: unknown): string {
+  const name = str(pod, 'metadata', 'name') ?? '(unnamed)';
+  const namespace = str(pod, 'metadata', 'namespace');
+  return namespace ? `pod ${namespace}/${name}` : `pod ${name}`;
+}
+
+interface ContainerStatus {
+  readonly label: string;
+  readonly status: unknown;
+}
+
+function containerStatuses(pod: unknown): ContainerStatus[] {
+  const out: ContainerStatus[] = [];
+  const add = (field: string, word: string): void => {
+    for (const status of list(pod, 'status', field)) {
+      out.push({ label: `${word} ${str(status, 'name') ?? '(unnamed)'}`, status });
+    }
+  };
+  add('initContainerStatuses', 'init container');
+  add('containerStatuses', 'container');
+  return out;
+}
+
+function terminationText(terminated: unknown): string | undefined {
+  if (!isDict(terminated)) return undefined;
+  const code = int(terminated, 'exitCode');
+  const reason = str(terminated, 'reason');
+  const exit = code === undefined ? '' : `exit code ${code}`;
+  if (reason && exit) return `${reason} (${exit})`;
+  return reason || exit || undefined;
+}
+
+function lastTermination(status: unknown): string {
+  const text = terminationText(get(status, 'lastState', 'terminated'));
+  return text ? `; last terminated: ${text}` : '';
+}
+
+function firstWaitingContainer(pod: unknown): string | undefined {
+  for (const { label, status } of containerStatuses(pod)) {
+    const reason = str(status, 'state', 'waiting', 'reason');
+    if (reason) return `${label} waiting: ${reason}`;
+  }
+  return undefined;
+}
+
+/** Why a pod is broken beyond waiting, or undefined when it may still come up. */
+function podFailure(pod: unknown, opts: ResolvedOptions, failedPhase: FailedPhasePolicy): PodFailure | undefined {
+  const who = podName(pod);
+  const statuses = containerStatuses(pod);
+
+  for (const { label, status } of statuses) {
+    const reason = str(status, 'state', 'waiting', 'reason');
+    if (reason === undefined || !FAILING_CONTAINER_REASONS.includes(reason)) continue;
+    const message = str(status, 'state', 'waiting', 'message');
+    const detail = message ? ` ${message}` : '';
+    return { reason, message: `${who} ${label}: [${reason}]${detail}${lastTermination(status)}` };
+  }
+
+  if (str(pod, 'status', 'phase') === 'Failed' && failedPhase !== 'never') {
+    const podReason = str(pod, 'status', 'reason');
+    if (failedPhase === 'always' || podReason === undefined || !DISPLACED_POD_REASONS.has(podReason)) {
+      for (const { label, status } of statuses) {
+        const terminated = get(status, 'state', 'terminated');
+        const code = int(terminated, 'exitCode');
+        if (code !== undefined && code !== 0) {
+          const why = str(terminated, 'reason');
+          return { reason: 'PodFailed', message: `${who} ${label} terminated (exit code ${code})${why ? `: ${why}` : ''}` };
+        }
+      }
+      const podMessage = str(pod, 'status', 'message');
+      if (podReason) return { reason: podReason, message: `${who}: [${podReason}]${podMessage ? ` ${podMessage}` : ''}` };
+      return { reason: 'PodFailed', message: `${who} failed${podMessage ? `: ${podMessage}` : ''}` };
+    }
+  }
+
+  const scheduled = conditionOf(pod, 'PodScheduled');
+  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    const since = timeOf(scheduled.lastTransitionTime);
+    if (since !== undefined) {
+      const seconds = Math.floor((opts.now - since) / 1000);
+      if (seconds > opts.unschedulableAfterSeconds) {
+        const detail = scheduled.message ? ` ${scheduled.message}` : '';
+        return { reason: 'Unschedulable', message: `${who}: [Unschedulable]${detail} (unschedulable for ${seconds}s)` };
+      }
+    }
+  }
+
+  for (const { label, status } of statuses) {
+    const restarts = int(status, 'restartCount') ?? 0;
+    if (restarts > opts.maxRestarts) {
+      return {
+        reason: 'TooManyRestarts',
+        message: `${who} ${label} restarted ${plural(restarts, 'time')} (more than ${opts.maxRestarts})${lastTermination(status)}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+function workloadPodFailure(workload: KubeLike, related: RelatedObjects, opts: ResolvedOptions): PodFailure | undefined {
+  if (related.pods === undefined) return undefined;
+  const pods = currentPodsOf(workload, { pods: related.pods, replicaSets: related.replicaSets ?? [] });
+  // A Job retries failed pods up to its backoffLimit and says so in its own conditions.
+  const policy: FailedPhasePolicy = workload.kind === 'Job' ? 'never' : 'unlessDisplaced';
+  const failures = pods
+    .slice()
+    .sort((a, b) => (str(a, 'metadata', 'name') ?? '').localeCompare(str(b, 'metadata', 'name') ?? ''))
+    .map((pod) => podFailure(pod, opts, policy))
+    .filter((f): f is PodFailure => f !== undefined);
+  const [first] = failures;
+  if (first === undefined) return undefined;
+  const more = failures.length - 1;
+  return more === 0 ? first : { reason: first.reason, message: `${first.message} (and ${plural(more, 'more failing pod')})` };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Owner chain
+// ---------------------------------------------------------------------------------------------------------------
+
+function isOwnedBy(child: unknown, owner: KubeLike): boolean {
+  const ownerNamespace = str(owner, 'metadata', 'namespace');
+  const childNamespace = str(child, 'metadata', 'namespace');
+  if (ownerNamespace && childNamespace && ownerNamespace !== childNamespace) return false;
+  const uid = str(owner, 'metadata', 'uid');
+  const name = str(owner, 'metadata', 'name');
+  return list(child, 'metadata', 'ownerReferences').some((ref) =>
+    uid ? str(ref, 'uid') === uid : str(ref, 'kind') === owner.kind && name !== undefined && str(ref, 'name') === name,
+  );
+}
+
+function revisionOf(obj: unknown): number {
+  const text = stringMap(obj, 'metadata', 'annotations')[REVISION_ANNOTATION];
+  const n = text === undefined ? Number.NaN : Number.parseInt(text, 10);
+  return Number.isNaN(n) ? -1 : n;
+}
+
+function newestReplicaSet(deployment: KubeLike, replicaSets: readonly KubeLike[]): KubeLike | undefined {
+  const owned = replicaSets.filter((rs) => isOwnedBy(rs, deployment));
+  const wanted = stringMap(deployment, 'metadata', 'annotations')[REVISION_ANNOTATION];
+  if (wanted !== undefined) {
+    const match = owned.find((rs) => stringMap(rs, 'metadata', 'annotations')[REVISION_ANNOTATION] === wanted);
+    if (match) return match;
+  }
+  let newest: KubeLike | undefined;
+  for (const rs of owned) {
+    if (newest === undefined) {
+      newest = rs;
+      continue;
+    }
+    const byRevision = revisionOf(rs) - revisionOf(newest);
+    const created = (timeOf(get(rs, 'metadata', 'creationTimestamp')) ?? 0) -
+      (timeOf(get(newest, 'metadata', 'creationTimestamp')) ?? 0);
+    if (byRevision > 0 || (byRevision === 0 && created > 0)) newest = rs;
+  }
+  return newest;
+}
+
+/**
+ * The pods that make up a workload's current revision, from the given pods (any order, other owners ignored):
+ * - Deployment: the pods owned by its newest ReplicaSet — the owned ReplicaSet whose
+ *   `deployment.kubernetes.io/revision` annotation equals the Deployment's, else the one with the highest revision.
+ *   Without `replicaSets` there is no owner chain to follow and the result is empty.
+ * - ReplicaSet, Job: the pods it owns (ownerReferences uid, or kind and name when the workload has no uid).
+ * - StatefulSet: the pods it owns whose `controller-revision-hash` label equals `status.updateRevision` (when set).
+ * - DaemonSet: the pods it owns whose `pod-template-generation` label equals the DaemonSet's
+ *   `deprecated.daemonset.template.generation` annotation (when both are set).
+ * - Any other kind: none.
+ */
+export function currentPodsOf(
+  workload: KubeLike,
+  related: { pods: readonly KubeLike[]; replicaSets?: readonly KubeLike[] | undefined },
+): KubeLike[] {
+  const owned = (owner: KubeLike): KubeLike[] => related.pods.filter((pod) => isOwnedBy(pod, owner));
+  switch (workload.kind) {
+    case 'Deployment': {
+      const rs = newestReplicaSet(workload, related.replicaSets ?? []);
+      return rs === undefined ? [] : owned(rs);
+    }
+    case 'ReplicaSet':
+    case 'Job':
+      return owned(workload);
+    case 'StatefulSet': {
+      const revision = str(workload, 'status', 'updateRevision');
+      const pods = owned(workload);
+      if (!revision) return pods;
+      return pods.filter((pod) => stringMap(pod, 'metadata', 'labels')[CONTROLLER_REVISION_HASH_LABEL] === revision);
+    }
+    case 'DaemonSet': {
+      const generation = stringMap(workload, 'metadata', 'annotations')[DAEMONSET_TEMPLATE_GENERATION_ANNOTATION];
+      const pods = owned(workload);
+      if (generation === undefined) return pods;
+      return pods.filter((pod) => {
+        const label = stringMap(pod, 'metadata', 'labels')[POD_TEMPLATE_GENERATION_LABEL];
+        return label === undefined || label === generation;
+      });
+    }
+    default:
+      return [];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Public entry points
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Assesses one object. Rules, in order (the first that decides wins):
+ * 1. `metadata.deletionTimestamp` set -> Terminating (message names remaining finalizers).
+ * 2. `metadata.generation` and `status.observedGeneration` both present and different -> InProgress
+ *    (`LatestGenerationNotObserved`).
+ * 3. Condition `Reconciling=True` -> InProgress; `Stalled=True` -> Failed (condition reason and message).
+ * 4. The kind's rule: Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Job, PersistentVolumeClaim, Service,
+ *    CustomResourceDefinition, Namespace; Secret, ConfigMap, CronJob, PodDisruptionBudget are always Current.
+ * 5. Otherwise the `Ready` condition: True -> Current, False/Unknown -> InProgress, absent -> Current.
+ *
+ * Then our rule: when a Deployment, ReplicaSet, StatefulSet, DaemonSet or Job is InProgress and `related.pods` is
+ * given, its current pods ({@link currentPodsOf}) are examined and the first broken one (by name) makes it Failed:
+ * a container waiting with one of {@link FAILING_CONTAINER_REASONS} (reason = the container's reason), a pod in
+ * phase Failed that was not merely evicted or preempted (`PodFailed`, never for Jobs, which retry), a pod
+ * unschedulable for longer than `unschedulableAfterSeconds` (`Unschedulable`), or a container restarted more than
+ * `maxRestarts` times (`TooManyRestarts`). A Deployment past its progress deadline keeps reason
+ * `ProgressDeadlineExceeded` and gets the pod's error appended to its message.
+ *
+ * A paused Deployment (`spec.paused`) is InProgress with reason `Paused`: it will not progress on its own, so
+ * callers should stop waiting on it (or resume it) rather than time out. Broken pods still make it Failed.
+ */
+export function assessHealth(obj: KubeLike, related: RelatedObjects = {}, options: AssessOptions = {}): HealthAssessment {
+  const input: unknown = obj;
+  if (!isDict(input)) return result(HealthStatus.Unknown, 'NotAnObject', 'the object to assess is not an object');
+  const opts = resolveOptions(options);
+
+  const deletion = timeText(get(obj, 'metadata', 'deletionTimestamp'));
+  if (deletion !== undefined) return terminating(obj, deletion);
+
+  const generation = int(obj, 'metadata', 'generation');
+  const observed = int(obj, 'status', 'observedGeneration');
+  if (generation !== undefined && observed !== undefined && generation !== observed) {
+    return generationNotObserved(generation, observed);
+  }
+
+  for (const c of conditionsOf(obj)) {
+    if (c.status !== 'True') continue;
+    if (c.type === 'Reconciling') return inProgress(c.reason || 'Reconciling', c.message || 'reconciling');
+    if (c.type === 'Stalled') return failed(c.reason || 'Stalled', c.message || 'stalled');
+  }
+
+  const rule = kindRuleOf(obj);
+  const assessment = rule ? rule(obj, opts) : readyCondition(obj);
+
+  if (rule === undefined || obj.kind === undefined || !POD_OWNING_KINDS.has(obj.kind)) return assessment;
+  if (assessment.status === HealthStatus.InProgress) {
+    const failure = workloadPodFailure(obj, related, opts);
+    if (failure) return failed(failure.reason, failure.message);
+  } else if (assessment.reason === 'ProgressDeadlineExceeded') {
+    const failure = workloadPodFailure(obj, related, opts);
+    if (failure) return failed(assessment.reason, `${assessment.message} (${failure.message})`);
+  }
+  return assessment;
+}
+
+/**
+ * The status of a set of objects (kstatus): any Failed -> Failed; else any Unknown -> Unknown; else all Current
+ * (or no objects) -> Current; else InProgress (including Terminating and NotFound objects, which are not Current).
+ */
+export function summarizeHealth(items: readonly SubjectHealth[]): HealthStatus {
+  if (items.some((i) => i.assessment.status === HealthStatus.Failed)) return HealthStatus.Failed;
+  if (items.some((i) => i.assessment.status === HealthStatus.Unknown)) return HealthStatus.Unknown;
+  if (items.every((i) => i.assessment.status === HealthStatus.Current)) return HealthStatus.Current;
+  return HealthStatus.InProgress;
+}
+
+/**
+ * The one timeout message for a wait over a set of objects, listing every object that is not Current with its status
+ * and message (its reason when the message is empty), in the order given:
+ * `timeout after 120s waiting for: Deployment/shop/cart InProgress (2 of 3 updated), StatefulSet/shop/db InProgress (…)`.
+ */
+export function formatPending(items: readonly SubjectHealth[], timeoutSeconds: number): string {
+  const pending = items
+    .filter((i) => i.assessment.status !== HealthStatus.Current)
+    .map((i) => `${i.subject} ${i.assessment.status} (${i.assessment.message || i.assessment.reason})`);
+  const what = pending.length > 0 ? pending.join(', ') : 'nothing (all objects are Current)';
+  return `timeout after ${timeoutSeconds}s waiting for: ${what}`;
+}

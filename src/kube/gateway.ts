@@ -1,0 +1,241 @@
+/**
+ * The Kubernetes gateway: every verb kube-workflows needs against one cluster, for any kind (resolved through
+ * discovery, like client-node's `KubernetesObjectApi`): server-side apply (with dry-run), get, delete, list,
+ * watch and the scale subresource. Activities depend on the {@link KubeGateway} interface only.
+ * @module
+ */
+import type { KubeObject } from '../schemas/kube-object.js';
+import { formatSubject } from '../domain/subject.js';
+import { KubeApiError } from './errors.js';
+import type { KubeTransport, TransportStats } from './transport.js';
+
+/** The constant field manager of every write: one owner for all of kube-workflows' fields. */
+export const FIELD_MANAGER = 'kube-workflows';
+
+/** What discovery tells about one kind. */
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  kind: string;
+  /** Plural resource name used in URLs (`deployments`). */
+  plural: string;
+  namespaced: boolean;
+}
+
+/** A reference to one object. */
+export interface ObjectKey {
+  apiVersion: string;
+  kind: string;
+  namespace?: string | undefined;
+  name: string;
+}
+
+/** A live object as the API server returns it. */
+export type LiveObject = KubeObject & {
+  metadata: KubeObject['metadata'] & { uid?: string; resourceVersion?: string; generation?: number };
+  status?: unknown;
+};
+
+/** One watch event. `BOOKMARK` events carry only a resourceVersion. */
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: LiveObject;
+}
+
+/** Options of a server-side apply. */
+export interface ApplyOptions {
+  /** `true` asks the server to validate and return the result without persisting (dryRun=All). */
+  dryRun?: boolean;
+  /** Take ownership of fields other managers own instead of failing with 409. */
+  force?: boolean;
+}
+
+/** Every call the activities make to one cluster. */
+export interface KubeGateway {
+  /** The configured cluster name. */
+  readonly cluster: string;
+  /** Request counters (for benchmarks and metrics). */
+  readonly stats: TransportStats;
+  resolve(apiVersion: string, kind: string): Promise<ResourceInfo>;
+  apply(obj: KubeObject, options?: ApplyOptions): Promise<LiveObject>;
+  get(key: ObjectKey): Promise<LiveObject | undefined>;
+  /** Deletes with foreground-safe background propagation; returns false when it was already gone. */
+  delete(key: ObjectKey): Promise<boolean>;
+  list(
+    apiVersion: string,
+    kind: string,
+    options?: { namespace?: string | undefined; labelSelector?: string | undefined },
+  ): Promise<{ items: LiveObject[]; resourceVersion: string }>;
+  /** Watches from `resourceVersion` until the server closes the stream or `signal` aborts. A 410 throws. */
+  watch(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string | undefined; resourceVersion: string; labelSelector?: string | undefined; timeoutSeconds?: number },
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+  /** Sets `spec.replicas` through the scale subresource; returns the previous count. */
+  scale(key: ObjectKey, replicas: number): Promise<{ previous: number }>;
+  close(): void;
+}
+
+interface ApiResourceList {
+  resources: { name: string; kind: string; namespaced: boolean }[];
+}
+
+/** {@link KubeGateway} over HTTP with a discovery cache. */
+export class HttpKubeGateway implements KubeGateway {
+  private readonly discovery = new Map<string, Promise<ApiResourceList>>();
+
+  constructor(
+    readonly cluster: string,
+    private readonly transport: KubeTransport,
+  ) {}
+
+  get stats(): TransportStats {
+    return this.transport.stats;
+  }
+
+  async resolve(apiVersion: string, kind: string): Promise<ResourceInfo> {
+    const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
+    const path = group ? `/apis/${group}/${version}` : `/api/${version}`;
+    let list = this.discovery.get(apiVersion);
+    if (!list) {
+      list = this.transport.request<ApiResourceList>('GET', path);
+      this.discovery.set(apiVersion, list);
+      list.catch(() => this.discovery.delete(apiVersion));
+    }
+    let resources: ApiResourceList;
+    try {
+      resources = await list;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) {
+        throw new KubeApiError({ status: 404, reason: 'NotFound', message: `the API server does not serve ${apiVersion}` });
+      }
+      throw err;
+    }
+    const found = resources.resources.find((r) => r.kind === kind && !r.name.includes('/'));
+    if (!found) {
+      this.discovery.delete(apiVersion); // a CRD may be established later in the same run
+      throw new KubeApiError({ status: 404, reason: 'NotFound', message: `the API server has no kind ${kind} in ${apiVersion}` });
+    }
+    return { group, version, kind, plural: found.name, namespaced: found.namespaced };
+  }
+
+  async apply(obj: KubeObject, options: ApplyOptions = {}): Promise<LiveObject> {
+    const key = keyOf(obj);
+    const path = await this.objectPath(key);
+    return this.transport.request<LiveObject>('PATCH', path, {
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: FIELD_MANAGER, force: options.force ? true : undefined, dryRun: options.dryRun ? 'All' : undefined },
+      subject: formatSubject(key),
+    });
+  }
+
+  async get(key: ObjectKey): Promise<LiveObject | undefined> {
+    try {
+      return await this.transport.request<LiveObject>('GET', await this.objectPath(key), { subject: formatSubject(key) });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404 && err.reason === 'NotFound' && !/does not serve|has no kind/.test(err.message)) {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  async delete(key: ObjectKey): Promise<boolean> {
+    try {
+      await this.transport.request('DELETE', await this.objectPath(key), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        subject: formatSubject(key),
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof KubeApiError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  async list(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string | undefined; labelSelector?: string | undefined } = {},
+  ): Promise<{ items: LiveObject[]; resourceVersion: string }> {
+    const path = await this.collectionPath(apiVersion, kind, options.namespace);
+    const res = await this.transport.request<{ items: LiveObject[]; metadata: { resourceVersion: string } }>('GET', path, {
+      query: { labelSelector: options.labelSelector },
+    });
+    // Lists omit apiVersion/kind on items; put them back so callers can name subjects.
+    for (const item of res.items) {
+      item.apiVersion = apiVersion;
+      item.kind = kind;
+    }
+    return { items: res.items, resourceVersion: res.metadata.resourceVersion };
+  }
+
+  async watch(
+    apiVersion: string,
+    kind: string,
+    options: { namespace?: string | undefined; resourceVersion: string; labelSelector?: string | undefined; timeoutSeconds?: number },
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const path = await this.collectionPath(apiVersion, kind, options.namespace);
+    await this.transport.stream(
+      path,
+      {
+        watch: true,
+        allowWatchBookmarks: true,
+        resourceVersion: options.resourceVersion,
+        labelSelector: options.labelSelector,
+        timeoutSeconds: options.timeoutSeconds ?? 300,
+      },
+      (line) => {
+        const event = JSON.parse(line) as WatchEvent;
+        if (event.type === 'ERROR') {
+          const status = event.object as unknown as { code?: number; reason?: string; message?: string };
+          throw new KubeApiError({ status: status.code ?? 500, reason: status.reason ?? 'Unknown', message: status.message ?? 'watch error' });
+        }
+        onEvent(event);
+      },
+      signal,
+    );
+  }
+
+  async scale(key: ObjectKey, replicas: number): Promise<{ previous: number }> {
+    const path = `${await this.objectPath(key)}/scale`;
+    const current = await this.transport.request<{ spec?: { replicas?: number } }>('GET', path, { subject: formatSubject(key) });
+    await this.transport.request('PATCH', path, {
+      body: { spec: { replicas } },
+      contentType: 'application/merge-patch+json',
+      subject: formatSubject(key),
+    });
+    return { previous: current.spec?.replicas ?? 0 };
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  private async collectionPath(apiVersion: string, kind: string, namespace: string | undefined): Promise<string> {
+    const info = await this.resolve(apiVersion, kind);
+    const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+    return info.namespaced && namespace ? `${base}/namespaces/${namespace}/${info.plural}` : `${base}/${info.plural}`;
+  }
+
+  private async objectPath(key: ObjectKey): Promise<string> {
+    const info = await this.resolve(key.apiVersion, key.kind);
+    if (info.namespaced && !key.namespace) {
+      throw new KubeApiError({ status: 400, reason: 'BadRequest', message: 'metadata.namespace is required for this kind', subject: formatSubject(key) });
+    }
+    const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
+    const ns = info.namespaced ? `/namespaces/${key.namespace}` : '';
+    return `${base}${ns}/${info.plural}/${encodeURIComponent(key.name)}`;
+  }
+}
+
+/** The {@link ObjectKey} of an object. */
+export function keyOf(obj: KubeObject): ObjectKey {
+  return { apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name };
+}

@@ -1,0 +1,43 @@
+/**
+ * Kubernetes adapter: the only code that talks to API servers.
+ * @module
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { HttpKubeGateway, type KubeGateway } from './gateway.js';
+import { KubeTransport, type TransportOptions } from './transport.js';
+
+export { FIELD_MANAGER, HttpKubeGateway, keyOf } from './gateway.js';
+export type { ApplyOptions, KubeGateway, LiveObject, ObjectKey, ResourceInfo, WatchEvent } from './gateway.js';
+export { KubeApiError, isKubeApiError, failureTypeForStatus } from './errors.js';
+export { KubeTransport } from './transport.js';
+export type { TransportOptions, TransportStats } from './transport.js';
+export { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
+export { watchKinds } from './watch.js';
+export type { WatchTarget, WatchedState } from './watch.js';
+
+/** Where a cluster's credentials come from. */
+export type ClusterCredentials = { kubeconfig: string; context?: string | undefined } | { inCluster: true };
+
+/**
+ * Builds a gateway for one cluster. Never falls back to `http://localhost:8080` the way client-node's
+ * `loadFromDefault()` does: a kubeconfig without the named context, or without a server, is an error.
+ */
+export async function createKubeGateway(name: string, creds: ClusterCredentials, options: TransportOptions = {}): Promise<KubeGateway> {
+  const kc = new KubeConfig();
+  if ('inCluster' in creds) {
+    kc.loadFromCluster();
+  } else {
+    kc.loadFromFile(creds.kubeconfig);
+    if (creds.context) {
+      if (!kc.getContextObject(creds.context)) {
+        throw new Error(`cluster "${name}": kubeconfig ${creds.kubeconfig} has no context "${creds.context}"`);
+      }
+      kc.setCurrentContext(creds.context);
+    }
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) {
+    throw new Error(`cluster "${name}": no API server address in its credentials (context "${kc.getCurrentContext()}")`);
+  }
+  return new HttpKubeGateway(name, await KubeTransport.fromKubeConfig(kc, options));
+}

@@ -1,0 +1,47 @@
+/**
+ * A token bucket for client-side request rate limiting. `@kubernetes/client-node` has none; without one a
+ * large deploy floods the API server and meets API Priority & Fairness 429s.
+ * @module
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Default sustained requests per second to one API server. */
+export const DEFAULT_QPS = 50;
+/** Default burst above the sustained rate. */
+export const DEFAULT_BURST = 100;
+
+/** Token bucket: `take()` resolves when a request may go. FIFO under contention. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly qps: number = DEFAULT_QPS,
+    private readonly burst: number = DEFAULT_BURST,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Waits for one token. */
+  take(): Promise<void> {
+    const next = this.queue.then(() => this.waitForToken());
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async waitForToken(): Promise<void> {
+    for (;;) {
+      const t = this.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);
+      this.last = t;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      await sleep(Math.ceil(((1 - this.tokens) / this.qps) * 1000));
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Input and report of the `deployManifests` workflow. The client validates with these schemas before starting;
+ * the workflow validates again in its first task.
+ * @module
+ */
+import { z } from 'zod';
+import { NamespaceName } from './kube-object.js';
+
+/** Default time allowed for objects to become healthy, in seconds. */
+export const DEFAULT_DEPLOY_TIMEOUT_SECONDS = 300;
+
+/** One named manifest text (a file), so problems can name it. */
+export const ManifestSourceInput = z.object({
+  name: z.string().optional(),
+  text: z.string(),
+});
+
+/** Input of `deployManifests`. Exactly one of `manifests`, `sources`, `objects` is given. */
+export const DeployManifestsInput = z
+  .object({
+    /** Multi-document YAML or JSON text. */
+    manifests: z.string().optional(),
+    /** Several named texts (files). */
+    sources: z.array(ManifestSourceInput).optional(),
+    /** Objects given as data. */
+    objects: z.array(z.unknown()).optional(),
+    /** Namespace for objects that name none. */
+    namespace: NamespaceName.optional(),
+    /** Configured cluster name; the worker's default cluster when absent. */
+    cluster: z.string().min(1).optional(),
+    /** Application name (inventory, workflow id, search attribute). */
+    app: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'app must be lowercase letters, digits, "-" and "."')
+      .max(63)
+      .optional(),
+    /** Plan (server-side dry-run) and stop: nothing is written. */
+    dryRun: z.boolean().default(false),
+    /** Take over fields owned by other field managers instead of failing on conflicts. */
+    force: z.boolean().default(false),
+    /** Wait for the applied objects to become healthy (default true). */
+    wait: z.boolean().default(true),
+    /** On failed or timed-out health, restore what the deploy changed (default true). */
+    rollback: z.boolean().default(true),
+    /** Seconds allowed for objects to become healthy. */
+    timeoutSeconds: z.number().int().positive().max(86_400).default(DEFAULT_DEPLOY_TIMEOUT_SECONDS),
+  })
+  .refine((v) => [v.manifests, v.sources, v.objects].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of manifests (text), sources (named texts) or objects (a list)',
+    path: ['manifests'],
+  });
+/** Input of `deployManifests` as callers write it (defaults optional). */
+export type DeployManifestsInput = z.input<typeof DeployManifestsInput>;
+/** Input of `deployManifests` after defaults are applied. */
+export type DeployManifestsOptions = z.output<typeof DeployManifestsInput>;
+
+/** What a deploy did (or would do) to one object. */
+export const ObjectAction = z.enum(['created', 'configured', 'unchanged', 'deleted', 'restored']);
+/** What a deploy did to one object. */
+export type ObjectAction = z.infer<typeof ObjectAction>;
+
+/** Health status names (kstatus). */
+export const HealthStatusName = z.enum(['Current', 'InProgress', 'Failed', 'Terminating', 'NotFound', 'Unknown']);
+
+/** One object's line in the report. */
+export const ObjectReport = z.object({
+  subject: z.string(),
+  action: ObjectAction,
+  /** Field paths that differ from the live object (configured objects only, at most a few dozen). */
+  changes: z.array(z.string()).optional(),
+  status: HealthStatusName.optional(),
+  reason: z.string().optional(),
+  message: z.string().optional(),
+});
+/** One object's line in the report. */
+export type ObjectReport = z.infer<typeof ObjectReport>;
+
+/** Final outcome of a deploy. */
+export const DeployOutcome = z.enum(['succeeded', 'planned', 'failed', 'rolledBack']);
+/** Final outcome of a deploy. */
+export type DeployOutcome = z.infer<typeof DeployOutcome>;
+
+/** The JSON report `deployManifests` returns and `kube-workflows deploy --json` prints. */
+export const DeployReport = z.object({
+  outcome: DeployOutcome,
+  cluster: z.string(),
+  app: z.string().optional(),
+  objects: z.array(ObjectReport),
+  /** Milliseconds spent per phase. */
+  durationsMs: z.record(z.string(), z.number()),
+  message: z.string(),
+});
+/** The JSON report of a deploy. */
+export type DeployReport = z.infer<typeof DeployReport>;

@@ -1,0 +1,16 @@
+/**
+ * Zod schemas for every workflow and activity input and result.
+ * @module
+ */
+export { KubeObject, ObjectMeta, ObjectRef, NamespaceName } from './kube-object.js';
+export {
+  DEFAULT_DEPLOY_TIMEOUT_SECONDS,
+  DeployManifestsInput,
+  DeployOutcome,
+  DeployReport,
+  HealthStatusName,
+  ManifestSourceInput,
+  ObjectAction,
+  ObjectReport,
+} from './deploy.js';
+export type { DeployManifestsOptions } from './deploy.js';

@@ -1,0 +1,210 @@
+/**
+ * Worker configuration: an optional YAML file (`KUBE_WORKFLOWS_CONFIG`) overridden by environment variables,
+ * validated with zod at start-up. Errors name the variable or key that is wrong.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_POLICY } from '../domain/policy.js';
+
+/** Default Temporal task queue. */
+export const DEFAULT_TASK_QUEUE = 'kube-workflows';
+/** Default Temporal namespace. */
+export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
+/** Default Temporal address. */
+export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+/** Default time in-flight activities get to finish on shutdown. */
+export const DEFAULT_SHUTDOWN_GRACE_TIME = '30s';
+
+const ClusterEntry = z.union([
+  z.strictObject({ kubeconfig: z.string().min(1), context: z.string().min(1).optional() }),
+  z.strictObject({ inCluster: z.literal(true) }),
+]);
+
+/** The configuration file's schema (every key optional; environment fills in). */
+export const WorkerConfigFile = z.strictObject({
+  temporal: z
+    .strictObject({
+      address: z.string().min(1).optional(),
+      namespace: z.string().min(1).optional(),
+      taskQueue: z.string().min(1).optional(),
+      apiKey: z.string().min(1).optional(),
+      tls: z
+        .strictObject({
+          certFile: z.string().optional(),
+          keyFile: z.string().optional(),
+          caFile: z.string().optional(),
+          serverName: z.string().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+  clusters: z
+    .strictObject({
+      default: z.string().min(1).optional(),
+      entries: z.record(z.string().regex(/^[a-z0-9][-a-z0-9]*$/), ClusterEntry).optional(),
+    })
+    .optional(),
+  policy: z
+    .strictObject({
+      namespaces: z.array(z.string().min(1)).min(1).optional(),
+      allowClusterScoped: z.boolean().optional(),
+      deniedKinds: z.array(z.string()).optional(),
+    })
+    .optional(),
+  worker: z
+    .strictObject({
+      shutdownGraceTime: z.string().regex(/^\d+(ms|s|m)$/, 'a duration such as 30s').optional(),
+      maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
+      applyConcurrency: z.number().int().min(1).max(128).optional(),
+      kubeQps: z.number().positive().optional(),
+      kubeBurst: z.number().int().positive().optional(),
+    })
+    .optional(),
+});
+/** The configuration file as written. */
+export type WorkerConfigFile = z.infer<typeof WorkerConfigFile>;
+
+/** One cluster's credentials. */
+export type ClusterConfig = z.infer<typeof ClusterEntry>;
+
+/** The resolved worker configuration. */
+export interface WorkerConfig {
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    apiKey?: string | undefined;
+    tls?: { certFile?: string | undefined; keyFile?: string | undefined; caFile?: string | undefined; serverName?: string | undefined } | undefined;
+  };
+  clusters: { default: string; entries: Record<string, ClusterConfig> };
+  policy: { namespaces: string[]; allowClusterScoped: boolean; deniedKinds: string[] };
+  worker: {
+    shutdownGraceTime: string;
+    maxConcurrentActivityTaskExecutions: number;
+    applyConcurrency: number;
+    kubeQps: number;
+    kubeBurst: number;
+  };
+}
+
+/** Start-up configuration error: says which variable or key and what was expected. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Environment variables the worker reads (documented in the README's configuration reference). */
+export const WORKER_ENV_VARS = [
+  'KUBE_WORKFLOWS_CONFIG',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'KUBECONFIG',
+  'KUBE_CONTEXT',
+  'KUBE_WORKFLOWS_CLUSTER',
+  'KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED',
+  'KUBE_WORKFLOWS_NAMESPACES',
+] as const;
+
+const EnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:7233').optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).optional(),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  KUBECONFIG: z.string().min(1).optional(),
+  KUBE_CONTEXT: z.string().min(1).optional(),
+  KUBE_WORKFLOWS_CLUSTER: z.string().regex(/^[a-z0-9][-a-z0-9]*$/, 'lowercase letters, digits and "-"').optional(),
+  KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
+  KUBE_WORKFLOWS_NAMESPACES: z.string().min(1).optional(),
+});
+
+/**
+ * Reads and validates the configuration. Throws {@link ConfigError} naming the bad variable or key. Refuses a
+ * configuration without any cluster credentials: the Kubernetes client would otherwise fall back to
+ * `http://localhost:8080` silently.
+ */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const emptyToUndefined = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
+  const e = EnvSchema.safeParse(emptyToUndefined);
+  if (!e.success) {
+    const issue = e.error.issues[0];
+    throw new ConfigError(`environment variable ${String(issue?.path[0])}: ${issue?.message}`);
+  }
+  const vars = e.data;
+  let file: WorkerConfigFile = {};
+  const path = env.KUBE_WORKFLOWS_CONFIG;
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`KUBE_WORKFLOWS_CONFIG=${path}: cannot read the file (${(err as Error).message})`);
+    }
+    const parsed = WorkerConfigFile.safeParse(parseYaml(text) ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConfigError(`${path}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`);
+    }
+    file = parsed.data;
+  }
+
+  const entries: Record<string, ClusterConfig> = { ...(file.clusters?.entries ?? {}) };
+  const envCluster = vars.KUBE_WORKFLOWS_CLUSTER ?? 'default';
+  if (vars.KUBECONFIG) {
+    // KUBECONFIG may list several files; client-node reads one: take the first.
+    const kubeconfig = vars.KUBECONFIG.split(':')[0] as string;
+    entries[envCluster] = { kubeconfig, ...(vars.KUBE_CONTEXT ? { context: vars.KUBE_CONTEXT } : {}) };
+  }
+  const names = Object.keys(entries);
+  if (!names.length) {
+    throw new ConfigError(
+      'no Kubernetes cluster configured: set KUBECONFIG (and optionally KUBE_CONTEXT), or list clusters in the ' +
+        'KUBE_WORKFLOWS_CONFIG file. The worker never guesses a cluster.',
+    );
+  }
+  const defaultCluster = file.clusters?.default ?? (vars.KUBECONFIG ? envCluster : names[0]) ?? 'default';
+  if (!entries[defaultCluster]) {
+    throw new ConfigError(`clusters.default: "${defaultCluster}" is not one of the configured clusters (${names.join(', ')})`);
+  }
+  const tlsFromEnv = vars.TEMPORAL_TLS_CERT || vars.TEMPORAL_TLS_KEY || vars.TEMPORAL_TLS_CA;
+  if (!!vars.TEMPORAL_TLS_CERT !== !!vars.TEMPORAL_TLS_KEY) {
+    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)');
+  }
+  return {
+    temporal: {
+      address: vars.TEMPORAL_ADDRESS ?? file.temporal?.address ?? DEFAULT_TEMPORAL_ADDRESS,
+      namespace: vars.TEMPORAL_NAMESPACE ?? file.temporal?.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
+      taskQueue: vars.TEMPORAL_TASK_QUEUE ?? file.temporal?.taskQueue ?? DEFAULT_TASK_QUEUE,
+      apiKey: vars.TEMPORAL_API_KEY ?? file.temporal?.apiKey,
+      tls: tlsFromEnv
+        ? { certFile: vars.TEMPORAL_TLS_CERT, keyFile: vars.TEMPORAL_TLS_KEY, caFile: vars.TEMPORAL_TLS_CA, serverName: vars.TEMPORAL_TLS_SERVER_NAME }
+        : file.temporal?.tls,
+    },
+    clusters: { default: defaultCluster, entries },
+    policy: {
+      namespaces: vars.KUBE_WORKFLOWS_NAMESPACES?.split(',').map((s) => s.trim()) ?? file.policy?.namespaces ?? [...DEFAULT_POLICY.namespaces],
+      allowClusterScoped:
+        vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED !== undefined
+          ? vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED === 'true'
+          : (file.policy?.allowClusterScoped ?? DEFAULT_POLICY.allowClusterScoped),
+      deniedKinds: file.policy?.deniedKinds ?? [...DEFAULT_POLICY.deniedKinds],
+    },
+    worker: {
+      shutdownGraceTime: file.worker?.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
+      maxConcurrentActivityTaskExecutions: file.worker?.maxConcurrentActivityTaskExecutions ?? 100,
+      applyConcurrency: file.worker?.applyConcurrency ?? 16,
+      kubeQps: file.worker?.kubeQps ?? 50,
+      kubeBurst: file.worker?.kubeBurst ?? 100,
+    },
+  };
+}

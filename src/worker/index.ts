@@ -1,0 +1,18 @@
+/**
+ * Worker entry points (`kube-workflows/worker`).
+ * @module
+ */
+export { createKubeWorker, connectTemporal, runWorker } from './worker.js';
+export type { CreateKubeWorkerOptions, KubeWorker } from './worker.js';
+export {
+  ConfigError,
+  DEFAULT_SHUTDOWN_GRACE_TIME,
+  DEFAULT_TASK_QUEUE,
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  WORKER_ENV_VARS,
+  WorkerConfigFile,
+  loadWorkerConfig,
+} from './config.js';
+export type { ClusterConfig, WorkerConfig } from './config.js';
+export { WORKFLOW_BUNDLE_PATH, workflowCodeOption, workflowsPath } from './workflow-code.js';

@@ -1,0 +1,110 @@
+/**
+ * The composition root: configuration → Temporal connection → cluster gateways → `createActivities(deps)` →
+ * Worker. Only this module builds credentials.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { createKubeGateway, type KubeGateway } from '../kube/index.js';
+import type { WorkerConfig } from './config.js';
+import { workflowCodeOption } from './workflow-code.js';
+
+/** A running worker and what to close after it. */
+export interface KubeWorker {
+  worker: Worker;
+  gateways: Map<string, KubeGateway>;
+  /** Closes gateways and (when this module opened it) the Temporal connection. Call after `worker.run()` ends. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createKubeWorker}. */
+export interface CreateKubeWorkerOptions {
+  config: WorkerConfig;
+  /** An existing connection (tests); otherwise one is opened from `config.temporal`. */
+  connection?: NativeConnection;
+  /** Bundle workflows from source even when a prebuilt bundle exists. */
+  workflowsFromSource?: boolean;
+  /** Use this prebuilt workflow bundle (tests build one per run). */
+  bundlePath?: string;
+}
+
+/** Opens the Temporal connection described by the configuration (TLS / API key when given). */
+export async function connectTemporal(config: WorkerConfig['temporal']): Promise<NativeConnection> {
+  const options: NativeConnectionOptions = { address: config.address };
+  if (config.apiKey) options.apiKey = config.apiKey;
+  if (config.tls) {
+    options.tls = {
+      ...(config.tls.serverName ? { serverNameOverride: config.tls.serverName } : {}),
+      ...(config.tls.caFile ? { serverRootCACertificate: await readFile(config.tls.caFile) } : {}),
+      ...(config.tls.certFile && config.tls.keyFile
+        ? { clientCertPair: { crt: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } }
+        : {}),
+    };
+  } else if (config.apiKey) {
+    options.tls = true;
+  }
+  return NativeConnection.connect(options);
+}
+
+/** Builds gateways for every configured cluster and a Worker on the configured task queue. */
+export async function createKubeWorker(options: CreateKubeWorkerOptions): Promise<KubeWorker> {
+  const { config } = options;
+  const gateways = new Map<string, KubeGateway>();
+  for (const [name, creds] of Object.entries(config.clusters.entries)) {
+    gateways.set(name, await createKubeGateway(name, creds, { qps: config.worker.kubeQps, burst: config.worker.kubeBurst }));
+  }
+  const ownConnection = !options.connection;
+  const connection = options.connection ?? (await connectTemporal(config.temporal));
+  const activities = createActivities({
+    gateway(cluster) {
+      const gw = gateways.get(cluster || config.clusters.default);
+      if (!gw) throw new Error(`unknown cluster "${cluster}"; configured: ${[...gateways.keys()].join(', ')}`);
+      return gw;
+    },
+    policy: config.policy,
+    applyConcurrency: config.worker.applyConcurrency,
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities,
+    ...(options.bundlePath ? { workflowBundle: { codePath: options.bundlePath } } : workflowCodeOption(options.workflowsFromSource)),
+    shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
+  });
+  return {
+    worker,
+    gateways,
+    async close() {
+      for (const gw of gateways.values()) gw.close();
+      if (ownConnection) await connection.close();
+    },
+  };
+}
+
+/**
+ * Runs a worker until SIGINT/SIGTERM, then shuts down gracefully (in-flight activities get
+ * `shutdownGraceTime` to finish) and closes connections.
+ */
+export async function runWorker(config: WorkerConfig, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<void> {
+  const kw = await createKubeWorker({ config });
+  const stop = (signal: string): void => {
+    log(`received ${signal}: shutting down (grace time ${config.worker.shutdownGraceTime})`);
+    kw.worker.shutdown();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  log(
+    `worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (namespace ${config.temporal.namespace}); ` +
+      `clusters: ${[...kw.gateways.keys()].join(', ')} (default ${config.clusters.default})`,
+  );
+  try {
+    await kw.worker.run();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await kw.close();
+  }
+}

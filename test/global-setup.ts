@@ -1,0 +1,52 @@
+/**
+ * Integration-test global setup: builds the toolchain when needed, starts ONE local stack for the whole run
+ * (unique name and folder, free ports), bundles the workflow code once from source, and tears the stack down at
+ * the end even when tests fail. If the stack cannot start, the run fails loudly: integration tests are never
+ * skipped.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { ensureToolchain, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
+import { workflowsPath } from '../src/worker/workflow-code.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+    workflowBundlePath: string;
+    testServerBinary: string;
+  }
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`[test stack] ${line}\n`);
+};
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'kwf-test-'));
+  const toolchain = await ensureToolchain({ onProgress: log });
+  const started = Date.now();
+  let stack: StackInfo;
+  try {
+    stack = await startStack({ dir, name: `kwf-test-${process.pid}`, nodes: 3, onProgress: log });
+  } catch (err) {
+    await stopStack({ dir }).catch(() => undefined);
+    throw new Error(`the local stack did not start, so integration tests cannot run: ${(err as Error).message}`);
+  }
+  log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, UI ${stack.temporalUiUrl}, kubeconfig ${stack.kubeconfig}`);
+  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
+  const workflowBundlePath = join(dir, 'workflow-bundle.js');
+  writeFileSync(workflowBundlePath, code);
+  project.provide('stack', stack);
+  project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('testServerBinary', toolchain.temporalTestServer);
+  return async () => {
+    log('stopping the local stack');
+    await stopStack({ dir, onProgress: log });
+  };
+}
+
+const noop = (): void => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => log(m), log: noop };

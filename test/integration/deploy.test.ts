@@ -1,0 +1,143 @@
+/**
+ * deployManifests against the real local stack: Temporal dev server + kube-apiserver with KWOK pods.
+ * Assertions read the cluster's real state, the report and the workflow history.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../src/client/index.js';
+import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
+import type { DeployReport } from '../../src/schemas/deploy.js';
+import { useHarness } from './harness.js';
+
+const h = useHarness('deploy');
+
+function webApp(ns: string, opts: { image?: string; replicas?: number; chaos?: string } = {}): string {
+  return `
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: web-config, namespace: ${ns} }
+data: { GREETING: hello }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: ${ns}, labels: { app.kubernetes.io/name: web } }
+spec:
+  replicas: ${opts.replicas ?? 2}
+  selector: { matchLabels: { app.kubernetes.io/name: web } }
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: web
+${opts.chaos ? `        kube-workflows.dev/chaos: ${opts.chaos}\n` : ''}    spec:
+      containers:
+        - name: web
+          image: ${opts.image ?? 'registry.example/web:1.0.0'}
+          envFrom: [{ configMapRef: { name: web-config } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: ${ns} }
+spec:
+  selector: { app.kubernetes.io/name: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+`;
+}
+
+async function deploy(manifests: string, extra: Record<string, unknown> = {}): Promise<DeployReport> {
+  const handle = await h.client.deploy({ manifests, app: 'web', timeoutSeconds: 90, ...extra });
+  return handle.result();
+}
+
+async function readyPods(ns: string): Promise<number> {
+  const out = JSON.parse(await h.kubectl('get', 'pods', '-n', ns, '-o', 'json')) as {
+    items: { metadata: { deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[] } }[];
+  };
+  return out.items.filter(
+    (p) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
+}
+
+describe('deployManifests', () => {
+  it('applies a ConfigMap, Deployment and Service and waits until the Deployment pods are Ready', async () => {
+    const report = await deploy(webApp(h.namespace));
+    expect(report.outcome).toBe('succeeded');
+    expect(report.objects.map((o) => [o.subject, o.action, o.status])).toEqual([
+      [`ConfigMap/${h.namespace}/web-config`, 'created', 'Current'],
+      [`Deployment/${h.namespace}/web`, 'created', 'Current'],
+      [`Service/${h.namespace}/web`, 'created', 'Current'],
+    ]);
+    const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    expect((dep?.status as { readyReplicas?: number }).readyReplicas).toBe(2);
+    expect(await readyPods(h.namespace)).toBe(2);
+    const cm = await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: h.namespace, name: 'web-config' });
+    expect((cm as unknown as { data: Record<string, string> }).data.GREETING).toBe('hello');
+    // one field manager owns what we applied
+    const managers = (dep?.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields ?? [];
+    expect(managers.filter((m) => m.operation === 'Apply').map((m) => m.manager)).toEqual(['kube-workflows']);
+  });
+
+  it('re-running the same deploy reports every object unchanged and writes nothing', async () => {
+    const before = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    const report = await deploy(webApp(h.namespace));
+    expect(report.outcome).toBe('succeeded');
+    expect(report.objects.map((o) => o.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    const after = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    expect(after?.metadata.generation).toBe(before?.metadata.generation);
+    expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
+  });
+
+  it('an image change is reported as configured with the changed field', async () => {
+    const report = await deploy(webApp(h.namespace, { image: 'registry.example/web:1.1.0' }));
+    expect(report.outcome).toBe('succeeded');
+    const dep = report.objects.find((o) => o.subject === `Deployment/${h.namespace}/web`);
+    expect(dep?.action).toBe('configured');
+    expect(dep?.changes).toContain('spec.template.spec.containers[0].image');
+  });
+
+  it('a crash-looping release fails fast and is rolled back to the previous image', async () => {
+    const started = Date.now();
+    const report = await deploy(webApp(h.namespace, { image: 'registry.example/web:2.0.0', chaos: 'crash' }));
+    expect(report.outcome).toBe('rolledBack');
+    expect(report.message).toMatch(/CrashLoopBackOff/);
+    // fail fast: well before the 90 s health timeout
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    const spec = dep as unknown as { spec: { template: { spec: { containers: { image: string }[] }; metadata: { labels: Record<string, string> } } } };
+    expect(spec.spec.template.spec.containers[0]?.image).toBe('registry.example/web:1.1.0');
+    expect(spec.spec.template.metadata.labels['kube-workflows.dev/chaos']).toBeUndefined();
+  });
+
+  it('invalid YAML fails the workflow in its first task with a non-retryable error naming the document', async () => {
+    const bad = `${webApp(h.namespace)}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: broken\n`;
+    // The client rejects it before starting anything…
+    await expect(h.client.deploy({ manifests: bad })).rejects.toBeInstanceOf(InvalidInputError);
+    // …and a caller that bypasses the client (Web UI, another SDK) meets the same check in the workflow.
+    const handle = await h.client.temporal.workflow.start('deployManifests', {
+      taskQueue: h.taskQueue,
+      workflowId: `bad-yaml-${Date.now()}`,
+      args: [{ manifests: bad }],
+    });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidInput');
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect(cause?.message).toMatch(/document 4/);
+    const history = await handle.fetchHistory();
+    const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
+    expect(scheduled).toHaveLength(0);
+  });
+
+  it('an object outside the policy fails with PolicyViolation and nothing is written', async () => {
+    const manifests = `${webApp(h.namespace).replaceAll('web-config', 'other-config')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: sneaky, namespace: kube-system }\n`;
+    const err = await deploy(manifests).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(messageOf(err)).toMatch(/policy forbids 1 object/);
+    expect(messageOf(err)).toMatch(/ConfigMap\/kube-system\/sneaky/);
+    expect(failureTypeOf(err)).toBe('PolicyViolation');
+    expect(await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: h.namespace, name: 'other-config' })).toBeUndefined();
+    expect(await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name: 'sneaky' })).toBeUndefined();
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * The local stack for real: Temporal dev server + kwok cluster (etcd, kube-apiserver, controller-manager, scheduler,
+ * kwok) started in a temp folder, checked with the `temporal` and `kubectl` binaries, then stopped.
+ * Needs the toolchain (tools/build-toolchain.sh); the first start may take a minute.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  findStackProcesses,
+  readStackState,
+  resolveToolchain,
+  stackEnvLines,
+  stackPids,
+  stackStatus,
+  startStack,
+  stopStack,
+} from '../../src/dev/index.js';
+import type { StackInfo } from '../../src/dev/index.js';
+
+const run = promisify(execFile);
+const toolchain = resolveToolchain();
+const dir = mkdtempSync(join(tmpdir(), 'kwf-stack-'));
+const name = `kwf-it-${process.pid.toString(36)}-${Date.now().toString(36).slice(-4)}`;
+const NODES = 3;
+let info: StackInfo;
+
+interface Condition {
+  type: string;
+  status: string;
+}
+interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  started?: boolean;
+  restartCount: number;
+  state: { running?: { startedAt?: string }; waiting?: { reason?: string; message?: string } };
+  lastState?: { terminated?: { exitCode: number; reason?: string } };
+}
+interface Pod {
+  status?: { phase?: string; podIP?: string; conditions?: Condition[]; containerStatuses?: ContainerStatus[] };
+}
+interface Deployment {
+  status?: { readyReplicas?: number; updatedReplicas?: number };
+}
+interface List<T> {
+  items: T[];
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes; then throws with `what`. */
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function kubectl(...args: string[]): Promise<string> {
+  const { stdout } = await run(toolchain.kubectl, ['--kubeconfig', info.kubeconfig, ...args], { maxBuffer: 16 << 20 });
+  return stdout;
+}
+
+async function kubectlJson<T>(...args: string[]): Promise<T> {
+  return JSON.parse(await kubectl(...args, '-o', 'json')) as T;
+}
+
+async function apply(manifest: string): Promise<void> {
+  const file = join(dir, `manifest-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, manifest);
+  await kubectl('apply', '-f', file);
+}
+
+const isReady = (obj: { status?: { conditions?: Condition[] } }): boolean =>
+  (obj.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+function pod(podName: string, chaos?: string, annotations: Record<string, string> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: podName, namespace: 'default', labels: chaos ? { 'kube-workflows.dev/chaos': chaos } : {}, annotations },
+    spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+  });
+}
+
+beforeAll(async () => {
+  const t0 = Date.now();
+  info = await startStack({ dir, name, nodes: NODES, onProgress: (l) => console.error(l) });
+  console.error(`[timing] startStack: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+}, 300_000);
+
+afterAll(async () => {
+  await stopStack({ dir, purge: true }).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe('dev stack', () => {
+  it('reports its connection info and writes stack.env', () => {
+    expect(info.name).toBe(name);
+    expect(info.temporalAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(info.temporalUiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.kubeconfig).toBe(join(dir, 'kwok', 'clusters', name, 'kubeconfig.yaml'));
+    expect(info.kubeContext).toBe(`kwok-${name}`);
+    const lines = stackEnvLines(info);
+    expect(lines.map((l) => l.split('=')[0])).toEqual(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_UI_URL', 'KUBECONFIG']);
+    expect(lines[1]).toBe('TEMPORAL_NAMESPACE=default');
+  });
+
+  it('Temporal answers, with the search attributes registered', async () => {
+    const flags = ['--address', info.temporalAddress, '--disable-config-file', '--disable-config-env', '-o', 'json'];
+    const ns = await run(toolchain.temporal, ['operator', 'namespace', 'describe', '--namespace', 'default', ...flags]);
+    expect((JSON.parse(ns.stdout) as { namespaceInfo: { name: string } }).namespaceInfo.name).toBe('default');
+    const sa = await run(toolchain.temporal, ['operator', 'search-attribute', 'list', '--namespace', 'default', ...flags]);
+    for (const attr of ['KubeCluster', 'KubeNamespace', 'KubeApp', 'KubeOutcome']) expect(sa.stdout).toContain(attr);
+    const ui = await fetch(info.temporalUiUrl);
+    expect(ui.status).toBe(200);
+  });
+
+  it(`has ${NODES} Ready nodes`, async () => {
+    const nodes = await kubectlJson<List<Pod>>('get', 'nodes');
+    expect(nodes.items).toHaveLength(NODES);
+    expect(nodes.items.filter(isReady)).toHaveLength(NODES);
+  });
+
+  it('runs a Deployment: 2 replicas become 2 Ready pods', async () => {
+    await apply(
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'registry.example/web:1' }] },
+          },
+        },
+      }),
+    );
+    const t0 = Date.now();
+    await eventually('2 ready replicas', async () => {
+      const d = await kubectlJson<Deployment>('get', 'deployment', 'web', '-n', 'default');
+      return d.status?.readyReplicas === 2 && d.status?.updatedReplicas === 2 ? d : undefined;
+    });
+    console.error(`[timing] deployment ready: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const pods = await kubectlJson<List<Pod>>('get', 'pods', '-n', 'default', '-l', 'app=web');
+    expect(pods.items).toHaveLength(2);
+    for (const p of pods.items) {
+      expect(p.status?.phase).toBe('Running');
+      expect(isReady(p)).toBe(true);
+      expect(p.status?.podIP).toBeTruthy();
+      expect(p.status?.containerStatuses?.[0]).toMatchObject({ name: 'web', ready: true, started: true, restartCount: 0 });
+      expect(p.status?.containerStatuses?.[0]?.state.running?.startedAt).toBeTruthy();
+    }
+  });
+
+  it('simulates a crash-looping pod (chaos=crash)', async () => {
+    await apply(pod('crasher', 'crash'));
+    const p = await eventually('CrashLoopBackOff', async () => {
+      const got = await kubectlJson<Pod>('get', 'pod', 'crasher', '-n', 'default');
+      return got.status?.containerStatuses?.[0]?.state.waiting?.reason === 'CrashLoopBackOff' ? got : undefined;
+    });
+    expect(p.status?.phase).toBe('Running');
+    expect(isReady(p)).toBe(false);
+    const cs = p.status?.containerStatuses?.[0];
+    expect(cs?.ready).toBe(false);
+    expect(cs?.restartCount).toBeGreaterThan(0);
+    expect(cs?.lastState?.terminated).toMatchObject({ exitCode: 1, reason: 'Error' });
+    expect(cs?.state.waiting?.message).toContain('back-off');
+    // kubectl's own view, as a person would see it
+    expect(await kubectl('get', 'pod', 'crasher', '-n', 'default')).toContain('CrashLoopBackOff');
+  });
+
+  it('simulates unready and slow pods (chaos=unready, chaos=slow)', async () => {
+    await apply(pod('never-ready', 'unready'));
+    await apply(pod('slowpoke', 'slow', { 'kube-workflows.dev/chaos-delay': '2s' }));
+    const t0 = Date.now();
+    const slow = await eventually('slow pod Ready', async () => {
+      const got = await kubectlJson<Pod>('get', 'pod', 'slowpoke', '-n', 'default');
+      return isReady(got) ? got : undefined;
+    });
+    expect((Date.now() - t0) / 1000).toBeGreaterThan(1);
+    expect(slow.status?.containerStatuses?.[0]).toMatchObject({ ready: true, started: true });
+    const unready = await kubectlJson<Pod>('get', 'pod', 'never-ready', '-n', 'default');
+    expect(unready.status?.phase).toBe('Running');
+    expect(isReady(unready)).toBe(false);
+    expect(unready.status?.containerStatuses?.[0]).toMatchObject({ ready: false, started: true });
+    expect(unready.status?.containerStatuses?.[0]?.state.running).toBeTruthy();
+  });
+
+  it('deletes pods', async () => {
+    await kubectl('delete', 'pod', 'crasher', 'never-ready', 'slowpoke', '-n', 'default', '--wait=false');
+    await eventually('pods gone', async () => {
+      const pods = await kubectlJson<List<Pod>>('get', 'pods', '-n', 'default', '-l', 'kube-workflows.dev/chaos');
+      return pods.items.length === 0 ? true : undefined;
+    });
+  });
+
+  it('is idempotent: starting again returns the running stack', async () => {
+    const t0 = Date.now();
+    const again = await startStack({ dir, name, nodes: NODES });
+    console.error(`[timing] startStack (already running): ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    expect(again).toEqual(info);
+    expect(await stackStatus({ dir })).toEqual(info);
+  });
+
+  it('stops everything it started', async () => {
+    const state = readStackState(dir);
+    expect(state?.phase).toBe('ready');
+    const pids = stackPids(state!);
+    expect(pids.length).toBeGreaterThanOrEqual(6); // temporal + etcd, apiserver, controller-manager, scheduler, kwok
+    const t0 = Date.now();
+    await stopStack({ dir });
+    console.error(`[timing] stopStack: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid} still alive`).toThrow();
+    const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
+    const ours = stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('vitest'));
+    expect(ours).toEqual([]);
+    expect(findStackProcesses(dir)).toEqual([]);
+    expect(await stackStatus({ dir })).toBeUndefined();
+    expect(readStackState(dir)).toBeUndefined();
+    await stopStack({ dir }); // safe twice
+  }, 120_000);
+});

@@ -1,0 +1,78 @@
+/**
+ * Per-file integration harness: a fresh namespace on the shared local cluster, a worker on its own task queue
+ * (workflow code from the bundle built once from source by the global setup), a client, and direct cluster
+ * access for assertions through the same gateway the activities use. Everything is closed in `afterAll`.
+ */
+import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
+import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
+import { createKubeWorker, loadWorkerConfig, type KubeWorker } from '../../src/worker/index.js';
+
+const execFileP = promisify(execFile);
+
+/** What a test file gets. Fields are filled in `beforeAll`. */
+export interface Harness {
+  namespace: string;
+  taskQueue: string;
+  client: KubeWorkflowsClient;
+  kube: KubeGateway;
+  worker: KubeWorker;
+  kubeconfig: string;
+  /** Runs kubectl against the test cluster. */
+  kubectl(...args: string[]): Promise<string>;
+}
+
+/** Options of {@link useHarness}. */
+export interface HarnessOptions {
+  /** Extra worker environment (policy variables). */
+  env?: Record<string, string>;
+  /** Create the namespace up front (default true). */
+  createNamespace?: boolean;
+}
+
+/** Registers beforeAll/afterAll hooks and returns the harness they fill. */
+export function useHarness(prefix: string, options: HarnessOptions = {}): Harness {
+  const h = {} as Harness;
+  let connection: NativeConnection | undefined;
+  let running: Promise<void> | undefined;
+  beforeAll(async () => {
+    const stack = inject('stack');
+    const suffix = randomBytes(3).toString('hex');
+    h.namespace = `${prefix}-${suffix}`;
+    h.taskQueue = `test-${prefix}-${suffix}`;
+    h.kubeconfig = stack.kubeconfig;
+    h.kubectl = async (...args: string[]) => (await execFileP('kubectl', ['--kubeconfig', stack.kubeconfig, ...args])).stdout;
+    h.kube = await createKubeGateway('local', { kubeconfig: stack.kubeconfig });
+    if (options.createNamespace !== false) {
+      await h.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: h.namespace } });
+    }
+    const config = loadWorkerConfig({
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_NAMESPACE: stack.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      KUBECONFIG: stack.kubeconfig,
+      KUBE_WORKFLOWS_CLUSTER: 'local',
+      ...options.env,
+    });
+    connection = await NativeConnection.connect({ address: stack.temporalAddress });
+    h.worker = await createKubeWorker({ config, connection, bundlePath: inject('workflowBundlePath') });
+    running = h.worker.worker.run();
+    h.client = await createKubeWorkflowsClient({ address: stack.temporalAddress, namespace: stack.temporalNamespace, taskQueue: h.taskQueue });
+  });
+  afterAll(async () => {
+    await h.client?.close();
+    if (running) {
+      h.worker.worker.shutdown();
+      await running;
+    }
+    await h.worker?.close();
+    await connection?.close();
+    if (h.namespace && h.kube) await h.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
+    h.kube?.close();
+  });
+  return h;
+}

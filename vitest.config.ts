@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` (pure logic, no servers, seconds) and `integration` (one real local stack for the whole
+// run: Temporal dev server + kube-apiserver with KWOK nodes, started by test/global-setup.ts and always torn
+// down). Integration test files run one at a time: the machine has 2 cores and they share one stack.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+        },
+      },
+    ],
+  },
+});
