@@ -10,11 +10,39 @@ const bannedInWorkflows = [
     group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client', '@temporalio/testing'],
     message: 'Workflows may only import @temporalio/workflow and @temporalio/common.',
   },
-  { group: ['**/kube/**', '**/alerts/**', '**/worker/**', '**/client/**', '**/dev/**', '**/cli/**'], message: 'Adapters are not workflow code.' },
+  {
+    group: ['**/kube/**', '**/alerts/**', '**/worker/**', '**/client/**', '**/dev/**', '**/cli/**'],
+    message: 'Adapters are not workflow code.',
+  },
 ];
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http', 'http2',
-  'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'stream', 'timers', 'tls', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
@@ -23,7 +51,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -39,7 +70,15 @@ export default tseslint.config(
       // activities are imported for their types only: proxyActivities<Activities>
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/activities/**'], allowTypeImports: true, message: 'Import activities with `import type` only.' }] },
+        {
+          patterns: [
+            {
+              group: ['**/activities/**'],
+              allowTypeImports: true,
+              message: 'Import activities with `import type` only.',
+            },
+          ],
+        },
       ],
     },
   },

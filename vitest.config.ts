@@ -14,9 +14,20 @@ export default defineConfig({
         },
       },
       {
+        // workflow tests on Temporal's time-skipping test server (long timers in milliseconds); no cluster
+        test: {
+          name: 'workflows',
+          include: ['test/workflows/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          pool: 'forks',
+        },
+      },
+      {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/workflows/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/global-setup.ts'],
           fileParallelism: false,

@@ -35,7 +35,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stopStack({ dir }).catch(() => undefined);
     throw new Error(`the local stack did not start, so integration tests cannot run: ${(err as Error).message}`);
   }
-  log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, UI ${stack.temporalUiUrl}, kubeconfig ${stack.kubeconfig}`);
+  log(
+    `stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, UI ${stack.temporalUiUrl}, kubeconfig ${stack.kubeconfig}`,
+  );
   const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
   const workflowBundlePath = join(dir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, code);

@@ -4,7 +4,8 @@
 #   etcd, kwok + kwokctl (Go, from the Go module proxy) and Temporal's time-skipping test server (Maven Central).
 # Binaries go to  $KUBE_WORKFLOWS_CACHE/toolchain/<piece>-<version>/  (default ~/.cache/kube-workflows),
 # outside git. A piece whose binaries are already there is skipped, so a second run does nothing.
-# Usage: tools/build-toolchain.sh [--print-env]
+# Usage: tools/build-toolchain.sh [PIECE...]   PIECE: temporal kwok etcd kube test-server (default: all)
+# Concurrent runs wait for each other (a lock in the cache folder) instead of building twice.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -117,15 +118,26 @@ WRAP
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
+pieces=("$@")
+[[ ${#pieces[@]} -eq 0 ]] && pieces=(temporal kwok etcd kube test-server)
+for p in "${pieces[@]}"; do
+  case "$p" in temporal | kwok | etcd | kube | test-server) ;; *) die "unknown piece '$p' (temporal kwok etcd kube test-server)" ;; esac
+done
+
 start=$SECONDS
 log "cache: $cache"
-build_temporal
-build_kwok
-build_etcd
-build_kube
-build_test_server
-log "toolchain ready in $(elapsed $((SECONDS - start)))"
-if [[ "${1:-}" == "--print-env" ]]; then
-  echo "KUBE_WORKFLOWS_TEMPORAL_BINARY=$cache/temporal-$TEMPORAL_CLI_VERSION/temporal"
-  echo "KUBE_WORKFLOWS_KWOKCTL_BINARY=$cache/kwok-$KWOK_VERSION/kwokctl"
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it to finish"
+  flock 9
 fi
+for p in "${pieces[@]}"; do
+  case "$p" in
+    temporal) build_temporal ;;
+    kwok) build_kwok ;;
+    etcd) build_etcd ;;
+    kube) build_kube ;;
+    test-server) build_test_server ;;
+  esac
+done
+log "toolchain ready in $(elapsed $((SECONDS - start)))"

@@ -66,7 +66,12 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     );
     const violations = checkPolicy(
       deps.policy,
-      objects.map((o, i) => ({ kind: o.kind, name: o.metadata.name, namespace: o.metadata.namespace, namespaced: scopes[i] ?? true })),
+      objects.map((o, i) => ({
+        kind: o.kind,
+        name: o.metadata.name,
+        namespace: o.metadata.namespace,
+        namespaced: scopes[i] ?? true,
+      })),
     );
     if (violations.length) {
       throw ApplicationFailure.create({
@@ -94,12 +99,14 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           const key = keyOf(obj);
           const base = { ...key, subject: formatSubject(key), namespaced: scopes[i] ?? true };
           const createdByThisDeploy =
-            pendingKinds.has(`${obj.apiVersion}|${obj.kind}`) || (obj.metadata.namespace !== undefined && newNamespaces.has(obj.metadata.namespace));
+            pendingKinds.has(`${obj.apiVersion}|${obj.kind}`) ||
+            (obj.metadata.namespace !== undefined && newNamespaces.has(obj.metadata.namespace));
           let live: LiveObject | undefined;
           try {
             live = await gw.get(key);
           } catch (err) {
-            if (createdByThisDeploy && isKubeApiError(err) && err.status === 404) return { ...base, action: 'created', validatedLater: true };
+            if (createdByThisDeploy && isKubeApiError(err) && err.status === 404)
+              return { ...base, action: 'created', validatedLater: true };
             throw err;
           }
           let dry: LiveObject;
@@ -114,7 +121,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           if (!live) return { ...base, action: 'created' };
           const changes = changedPaths(live, dry);
           if (!changes.length) return { ...base, action: 'unchanged' };
-          return { ...base, action: 'configured', changes, previous: stripServerFields(live) as KubeObject };
+          return { ...base, action: 'configured', changes, previous: stripServerFields(live) };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length) throw combineFailures('the API server rejected', failures, '; nothing was written');
@@ -169,7 +176,12 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       const activitySignal = cancellationSignal();
       const onCancel = (): void => abort.abort();
       activitySignal.addEventListener('abort', onCancel);
-      let latest: ObjectHealth[] = input.objects.map((o) => ({ subject: o.subject, status: HealthStatus.Unknown, reason: 'NotObserved', message: 'not observed yet' }));
+      let latest: ObjectHealth[] = input.objects.map((o) => ({
+        subject: o.subject,
+        status: HealthStatus.Unknown,
+        reason: 'NotObserved',
+        message: 'not observed yet',
+      }));
       let settle: (r: HealthResult) => void = () => undefined;
       const done = new Promise<HealthResult>((resolve) => (settle = resolve));
 
@@ -189,7 +201,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         });
         const failed = latest.filter((h) => h.status === HealthStatus.Failed);
         if (failed.length) {
-          settle({ outcome: 'Failed', objects: latest, message: failed.map((f) => `${f.subject}: ${f.message}`).join('; ') });
+          settle({
+            outcome: 'Failed',
+            objects: latest,
+            message: failed.map((f) => `${f.subject}: ${f.message}`).join('; '),
+          });
         } else if (latest.every((h) => h.status === HealthStatus.Current)) {
           settle({ outcome: 'Current', objects: latest, message: `${latest.length} objects Current` });
         }
@@ -198,7 +214,14 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       const beat = setInterval(() => heartbeat(summarize(latest)), deps.heartbeatIntervalMs ?? 2_000);
       const remaining = Math.max(0, input.deadlineMs - Date.now());
       const timer = setTimeout(() => {
-        settle({ outcome: 'TimedOut', objects: latest, message: formatPending(latest.map((h) => ({ subject: h.subject, assessment: h })), input.timeoutSeconds) });
+        settle({
+          outcome: 'TimedOut',
+          objects: latest,
+          message: formatPending(
+            latest.map((h) => ({ subject: h.subject, assessment: h })),
+            input.timeoutSeconds,
+          ),
+        });
       }, remaining);
       const watching = watchKinds(gw, targets, evaluate, abort.signal).catch((err: unknown) => {
         throw toApplicationFailure(err);

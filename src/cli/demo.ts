@@ -29,7 +29,12 @@ export interface DemoOptions {
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { log } = options;
   const root = findProjectRoot();
-  const dir = process.env.KUBE_WORKFLOWS_DEMO_DIR ?? join(process.env.KUBE_WORKFLOWS_CACHE ?? join(process.env.HOME ?? '/tmp', '.cache', 'kube-workflows'), 'demo-stack');
+  const dir =
+    process.env.KUBE_WORKFLOWS_DEMO_DIR ??
+    join(
+      process.env.KUBE_WORKFLOWS_CACHE ?? join(process.env.HOME ?? '/tmp', '.cache', 'kube-workflows'),
+      'demo-stack',
+    );
   const step = (n: number, text: string): void => log(`\n${pc.bold(pc.magenta(`[${n}/6]`))} ${pc.bold(text)}`);
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -67,11 +72,21 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const connection = await NativeConnection.connect({ address: info.temporalAddress });
     kw = await createKubeWorker({ config, connection });
     running = kw.worker.run().finally(() => connection.close());
-    const client = await createKubeWorkflowsClient({ address: info.temporalAddress, namespace: info.temporalNamespace });
+    const client = await createKubeWorkflowsClient({
+      address: info.temporalAddress,
+      namespace: info.temporalNamespace,
+    });
     const appText = await readFile(join(root, 'examples', 'demo-app', 'app.yaml'), 'utf8');
     const deploy = async (label: string, text: string): Promise<DeployReport> => {
-      const handle = await client.deploy({ manifests: text, app: 'demo-shop', timeoutSeconds: 60 }, { onConflict: 'latestWins' });
-      log(pc.dim(`workflow ${handle.workflowId}  →  ${info?.temporalUiUrl}/namespaces/${info?.temporalNamespace}/workflows/${encodeURIComponent(handle.workflowId)}`));
+      const handle = await client.deploy(
+        { manifests: text, app: 'demo-shop', timeoutSeconds: 60 },
+        { onConflict: 'latestWins' },
+      );
+      log(
+        pc.dim(
+          `workflow ${handle.workflowId}  →  ${info?.temporalUiUrl}/namespaces/${info?.temporalNamespace}/workflows/${encodeURIComponent(handle.workflowId)}`,
+        ),
+      );
       const report = await followDeploy(handle);
       log(`\n${pc.bold(label)}\n${renderReport(report)}`);
       return report;
@@ -80,12 +95,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     step(4, 'deploy the example app (Namespace, ConfigMap, Deployment with 2 replicas, Service)');
     const first = await deploy('first deploy', appText);
     step(5, 'scale web to 5 replicas (a re-deploy: only the Deployment changes)');
-    await deploy('scaled', editDeployment(appText, (d) => ((d.spec as { replicas: number }).replicas = 5)));
+    await deploy(
+      'scaled',
+      editDeployment(appText, (d) => ((d.spec as { replicas: number }).replicas = 5)),
+    );
     step(6, 'break it: release 2.0.0 crash-loops (KWOK crash stage) → fail fast → automatic rollback heals it');
     const broken = await deploy(
       'broken release',
       editDeployment(appText, (d) => {
-        const spec = d.spec as { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } } };
+        const spec = d.spec as {
+          replicas: number;
+          template: { metadata: { labels: Record<string, string> }; spec: { containers: { image: string }[] } };
+        };
         spec.replicas = 5;
         spec.template.metadata.labels['kube-workflows.dev/chaos'] = 'crash';
         const c = spec.template.spec.containers[0];

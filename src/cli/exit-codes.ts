@@ -41,7 +41,9 @@ export function exitCodeForError(err: unknown): ExitCode {
   if (err instanceof InvalidInputError) return ExitCode.BadInput;
   if (err instanceof WorkflowFailedError) {
     const type = failureTypeOf(err);
-    return type === FailureType.InvalidInput || type === FailureType.PolicyViolation ? ExitCode.BadInput : ExitCode.Failed;
+    return type === FailureType.InvalidInput || type === FailureType.PolicyViolation
+      ? ExitCode.BadInput
+      : ExitCode.Failed;
   }
   return ExitCode.Unreachable;
 }

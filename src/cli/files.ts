@@ -15,7 +15,10 @@ export interface LoadedSource {
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
 /** Loads every `-f` path in order. Throws with the path when one cannot be read. */
-export async function loadManifestSources(paths: readonly string[], stdin: NodeJS.ReadableStream = process.stdin): Promise<LoadedSource[]> {
+export async function loadManifestSources(
+  paths: readonly string[],
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<LoadedSource[]> {
   const out: LoadedSource[] = [];
   for (const p of paths) {
     if (p === '-') {

@@ -8,7 +8,10 @@ import type { DeployHandle } from '../client/index.js';
 import type { DeployReport } from '../schemas/deploy.js';
 
 /** Waits for the report while printing progress (unless `quiet`). */
-export async function followDeploy(handle: DeployHandle, options: { quiet?: boolean; intervalMs?: number } = {}): Promise<DeployReport> {
+export async function followDeploy(
+  handle: DeployHandle,
+  options: { quiet?: boolean; intervalMs?: number } = {},
+): Promise<DeployReport> {
   const log = (s: string): void => {
     if (!options.quiet) process.stderr.write(`${s}\n`);
   };
@@ -32,7 +35,9 @@ export async function followDeploy(handle: DeployHandle, options: { quiet?: bool
         if (o.status && seen.get(o.subject) !== state) {
           seen.set(o.subject, state);
           const colour = o.status === 'Current' ? pc.green : o.status === 'Failed' ? pc.red : pc.yellow;
-          log(`${pc.dim(t)}   ${o.subject} ${colour(o.status)}${o.status !== 'Current' && o.message ? ` ${o.message}` : ''}`);
+          log(
+            `${pc.dim(t)}   ${o.subject} ${colour(o.status)}${o.status !== 'Current' && o.message ? ` ${o.message}` : ''}`,
+          );
         }
       }
     } catch {

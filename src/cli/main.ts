@@ -44,7 +44,11 @@ export function buildProgram(): Command {
     .option('--force', 'take over fields owned by other field managers', false)
     .option('--no-wait', 'do not wait for health after applying')
     .option('--no-rollback', 'leave a failed rollout in place instead of restoring the previous state')
-    .addOption(new Option('--on-conflict <policy>', 'when a deploy of the same app runs').choices(['reject', 'latest-wins']).default('reject'))
+    .addOption(
+      new Option('--on-conflict <policy>', 'when a deploy of the same app runs')
+        .choices(['reject', 'latest-wins'])
+        .default('reject'),
+    )
     .option('--json', 'print the final report as one JSON document on stdout', false)
     .addHelpText(
       'after',
@@ -61,7 +65,10 @@ Examples:
   program
     .command('worker')
     .description('run a worker (holds the cluster credentials) until SIGINT/SIGTERM')
-    .addHelpText('after', '\nConfigured by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, KUBECONFIG, KUBE_CONTEXT, KUBE_WORKFLOWS_CONFIG (see README).')
+    .addHelpText(
+      'after',
+      '\nConfigured by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, KUBECONFIG, KUBE_CONTEXT, KUBE_WORKFLOWS_CONFIG (see README).',
+    )
     .action(async () => {
       let config;
       try {
@@ -82,7 +89,9 @@ Examples:
       }
     });
 
-  const dev = program.command('dev').description('the embedded local stack (Temporal dev server + local Kubernetes control plane)');
+  const dev = program
+    .command('dev')
+    .description('the embedded local stack (Temporal dev server + local Kubernetes control plane)');
   dev
     .command('up')
     .description('start the stack in the background; prints KEY=value lines (eval-able) on stdout')
@@ -139,7 +148,8 @@ Examples:
         if (opts.json) process.stdout.write(`${JSON.stringify({ status: desc.status.name, progress: p })}\n`);
         else {
           process.stdout.write(`${workflowId}: ${desc.status.name}${p ? `, phase ${p.phase}: ${p.message}` : ''}\n`);
-          for (const o of p?.objects ?? []) process.stdout.write(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}\n`);
+          for (const o of p?.objects ?? [])
+            process.stdout.write(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}\n`);
         }
       } finally {
         await client.close();
@@ -198,7 +208,12 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
     return exitCodeForReport(report);
   } catch (err) {
     const code = exitCodeForError(err);
-    const prefix = err instanceof InvalidInputError ? 'rejected before anything ran' : code === ExitCode.Unreachable ? 'unreachable' : 'deploy failed';
+    const prefix =
+      err instanceof InvalidInputError
+        ? 'rejected before anything ran'
+        : code === ExitCode.Unreachable
+          ? 'unreachable'
+          : 'deploy failed';
     progress(pc.red(`${prefix}: ${messageOf(err)}`));
     if (opts.json) process.stdout.write(`${JSON.stringify({ outcome: 'failed', message: messageOf(err) })}\n`);
     return code;

@@ -4,7 +4,13 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, type ConnectionOptions, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  type ConnectionOptions,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { z } from 'zod';
 import { formatProblems, parseManifests, validateObjects } from '../domain/manifests.js';
 import { inferAppName } from '../domain/subject.js';
@@ -87,7 +93,10 @@ export class KubeWorkflowsClient {
     const objects =
       v.objects !== undefined
         ? validateObjects(v.objects, parseOptions)
-        : parseManifests(v.sources?.map((s) => (s.name ? { name: s.name, text: s.text } : { text: s.text })) ?? v.manifests ?? '', parseOptions);
+        : parseManifests(
+            v.sources?.map((s) => (s.name ? { name: s.name, text: s.text } : { text: s.text })) ?? v.manifests ?? '',
+            parseOptions,
+          );
     if (!objects.ok) throw new InvalidInputError(formatProblems(objects.problems));
     if (!objects.objects.length) throw new InvalidInputError('the manifests contain no objects');
     const app = v.app ?? inferAppName(objects.objects) ?? 'app';
@@ -144,7 +153,9 @@ function wrapDeploy(handle: WorkflowHandle): DeployHandle {
  * @example
  * const client = await createKubeWorkflowsClient({ address: 'temporal.internal:7233', namespace: 'platform' });
  */
-export async function createKubeWorkflowsClient(options: KubeWorkflowsClientOptions = {}): Promise<KubeWorkflowsClient> {
+export async function createKubeWorkflowsClient(
+  options: KubeWorkflowsClientOptions = {},
+): Promise<KubeWorkflowsClient> {
   const env = process.env;
   const namespace = options.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default';
   const taskQueue = options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
@@ -155,13 +166,18 @@ export async function createKubeWorkflowsClient(options: KubeWorkflowsClientOpti
     const certFile = options.tls?.certFile ?? env.TEMPORAL_TLS_CERT;
     const keyFile = options.tls?.keyFile ?? env.TEMPORAL_TLS_KEY;
     const caFile = options.tls?.caFile ?? env.TEMPORAL_TLS_CA;
-    const connOptions: ConnectionOptions = { address: options.address ?? env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', connectTimeout: '10s' };
+    const connOptions: ConnectionOptions = {
+      address: options.address ?? env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+      connectTimeout: '10s',
+    };
     if (apiKey) connOptions.apiKey = apiKey;
     if (certFile || caFile || apiKey) {
       connOptions.tls = {
         ...(options.tls?.serverName ? { serverNameOverride: options.tls.serverName } : {}),
         ...(caFile ? { serverRootCACertificate: await readFile(caFile) } : {}),
-        ...(certFile && keyFile ? { clientCertPair: { crt: await readFile(certFile), key: await readFile(keyFile) } } : {}),
+        ...(certFile && keyFile
+          ? { clientCertPair: { crt: await readFile(certFile), key: await readFile(keyFile) } }
+          : {}),
       };
     }
     connection = own = await Connection.connect(connOptions);

@@ -4,6 +4,10 @@
  */
 
 /** Workflow id of the deploy of `app` to `namespace` on `cluster`: `deploy/<cluster>/<namespace>/<app>`. */
-export function deployWorkflowId(parts: { cluster?: string | undefined; namespace?: string | undefined; app: string }): string {
+export function deployWorkflowId(parts: {
+  cluster?: string | undefined;
+  namespace?: string | undefined;
+  app: string;
+}): string {
   return `deploy/${parts.cluster || 'default'}/${parts.namespace || '_cluster'}/${parts.app}`;
 }

@@ -25,7 +25,14 @@ export {
   stopStack,
   withStack,
 } from './stack.js';
-export type { StackDirOptions, StackInfo, StackState, StartStackOptions, StopStackOptions, WithStackOptions } from './stack.js';
+export type {
+  StackDirOptions,
+  StackInfo,
+  StackState,
+  StartStackOptions,
+  StopStackOptions,
+  WithStackOptions,
+} from './stack.js';
 export {
   cacheRoot,
   ensureToolchain,
@@ -37,4 +44,10 @@ export {
   TOOLCHAIN_BINARIES,
   TOOLCHAIN_ENV,
 } from './toolchain.js';
-export type { EnsureToolchainOptions, MissingBinary, Toolchain, ToolchainBinary, ToolchainVersions } from './toolchain.js';
+export type {
+  EnsureToolchainOptions,
+  MissingBinary,
+  Toolchain,
+  ToolchainBinary,
+  ToolchainVersions,
+} from './toolchain.js';

@@ -38,7 +38,11 @@ export interface RunCommandOptions {
 const MAX_CAPTURE = 1 << 20;
 
 /** Runs `bin args...` to completion and captures its output. Never rejects for a non-zero exit. */
-export function runCommand(bin: string, args: readonly string[], options: RunCommandOptions = {}): Promise<CommandResult> {
+export function runCommand(
+  bin: string,
+  args: readonly string[],
+  options: RunCommandOptions = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       env: options.env ?? process.env,
@@ -188,5 +192,9 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
 
 /** The last `lines` lines of a text (for error messages). */
 export function tailLines(text: string, lines = 20): string {
-  return text.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1).slice(-lines).join('\n');
+  return text
+    .split('\n')
+    .filter((l, i, all) => l !== '' || i < all.length - 1)
+    .slice(-lines)
+    .join('\n');
 }

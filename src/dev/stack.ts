@@ -168,7 +168,15 @@ const CLUSTER_CREATE_TIMEOUT_MS = 180_000;
 const NODES_READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 10_000;
 /** Executables the stack starts; only processes running one of these are ever killed by the /proc sweep. */
-const STACK_EXECUTABLES = new Set(['temporal', 'kwok', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl']);
+const STACK_EXECUTABLES = new Set([
+  'temporal',
+  'kwok',
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+]);
 const STACK_BINARIES: readonly ToolchainBinary[] = [
   'temporal',
   'kwokctl',
@@ -263,14 +271,21 @@ export async function stopStack(options: StopStackOptions = {}): Promise<void> {
  * was already running in `dir` before the call is left running. While it runs, SIGINT / SIGTERM stop the stack
  * (or abort the start) and exit the process with 130 / 143 (unless `handleSignals: false`).
  */
-export async function withStack<T>(fn: (info: StackInfo) => Promise<T> | T, options: WithStackOptions = {}): Promise<T> {
+export async function withStack<T>(
+  fn: (info: StackInfo) => Promise<T> | T,
+  options: WithStackOptions = {},
+): Promise<T> {
   const dir = resolve(options.dir ?? defaultStackDir());
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
   let started = false;
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
-    (stopping ??= stopStack({ dir, purge: options.purge ?? false, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }));
+    (stopping ??= stopStack({
+      dir,
+      purge: options.purge ?? false,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    }));
   const onSignal = (sig: NodeJS.Signals): void => {
     abort.abort(new Error(`interrupted by ${sig}`));
     const code = sig === 'SIGINT' ? 130 : 143;
@@ -311,7 +326,9 @@ async function startStackInternal(options: StartStackOptions): Promise<{ info: S
   const name = options.name ?? DEFAULT_NAME;
   const nodes = options.nodes ?? DEFAULT_NODES;
   if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) {
-    throw new Error(`kube-workflows: invalid stack name ${JSON.stringify(name)} (lowercase letters, digits and dashes)`);
+    throw new Error(
+      `kube-workflows: invalid stack name ${JSON.stringify(name)} (lowercase letters, digits and dashes)`,
+    );
   }
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 1000) {
     throw new Error(`kube-workflows: invalid node count ${String(nodes)} (an integer from 0 to 1000)`);
@@ -365,7 +382,15 @@ async function startFresh(
   const temporalLog = join(dir, 'temporal.log');
 
   progress(`starting Temporal on 127.0.0.1:${grpcPort} (UI :${uiPort})`);
-  const temporal = spawnTemporal(toolchain, { dir, grpcPort, uiPort, httpPort, metricsPort, dbFile, logFile: temporalLog });
+  const temporal = spawnTemporal(toolchain, {
+    dir,
+    grpcPort,
+    uiPort,
+    httpPort,
+    metricsPort,
+    dbFile,
+    logFile: temporalLog,
+  });
   let state: StackState = {
     version: 1,
     phase: 'starting',
@@ -499,7 +524,12 @@ function tcpOpen(port: number, timeoutMs = 1000): Promise<boolean> {
 }
 
 /** One `temporal operator namespace describe` against the stack; true when it succeeds. */
-async function temporalAnswers(temporalBinary: string, grpcPort: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+async function temporalAnswers(
+  temporalBinary: string,
+  grpcPort: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const result = await runCommand(
     temporalBinary,
     [
@@ -543,7 +573,10 @@ async function waitForTemporal(
     signal,
   );
   if (ok === 'ok') return;
-  const why = ok === 'exited' ? `the Temporal server exited (${exitReason ?? '?'})` : `Temporal did not answer on 127.0.0.1:${grpcPort} within ${TEMPORAL_READY_TIMEOUT_MS / 1000}s`;
+  const why =
+    ok === 'exited'
+      ? `the Temporal server exited (${exitReason ?? '?'})`
+      : `Temporal did not answer on 127.0.0.1:${grpcPort} within ${TEMPORAL_READY_TIMEOUT_MS / 1000}s`;
   throw new Error(`${why}. Last lines of ${logFile}:\n${tailLines(readText(logFile), 25)}`);
 }
 
@@ -635,7 +668,19 @@ async function createCluster(
     await runKwokctl(
       toolchain,
       env,
-      ['create', 'cluster', '--name', clusterName, '--runtime', 'binary', '--kubeconfig=', '--config', configFile, '--wait', '2m'],
+      [
+        'create',
+        'cluster',
+        '--name',
+        clusterName,
+        '--runtime',
+        'binary',
+        '--kubeconfig=',
+        '--config',
+        configFile,
+        '--wait',
+        '2m',
+      ],
       logFile,
       CLUSTER_CREATE_TIMEOUT_MS,
       signal,
@@ -644,7 +689,14 @@ async function createCluster(
     recordPids(readClusterPids(clusterDir));
   }
   progress(`cluster ${clusterName} created: scaling to ${nodes} nodes`);
-  await runKwokctl(toolchain, env, ['scale', 'node', '--name', clusterName, '--replicas', String(nodes)], logFile, 60_000, signal);
+  await runKwokctl(
+    toolchain,
+    env,
+    ['scale', 'node', '--name', clusterName, '--replicas', String(nodes)],
+    logFile,
+    60_000,
+    signal,
+  );
 
   let last = '';
   const ready = await pollUntil(
@@ -680,7 +732,8 @@ interface NodeList {
 
 function countReadyNodes(json: string): number {
   const list = JSON.parse(json) as NodeList;
-  return (list.items ?? []).filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+  return (list.items ?? []).filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+    .length;
 }
 
 /** The control-plane pids kwokctl recorded in `<clusterDir>/pids/*.pid`, by component. */
@@ -708,19 +761,22 @@ function kubeContextOf(kubeconfig: string, clusterName: string): string {
 
 // --- health, stop -----------------------------------------------------------------------------------------------
 
-/** True when `pid` is alive and (where /proc tells) its command line mentions `marker`. */
-function aliveAndOurs(pid: number, marker: string): boolean {
+/**
+ * True when `pid` is alive and (where /proc tells) its command line contains every marker: a recorded pid is only
+ * signalled while it still is the process the stack started (pids get reused).
+ */
+function aliveAndOurs(pid: number, ...markers: string[]): boolean {
   if (!isAlive(pid)) return false;
   const cmd = processCmdline(pid);
-  return cmd === undefined || cmd.includes(marker);
+  return cmd === undefined || markers.every((m) => cmd.includes(m));
 }
 
-function temporalMarker(state: StackState): string {
-  return `--port ${state.temporal.grpcPort}`;
+function temporalMarker(state: StackState): string[] {
+  return ['start-dev', `--port ${state.temporal.grpcPort} `];
 }
 
 async function checkRunning(state: StackState): Promise<StackInfo | undefined> {
-  if (!aliveAndOurs(state.temporal.pid, temporalMarker(state))) return undefined;
+  if (!aliveAndOurs(state.temporal.pid, ...temporalMarker(state))) return undefined;
   const clusterDir = join(state.kwokWorkdir, 'clusters', state.clusterName);
   const pids = { ...state.clusterPids, ...readClusterPids(clusterDir) };
   if (Object.keys(pids).length === 0) return undefined;
@@ -730,7 +786,12 @@ async function checkRunning(state: StackState): Promise<StackInfo | undefined> {
   return stackInfoFromState(state);
 }
 
-async function stopInternal(dir: string, state: StackState | undefined, progress: Progress, purge: boolean): Promise<void> {
+async function stopInternal(
+  dir: string,
+  state: StackState | undefined,
+  progress: Progress,
+  purge: boolean,
+): Promise<void> {
   const kwokWorkdir = state?.kwokWorkdir ?? join(dir, 'kwok');
   const clusters = listDirs(join(kwokWorkdir, 'clusters'));
   if (state && !clusters.includes(state.clusterName)) clusters.push(state.clusterName);
@@ -738,7 +799,7 @@ async function stopInternal(dir: string, state: StackState | undefined, progress
   if (hasAnything) progress(`stopping the stack in ${dir}`);
 
   // 1. Temporal: the whole process group, politely first.
-  if (state && aliveAndOurs(state.temporal.pid, temporalMarker(state))) {
+  if (state && aliveAndOurs(state.temporal.pid, ...temporalMarker(state))) {
     const pid = state.temporal.pid;
     if (!sendSignal(-pid, 'SIGTERM')) sendSignal(pid, 'SIGTERM');
     if ((await waitForExit([pid], STOP_GRACE_MS)).length > 0) {
@@ -747,25 +808,33 @@ async function stopInternal(dir: string, state: StackState | undefined, progress
       await waitForExit([pid], 5000);
     }
     progress('Temporal stopped');
-  } else if (state) {
-    // The group may outlive its leader.
-    sendSignal(-state.temporal.pid, 'SIGKILL');
   }
 
   // 2. The cluster(s): kwokctl delete, then whatever survived it.
   const kwokctl = state?.binaries.kwokctl ?? safeResolve()?.kwokctl;
   for (const clusterName of clusters) {
     const clusterDir = join(kwokWorkdir, 'clusters', clusterName);
-    const pids = Object.values({ ...(state?.clusterName === clusterName ? state.clusterPids : {}), ...readClusterPids(clusterDir) });
+    const pids = Object.values({
+      ...(state?.clusterName === clusterName ? state.clusterPids : {}),
+      ...readClusterPids(clusterDir),
+    });
     if (kwokctl && existsSync(kwokctl)) {
       const env: NodeJS.ProcessEnv = {};
       for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KWOK_')) env[k] = v;
       env['KWOK_WORKDIR'] = kwokWorkdir;
       env['KUBECONFIG'] = join(clusterDir, 'kubeconfig.yaml');
       try {
-        await runKwokctl({ kwokctl }, env, ['delete', 'cluster', '--name', clusterName, '--kubeconfig='], join(dir, 'kwokctl.log'), 90_000);
+        await runKwokctl(
+          { kwokctl },
+          env,
+          ['delete', 'cluster', '--name', clusterName, '--kubeconfig='],
+          join(dir, 'kwokctl.log'),
+          90_000,
+        );
       } catch (err) {
-        progress(`kwokctl delete cluster failed, killing the processes instead: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+        progress(
+          `kwokctl delete cluster failed, killing the processes instead: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+        );
       }
     }
     const ours = pids.filter((p) => aliveAndOurs(p, clusterDir));
@@ -787,7 +856,8 @@ async function stopInternal(dir: string, state: StackState | undefined, progress
 
   for (const f of [STATE_FILE, ENV_FILE, 'kwokctl.yaml']) rmSync(join(dir, f), { force: true });
   if (purge) {
-    for (const f of ['temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.log', 'kwokctl.log']) rmSync(join(dir, f), { force: true });
+    for (const f of ['temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.log', 'kwokctl.log'])
+      rmSync(join(dir, f), { force: true });
     rmSync(kwokWorkdir, { recursive: true, force: true });
   }
   if (hasAnything) progress('stack stopped');
@@ -882,7 +952,9 @@ async function withLock<T>(dir: string, fn: () => Promise<T>, signal?: AbortSign
         continue;
       }
       if (Date.now() > deadline) {
-        throw new Error(`kube-workflows: another process (pid ${holder}) is starting or stopping the stack in ${dir} (${lock})`);
+        throw new Error(
+          `kube-workflows: another process (pid ${holder}) is starting or stopping the stack in ${dir} (${lock})`,
+        );
       }
       await sleep(200);
     }

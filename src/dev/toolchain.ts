@@ -108,7 +108,9 @@ export function findProjectRoot(start: string = dirname(fileURLToPath(import.met
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'tools'))) return dir;
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error(`kube-workflows: cannot find the package root (a folder with package.json and tools/) above ${start}`);
+      throw new Error(
+        `kube-workflows: cannot find the package root (a folder with package.json and tools/) above ${start}`,
+      );
     }
     dir = parent;
   }
@@ -214,12 +216,19 @@ export function missingBinaries(
 ): MissingBinary[] {
   return only
     .filter((key) => !isExecutable(toolchain[key]))
-    .map((key) => ({ binary: key, path: toolchain[key], overridden: Boolean(env[TOOLCHAIN_ENV[key]]), envVar: TOOLCHAIN_ENV[key] }));
+    .map((key) => ({
+      binary: key,
+      path: toolchain[key],
+      overridden: Boolean(env[TOOLCHAIN_ENV[key]]),
+      envVar: TOOLCHAIN_ENV[key],
+    }));
 }
 
 function describeMissing(missing: readonly MissingBinary[]): string {
   return missing
-    .map((m) => (m.overridden ? `${m.binary} (${m.envVar}=${m.path} is not an executable file)` : `${m.binary} (${m.path})`))
+    .map((m) =>
+      m.overridden ? `${m.binary} (${m.envVar}=${m.path} is not an executable file)` : `${m.binary} (${m.path})`,
+    )
     .join(', ');
 }
 

@@ -18,7 +18,9 @@ export const MAX_CHANGED_PATHS = 20;
 export function changedPaths(live: unknown, desired: unknown): string[] {
   const out: string[] = [];
   diff(normalize(live), normalize(desired), '', out);
-  return out.length > MAX_CHANGED_PATHS ? [...out.slice(0, MAX_CHANGED_PATHS), `… ${out.length - MAX_CHANGED_PATHS} more`] : out;
+  return out.length > MAX_CHANGED_PATHS
+    ? [...out.slice(0, MAX_CHANGED_PATHS), `… ${out.length - MAX_CHANGED_PATHS} more`]
+    : out;
 }
 
 function normalize(obj: unknown): unknown {

@@ -277,7 +277,10 @@ function terminating(obj: unknown, since: string): HealthAssessment {
 
 function generationNotObserved(generation: number, observed: number | undefined): HealthAssessment {
   const seen = observed === undefined ? 'none observed yet' : `observed ${observed}`;
-  return inProgress('LatestGenerationNotObserved', `waiting for the controller to observe generation ${generation} (${seen})`);
+  return inProgress(
+    'LatestGenerationNotObserved',
+    `waiting for the controller to observe generation ${generation} (${seen})`,
+  );
 }
 
 function readyCondition(obj: unknown): HealthAssessment {
@@ -439,7 +442,8 @@ function podRule(obj: KubeLike, opts: ResolvedOptions): HealthAssessment {
   // A bare pod has nobody to replace it: it fails even when it was evicted.
   const failure = podFailure(obj, opts, 'always');
   if (failure) return failed(failure.reason, failure.message);
-  if (phase === 'Unknown') return result(HealthStatus.Unknown, 'PodUnknown', 'the pod phase is Unknown: its node is not reporting');
+  if (phase === 'Unknown')
+    return result(HealthStatus.Unknown, 'PodUnknown', 'the pod phase is Unknown: its node is not reporting');
   if (phase === 'Pending') {
     const scheduled = conditionOf(obj, 'PodScheduled');
     if (scheduled?.status === 'False') {
@@ -476,7 +480,8 @@ function serviceRule(obj: KubeLike): HealthAssessment {
 
 function crdRule(obj: KubeLike): HealthAssessment {
   const names = conditionOf(obj, 'NamesAccepted');
-  if (names?.status === 'False') return failed(names.reason || 'NamesNotAccepted', names.message || 'names not accepted');
+  if (names?.status === 'False')
+    return failed(names.reason || 'NamesNotAccepted', names.message || 'names not accepted');
   const established = conditionOf(obj, 'Established');
   if (established?.status === 'False' && established.reason !== 'Installing') {
     return failed(established.reason || 'NotEstablished', established.message || 'CRD not established');
@@ -601,11 +606,15 @@ function podFailure(pod: unknown, opts: ResolvedOptions, failedPhase: FailedPhas
         const code = int(terminated, 'exitCode');
         if (code !== undefined && code !== 0) {
           const why = str(terminated, 'reason');
-          return { reason: 'PodFailed', message: `${who} ${label} terminated (exit code ${code})${why ? `: ${why}` : ''}` };
+          return {
+            reason: 'PodFailed',
+            message: `${who} ${label} terminated (exit code ${code})${why ? `: ${why}` : ''}`,
+          };
         }
       }
       const podMessage = str(pod, 'status', 'message');
-      if (podReason) return { reason: podReason, message: `${who}: [${podReason}]${podMessage ? ` ${podMessage}` : ''}` };
+      if (podReason)
+        return { reason: podReason, message: `${who}: [${podReason}]${podMessage ? ` ${podMessage}` : ''}` };
       return { reason: 'PodFailed', message: `${who} failed${podMessage ? `: ${podMessage}` : ''}` };
     }
   }
@@ -634,7 +643,11 @@ function podFailure(pod: unknown, opts: ResolvedOptions, failedPhase: FailedPhas
   return undefined;
 }
 
-function workloadPodFailure(workload: KubeLike, related: RelatedObjects, opts: ResolvedOptions): PodFailure | undefined {
+function workloadPodFailure(
+  workload: KubeLike,
+  related: RelatedObjects,
+  opts: ResolvedOptions,
+): PodFailure | undefined {
   if (related.pods === undefined) return undefined;
   const pods = currentPodsOf(workload, { pods: related.pods, replicaSets: related.replicaSets ?? [] });
   // A Job retries failed pods up to its backoffLimit and says so in its own conditions.
@@ -647,7 +660,9 @@ function workloadPodFailure(workload: KubeLike, related: RelatedObjects, opts: R
   const [first] = failures;
   if (first === undefined) return undefined;
   const more = failures.length - 1;
-  return more === 0 ? first : { reason: first.reason, message: `${first.message} (and ${plural(more, 'more failing pod')})` };
+  return more === 0
+    ? first
+    : { reason: first.reason, message: `${first.message} (and ${plural(more, 'more failing pod')})` };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -685,7 +700,8 @@ function newestReplicaSet(deployment: KubeLike, replicaSets: readonly KubeLike[]
       continue;
     }
     const byRevision = revisionOf(rs) - revisionOf(newest);
-    const created = (timeOf(get(rs, 'metadata', 'creationTimestamp')) ?? 0) -
+    const created =
+      (timeOf(get(rs, 'metadata', 'creationTimestamp')) ?? 0) -
       (timeOf(get(newest, 'metadata', 'creationTimestamp')) ?? 0);
     if (byRevision > 0 || (byRevision === 0 && created > 0)) newest = rs;
   }
@@ -761,7 +777,11 @@ export function currentPodsOf(
  * A paused Deployment (`spec.paused`) is InProgress with reason `Paused`: it will not progress on its own, so
  * callers should stop waiting on it (or resume it) rather than time out. Broken pods still make it Failed.
  */
-export function assessHealth(obj: KubeLike, related: RelatedObjects = {}, options: AssessOptions = {}): HealthAssessment {
+export function assessHealth(
+  obj: KubeLike,
+  related: RelatedObjects = {},
+  options: AssessOptions = {},
+): HealthAssessment {
   const input: unknown = obj;
   if (!isDict(input)) return result(HealthStatus.Unknown, 'NotAnObject', 'the object to assess is not an object');
   const opts = resolveOptions(options);

@@ -70,7 +70,12 @@ export interface KubeGateway {
   watch(
     apiVersion: string,
     kind: string,
-    options: { namespace?: string | undefined; resourceVersion: string; labelSelector?: string | undefined; timeoutSeconds?: number },
+    options: {
+      namespace?: string | undefined;
+      resourceVersion: string;
+      labelSelector?: string | undefined;
+      timeoutSeconds?: number;
+    },
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void>;
@@ -97,7 +102,9 @@ export class HttpKubeGateway implements KubeGateway {
   }
 
   async resolve(apiVersion: string, kind: string): Promise<ResourceInfo> {
-    const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
+    const [group, version] = apiVersion.includes('/')
+      ? (apiVersion.split('/', 2) as [string, string])
+      : ['', apiVersion];
     const path = group ? `/apis/${group}/${version}` : `/api/${version}`;
     let list = this.discovery.get(apiVersion);
     if (!list) {
@@ -110,14 +117,22 @@ export class HttpKubeGateway implements KubeGateway {
       resources = await list;
     } catch (err) {
       if (err instanceof KubeApiError && err.status === 404) {
-        throw new KubeApiError({ status: 404, reason: 'NotFound', message: `the API server does not serve ${apiVersion}` });
+        throw new KubeApiError({
+          status: 404,
+          reason: 'NotFound',
+          message: `the API server does not serve ${apiVersion}`,
+        });
       }
       throw err;
     }
     const found = resources.resources.find((r) => r.kind === kind && !r.name.includes('/'));
     if (!found) {
       this.discovery.delete(apiVersion); // a CRD may be established later in the same run
-      throw new KubeApiError({ status: 404, reason: 'NotFound', message: `the API server has no kind ${kind} in ${apiVersion}` });
+      throw new KubeApiError({
+        status: 404,
+        reason: 'NotFound',
+        message: `the API server has no kind ${kind} in ${apiVersion}`,
+      });
     }
     return { group, version, kind, plural: found.name, namespaced: found.namespaced };
   }
@@ -128,16 +143,27 @@ export class HttpKubeGateway implements KubeGateway {
     return this.transport.request<LiveObject>('PATCH', path, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: FIELD_MANAGER, force: options.force ? true : undefined, dryRun: options.dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: FIELD_MANAGER,
+        force: options.force ? true : undefined,
+        dryRun: options.dryRun ? 'All' : undefined,
+      },
       subject: formatSubject(key),
     });
   }
 
   async get(key: ObjectKey): Promise<LiveObject | undefined> {
     try {
-      return await this.transport.request<LiveObject>('GET', await this.objectPath(key), { subject: formatSubject(key) });
+      return await this.transport.request<LiveObject>('GET', await this.objectPath(key), {
+        subject: formatSubject(key),
+      });
     } catch (err) {
-      if (err instanceof KubeApiError && err.status === 404 && err.reason === 'NotFound' && !/does not serve|has no kind/.test(err.message)) {
+      if (
+        err instanceof KubeApiError &&
+        err.status === 404 &&
+        err.reason === 'NotFound' &&
+        !/does not serve|has no kind/.test(err.message)
+      ) {
         return undefined;
       }
       throw err;
@@ -163,9 +189,13 @@ export class HttpKubeGateway implements KubeGateway {
     options: { namespace?: string | undefined; labelSelector?: string | undefined } = {},
   ): Promise<{ items: LiveObject[]; resourceVersion: string }> {
     const path = await this.collectionPath(apiVersion, kind, options.namespace);
-    const res = await this.transport.request<{ items: LiveObject[]; metadata: { resourceVersion: string } }>('GET', path, {
-      query: { labelSelector: options.labelSelector },
-    });
+    const res = await this.transport.request<{ items: LiveObject[]; metadata: { resourceVersion: string } }>(
+      'GET',
+      path,
+      {
+        query: { labelSelector: options.labelSelector },
+      },
+    );
     // Lists omit apiVersion/kind on items; put them back so callers can name subjects.
     for (const item of res.items) {
       item.apiVersion = apiVersion;
@@ -177,7 +207,12 @@ export class HttpKubeGateway implements KubeGateway {
   async watch(
     apiVersion: string,
     kind: string,
-    options: { namespace?: string | undefined; resourceVersion: string; labelSelector?: string | undefined; timeoutSeconds?: number },
+    options: {
+      namespace?: string | undefined;
+      resourceVersion: string;
+      labelSelector?: string | undefined;
+      timeoutSeconds?: number;
+    },
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
@@ -195,7 +230,11 @@ export class HttpKubeGateway implements KubeGateway {
         const event = JSON.parse(line) as WatchEvent;
         if (event.type === 'ERROR') {
           const status = event.object as unknown as { code?: number; reason?: string; message?: string };
-          throw new KubeApiError({ status: status.code ?? 500, reason: status.reason ?? 'Unknown', message: status.message ?? 'watch error' });
+          throw new KubeApiError({
+            status: status.code ?? 500,
+            reason: status.reason ?? 'Unknown',
+            message: status.message ?? 'watch error',
+          });
         }
         onEvent(event);
       },
@@ -205,7 +244,9 @@ export class HttpKubeGateway implements KubeGateway {
 
   async scale(key: ObjectKey, replicas: number): Promise<{ previous: number }> {
     const path = `${await this.objectPath(key)}/scale`;
-    const current = await this.transport.request<{ spec?: { replicas?: number } }>('GET', path, { subject: formatSubject(key) });
+    const current = await this.transport.request<{ spec?: { replicas?: number } }>('GET', path, {
+      subject: formatSubject(key),
+    });
     await this.transport.request('PATCH', path, {
       body: { spec: { replicas } },
       contentType: 'application/merge-patch+json',
@@ -227,7 +268,12 @@ export class HttpKubeGateway implements KubeGateway {
   private async objectPath(key: ObjectKey): Promise<string> {
     const info = await this.resolve(key.apiVersion, key.kind);
     if (info.namespaced && !key.namespace) {
-      throw new KubeApiError({ status: 400, reason: 'BadRequest', message: 'metadata.namespace is required for this kind', subject: formatSubject(key) });
+      throw new KubeApiError({
+        status: 400,
+        reason: 'BadRequest',
+        message: 'metadata.namespace is required for this kind',
+        subject: formatSubject(key),
+      });
     }
     const base = info.group ? `/apis/${info.group}/${info.version}` : `/api/${info.version}`;
     const ns = info.namespaced ? `/namespaces/${key.namespace}` : '';

@@ -22,7 +22,11 @@ export type ClusterCredentials = { kubeconfig: string; context?: string | undefi
  * Builds a gateway for one cluster. Never falls back to `http://localhost:8080` the way client-node's
  * `loadFromDefault()` does: a kubeconfig without the named context, or without a server, is an error.
  */
-export async function createKubeGateway(name: string, creds: ClusterCredentials, options: TransportOptions = {}): Promise<KubeGateway> {
+export async function createKubeGateway(
+  name: string,
+  creds: ClusterCredentials,
+  options: TransportOptions = {},
+): Promise<KubeGateway> {
   const kc = new KubeConfig();
   if ('inCluster' in creds) {
     kc.loadFromCluster();
@@ -37,7 +41,9 @@ export async function createKubeGateway(name: string, creds: ClusterCredentials,
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
-    throw new Error(`cluster "${name}": no API server address in its credentials (context "${kc.getCurrentContext()}")`);
+    throw new Error(
+      `cluster "${name}": no API server address in its credentials (context "${kc.getCurrentContext()}")`,
+    );
   }
   return new HttpKubeGateway(name, await KubeTransport.fromKubeConfig(kc, options));
 }

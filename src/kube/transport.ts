@@ -109,7 +109,12 @@ export class KubeTransport {
    * Opens a streaming GET (a watch) and calls `onLine` for every JSON line. Resolves when the server ends the
    * stream or `signal` aborts; rejects with {@link KubeApiError} on an HTTP error.
    */
-  async stream(path: string, query: RequestOptions['query'], onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+  async stream(
+    path: string,
+    query: RequestOptions['query'],
+    onLine: (line: string) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     await this.bucket.take();
     const res = await this.send('GET', path, { query }, true, signal);
     const status = res.statusCode ?? 0;
@@ -162,7 +167,8 @@ export class KubeTransport {
   ): Promise<http.IncomingMessage> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const body = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    const body =
+      opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     const headers: Record<string, string> = { Accept: 'application/json', ...(await this.authHeaders()) };
     if (body !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
@@ -174,10 +180,16 @@ export class KubeTransport {
       const req = mod.request(url, { method, headers, agent: this.agent, ...(signal ? { signal } : {}) }, resolve);
       if (!streaming) {
         req.setTimeout(this.options.requestTimeoutMs, () =>
-          req.destroy(Object.assign(new Error(`request timed out after ${this.options.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })),
+          req.destroy(
+            Object.assign(new Error(`request timed out after ${this.options.requestTimeoutMs} ms`), {
+              code: 'ETIMEDOUT',
+            }),
+          ),
         );
       }
-      req.on('error', (e) => reject(e instanceof KubeApiError ? e : kubeErrorFromNetwork(e, this.server, opts.subject)));
+      req.on('error', (e) =>
+        reject(e instanceof KubeApiError ? e : kubeErrorFromNetwork(e, this.server, opts.subject)),
+      );
       if (body !== undefined) req.write(body);
       req.end();
     });

@@ -88,7 +88,8 @@ async function watchLoop(
         );
       } catch (err) {
         if (signal.aborted) return;
-        if (err instanceof KubeApiError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone')) break; // relist
+        if (err instanceof KubeApiError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone'))
+          break; // relist
         if (err instanceof KubeApiError && err.status !== 0 && err.status !== 429 && err.status < 500) throw err;
         await sleep(backoffMs, undefined, { signal }).catch(() => undefined);
         break;

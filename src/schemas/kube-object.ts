@@ -14,7 +14,10 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const NamespaceName = z
   .string()
   .max(63, 'a namespace name has at most 63 characters')
-  .regex(DNS_LABEL, 'a namespace name is lowercase letters, digits and "-", starting and ending with a letter or digit');
+  .regex(
+    DNS_LABEL,
+    'a namespace name is lowercase letters, digits and "-", starting and ending with a letter or digit',
+  );
 
 /** `metadata` of a manifest: name required, namespace optional (filled in from the target namespace). */
 export const ObjectMeta = z.looseObject({

@@ -55,7 +55,10 @@ export const WorkerConfigFile = z.strictObject({
     .optional(),
   worker: z
     .strictObject({
-      shutdownGraceTime: z.string().regex(/^\d+(ms|s|m)$/, 'a duration such as 30s').optional(),
+      shutdownGraceTime: z
+        .string()
+        .regex(/^\d+(ms|s|m)$/, 'a duration such as 30s')
+        .optional(),
       maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
       applyConcurrency: z.number().int().min(1).max(128).optional(),
       kubeQps: z.number().positive().optional(),
@@ -76,7 +79,14 @@ export interface WorkerConfig {
     namespace: string;
     taskQueue: string;
     apiKey?: string | undefined;
-    tls?: { certFile?: string | undefined; keyFile?: string | undefined; caFile?: string | undefined; serverName?: string | undefined } | undefined;
+    tls?:
+      | {
+          certFile?: string | undefined;
+          keyFile?: string | undefined;
+          caFile?: string | undefined;
+          serverName?: string | undefined;
+        }
+      | undefined;
   };
   clusters: { default: string; entries: Record<string, ClusterConfig> };
   policy: { namespaces: string[]; allowClusterScoped: boolean; deniedKinds: string[] };
@@ -113,7 +123,10 @@ export const WORKER_ENV_VARS = [
 ] as const;
 
 const EnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:7233').optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:7233')
+    .optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).optional(),
   TEMPORAL_TASK_QUEUE: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
@@ -123,7 +136,10 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   KUBECONFIG: z.string().min(1).optional(),
   KUBE_CONTEXT: z.string().min(1).optional(),
-  KUBE_WORKFLOWS_CLUSTER: z.string().regex(/^[a-z0-9][-a-z0-9]*$/, 'lowercase letters, digits and "-"').optional(),
+  KUBE_WORKFLOWS_CLUSTER: z
+    .string()
+    .regex(/^[a-z0-9][-a-z0-9]*$/, 'lowercase letters, digits and "-"')
+    .optional(),
   KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
   KUBE_WORKFLOWS_NAMESPACES: z.string().min(1).optional(),
 });
@@ -174,11 +190,15 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   }
   const defaultCluster = file.clusters?.default ?? (vars.KUBECONFIG ? envCluster : names[0]) ?? 'default';
   if (!entries[defaultCluster]) {
-    throw new ConfigError(`clusters.default: "${defaultCluster}" is not one of the configured clusters (${names.join(', ')})`);
+    throw new ConfigError(
+      `clusters.default: "${defaultCluster}" is not one of the configured clusters (${names.join(', ')})`,
+    );
   }
   const tlsFromEnv = vars.TEMPORAL_TLS_CERT || vars.TEMPORAL_TLS_KEY || vars.TEMPORAL_TLS_CA;
   if (!!vars.TEMPORAL_TLS_CERT !== !!vars.TEMPORAL_TLS_KEY) {
-    throw new ConfigError('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)');
+    throw new ConfigError(
+      'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)',
+    );
   }
   return {
     temporal: {
@@ -187,12 +207,18 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       taskQueue: vars.TEMPORAL_TASK_QUEUE ?? file.temporal?.taskQueue ?? DEFAULT_TASK_QUEUE,
       apiKey: vars.TEMPORAL_API_KEY ?? file.temporal?.apiKey,
       tls: tlsFromEnv
-        ? { certFile: vars.TEMPORAL_TLS_CERT, keyFile: vars.TEMPORAL_TLS_KEY, caFile: vars.TEMPORAL_TLS_CA, serverName: vars.TEMPORAL_TLS_SERVER_NAME }
+        ? {
+            certFile: vars.TEMPORAL_TLS_CERT,
+            keyFile: vars.TEMPORAL_TLS_KEY,
+            caFile: vars.TEMPORAL_TLS_CA,
+            serverName: vars.TEMPORAL_TLS_SERVER_NAME,
+          }
         : file.temporal?.tls,
     },
     clusters: { default: defaultCluster, entries },
     policy: {
-      namespaces: vars.KUBE_WORKFLOWS_NAMESPACES?.split(',').map((s) => s.trim()) ?? file.policy?.namespaces ?? [...DEFAULT_POLICY.namespaces],
+      namespaces: vars.KUBE_WORKFLOWS_NAMESPACES?.split(',').map((s) => s.trim()) ??
+        file.policy?.namespaces ?? [...DEFAULT_POLICY.namespaces],
       allowClusterScoped:
         vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED !== undefined
           ? vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED === 'true'

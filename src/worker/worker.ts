@@ -52,7 +52,10 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
   const { config } = options;
   const gateways = new Map<string, KubeGateway>();
   for (const [name, creds] of Object.entries(config.clusters.entries)) {
-    gateways.set(name, await createKubeGateway(name, creds, { qps: config.worker.kubeQps, burst: config.worker.kubeBurst }));
+    gateways.set(
+      name,
+      await createKubeGateway(name, creds, { qps: config.worker.kubeQps, burst: config.worker.kubeBurst }),
+    );
   }
   const ownConnection = !options.connection;
   const connection = options.connection ?? (await connectTemporal(config.temporal));
@@ -70,7 +73,9 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
-    ...(options.bundlePath ? { workflowBundle: { codePath: options.bundlePath } } : workflowCodeOption(options.workflowsFromSource)),
+    ...(options.bundlePath
+      ? { workflowBundle: { codePath: options.bundlePath } }
+      : workflowCodeOption(options.workflowsFromSource)),
     shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
   });
@@ -88,7 +93,10 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
  * Runs a worker until SIGINT/SIGTERM, then shuts down gracefully (in-flight activities get
  * `shutdownGraceTime` to finish) and closes connections.
  */
-export async function runWorker(config: WorkerConfig, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<void> {
+export async function runWorker(
+  config: WorkerConfig,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<void> {
   const kw = await createKubeWorker({ config });
   const stop = (signal: string): void => {
     log(`received ${signal}: shutting down (grace time ${config.worker.shutdownGraceTime})`);

@@ -19,7 +19,9 @@ export function workflowsPath(): string {
 }
 
 /** The worker's `workflowBundle` option when a prebuilt bundle exists, else `workflowsPath`. */
-export function workflowCodeOption(preferSource = false): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+export function workflowCodeOption(
+  preferSource = false,
+): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
   if (!preferSource && existsSync(WORKFLOW_BUNDLE_PATH)) return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
   return { workflowsPath: workflowsPath() };
 }

@@ -66,7 +66,10 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   // 1. validate (first workflow task: nothing has run yet)
   const parsedInput = DeployManifestsInput.safeParse(rawInput);
   if (!parsedInput.success) {
-    throw ApplicationFailure.nonRetryable(`invalid deploy input:\n${z.prettifyError(parsedInput.error)}`, FailureType.InvalidInput);
+    throw ApplicationFailure.nonRetryable(
+      `invalid deploy input:\n${z.prettifyError(parsedInput.error)}`,
+      FailureType.InvalidInput,
+    );
   }
   const input = parsedInput.data;
   const parseOptions = input.namespace ? { defaultNamespace: input.namespace } : {};
@@ -74,12 +77,15 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     input.objects !== undefined
       ? validateObjects(input.objects, parseOptions)
       : parseManifests(
-          input.sources?.map((src) => (src.name ? { name: src.name, text: src.text } : { text: src.text })) ?? input.manifests ?? '',
+          input.sources?.map((src) => (src.name ? { name: src.name, text: src.text } : { text: src.text })) ??
+            input.manifests ??
+            '',
           parseOptions,
         );
   if (!parsed.ok) throw ApplicationFailure.nonRetryable(formatProblems(parsed.problems), FailureType.InvalidInput);
   const objects = parsed.objects;
-  if (!objects.length) throw ApplicationFailure.nonRetryable('the manifests contain no objects', FailureType.InvalidInput);
+  if (!objects.length)
+    throw ApplicationFailure.nonRetryable('the manifests contain no objects', FailureType.InvalidInput);
 
   const namespaces = [...new Set(objects.map((o) => o.metadata.namespace).filter((n): n is string => !!n))];
   upsertSearchAttributes([
@@ -194,7 +200,12 @@ function countActions(entries: readonly PlanEntry[]): string {
   return `${n('created')} created, ${n('configured')} configured, ${n('unchanged')} unchanged`;
 }
 
-function refOf(e: { apiVersion: string; kind: string; namespace?: string | undefined; name: string; subject: string }): ObjectRefWithSubject {
+function refOf(e: {
+  apiVersion: string;
+  kind: string;
+  namespace?: string | undefined;
+  name: string;
+  subject: string;
+}): ObjectRefWithSubject {
   return { apiVersion: e.apiVersion, kind: e.kind, namespace: e.namespace, name: e.name, subject: e.subject };
 }
-

@@ -73,7 +73,8 @@ describe('deployManifests', () => {
     const cm = await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: h.namespace, name: 'web-config' });
     expect((cm as unknown as { data: Record<string, string> }).data.GREETING).toBe('hello');
     // one field manager owns what we applied
-    const managers = (dep?.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields ?? [];
+    const managers =
+      (dep?.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields ?? [];
     expect(managers.filter((m) => m.operation === 'Apply').map((m) => m.manager)).toEqual(['kube-workflows']);
   });
 
@@ -96,14 +97,15 @@ describe('deployManifests', () => {
   });
 
   it('a crash-looping release fails fast and is rolled back to the previous image', async () => {
-    const started = Date.now();
     const report = await deploy(webApp(h.namespace, { image: 'registry.example/web:2.0.0', chaos: 'crash' }));
     expect(report.outcome).toBe('rolledBack');
+    // fail fast: the cause is the pods' crash, not the 90 s health timeout
     expect(report.message).toMatch(/CrashLoopBackOff/);
-    // fail fast: well before the 90 s health timeout
-    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(report.message).not.toMatch(/timeout after/);
     const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
-    const spec = dep as unknown as { spec: { template: { spec: { containers: { image: string }[] }; metadata: { labels: Record<string, string> } } } };
+    const spec = dep as unknown as {
+      spec: { template: { spec: { containers: { image: string }[] }; metadata: { labels: Record<string, string> } } };
+    };
     expect(spec.spec.template.spec.containers[0]?.image).toBe('registry.example/web:1.1.0');
     expect(spec.spec.template.metadata.labels['kube-workflows.dev/chaos']).toBeUndefined();
   });
@@ -137,7 +139,11 @@ describe('deployManifests', () => {
     expect(messageOf(err)).toMatch(/policy forbids 1 object/);
     expect(messageOf(err)).toMatch(/ConfigMap\/kube-system\/sneaky/);
     expect(failureTypeOf(err)).toBe('PolicyViolation');
-    expect(await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: h.namespace, name: 'other-config' })).toBeUndefined();
-    expect(await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name: 'sneaky' })).toBeUndefined();
+    expect(
+      await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: h.namespace, name: 'other-config' }),
+    ).toBeUndefined();
+    expect(
+      await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'kube-system', name: 'sneaky' }),
+    ).toBeUndefined();
   });
 });

@@ -90,7 +90,12 @@ function pod(podName: string, chaos?: string, annotations: Record<string, string
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: podName, namespace: 'default', labels: chaos ? { 'kube-workflows.dev/chaos': chaos } : {}, annotations },
+    metadata: {
+      name: podName,
+      namespace: 'default',
+      labels: chaos ? { 'kube-workflows.dev/chaos': chaos } : {},
+      annotations,
+    },
     spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
   });
 }
@@ -114,7 +119,12 @@ describe('dev stack', () => {
     expect(info.kubeconfig).toBe(join(dir, 'kwok', 'clusters', name, 'kubeconfig.yaml'));
     expect(info.kubeContext).toBe(`kwok-${name}`);
     const lines = stackEnvLines(info);
-    expect(lines.map((l) => l.split('=')[0])).toEqual(['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_UI_URL', 'KUBECONFIG']);
+    expect(lines.map((l) => l.split('=')[0])).toEqual([
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_UI_URL',
+      'KUBECONFIG',
+    ]);
     expect(lines[1]).toBe('TEMPORAL_NAMESPACE=default');
   });
 
@@ -122,7 +132,14 @@ describe('dev stack', () => {
     const flags = ['--address', info.temporalAddress, '--disable-config-file', '--disable-config-env', '-o', 'json'];
     const ns = await run(toolchain.temporal, ['operator', 'namespace', 'describe', '--namespace', 'default', ...flags]);
     expect((JSON.parse(ns.stdout) as { namespaceInfo: { name: string } }).namespaceInfo.name).toBe('default');
-    const sa = await run(toolchain.temporal, ['operator', 'search-attribute', 'list', '--namespace', 'default', ...flags]);
+    const sa = await run(toolchain.temporal, [
+      'operator',
+      'search-attribute',
+      'list',
+      '--namespace',
+      'default',
+      ...flags,
+    ]);
     for (const attr of ['KubeCluster', 'KubeNamespace', 'KubeApp', 'KubeOutcome']) expect(sa.stdout).toContain(attr);
     const ui = await fetch(info.temporalUiUrl);
     expect(ui.status).toBe(200);
@@ -162,7 +179,12 @@ describe('dev stack', () => {
       expect(p.status?.phase).toBe('Running');
       expect(isReady(p)).toBe(true);
       expect(p.status?.podIP).toBeTruthy();
-      expect(p.status?.containerStatuses?.[0]).toMatchObject({ name: 'web', ready: true, started: true, restartCount: 0 });
+      expect(p.status?.containerStatuses?.[0]).toMatchObject({
+        name: 'web',
+        ready: true,
+        started: true,
+        restartCount: 0,
+      });
       expect(p.status?.containerStatuses?.[0]?.state.running?.startedAt).toBeTruthy();
     }
   });

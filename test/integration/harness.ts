@@ -45,7 +45,8 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     h.namespace = `${prefix}-${suffix}`;
     h.taskQueue = `test-${prefix}-${suffix}`;
     h.kubeconfig = stack.kubeconfig;
-    h.kubectl = async (...args: string[]) => (await execFileP('kubectl', ['--kubeconfig', stack.kubeconfig, ...args])).stdout;
+    h.kubectl = async (...args: string[]) =>
+      (await execFileP('kubectl', ['--kubeconfig', stack.kubeconfig, ...args])).stdout;
     h.kube = await createKubeGateway('local', { kubeconfig: stack.kubeconfig });
     if (options.createNamespace !== false) {
       await h.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: h.namespace } });
@@ -61,7 +62,11 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     connection = await NativeConnection.connect({ address: stack.temporalAddress });
     h.worker = await createKubeWorker({ config, connection, bundlePath: inject('workflowBundlePath') });
     running = h.worker.worker.run();
-    h.client = await createKubeWorkflowsClient({ address: stack.temporalAddress, namespace: stack.temporalNamespace, taskQueue: h.taskQueue });
+    h.client = await createKubeWorkflowsClient({
+      address: stack.temporalAddress,
+      namespace: stack.temporalNamespace,
+      taskQueue: h.taskQueue,
+    });
   });
   afterAll(async () => {
     await h.client?.close();
@@ -71,7 +76,8 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     }
     await h.worker?.close();
     await connection?.close();
-    if (h.namespace && h.kube) await h.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
+    if (h.namespace && h.kube)
+      await h.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
     h.kube?.close();
   });
   return h;

@@ -1,0 +1,322 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, it, expect } from 'vitest';
+import {
+  ConfigError,
+  DEFAULT_SHUTDOWN_GRACE_TIME,
+  DEFAULT_TASK_QUEUE,
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  loadWorkerConfig,
+} from '../../src/worker/config.js';
+import type { WorkerConfig } from '../../src/worker/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'kube-workflows-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes a configuration file into the temp folder and returns its path. */
+function configFile(name: string, yaml: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/** Runs loadWorkerConfig and returns what it threw. */
+function errorOf(env: NodeJS.ProcessEnv): unknown {
+  try {
+    loadWorkerConfig(env);
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+const KUBECONFIG = '/home/ops/.kube/config';
+
+describe('loadWorkerConfig rejects a bad configuration with a ConfigError naming what is wrong', () => {
+  it.each<{ case: string; env: () => NodeJS.ProcessEnv; names: string }>([
+    { case: 'no KUBECONFIG and no configuration file', env: () => ({}), names: 'KUBECONFIG' },
+    {
+      case: 'KUBECONFIG set to the empty string and no file',
+      env: () => ({ KUBECONFIG: '' }),
+      names: 'KUBECONFIG',
+    },
+    {
+      case: 'TEMPORAL_ADDRESS without a port',
+      env: () => ({ KUBECONFIG, TEMPORAL_ADDRESS: 'temporal.example.com' }),
+      names: 'TEMPORAL_ADDRESS',
+    },
+    {
+      case: 'KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED=maybe',
+      env: () => ({ KUBECONFIG, KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'maybe' }),
+      names: 'KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED',
+    },
+    {
+      case: 'TEMPORAL_TLS_CERT without TEMPORAL_TLS_KEY',
+      env: () => ({ KUBECONFIG, TEMPORAL_TLS_CERT: '/etc/tls/client.pem' }),
+      names: 'TEMPORAL_TLS_KEY',
+    },
+    {
+      case: 'TEMPORAL_TLS_KEY without TEMPORAL_TLS_CERT',
+      env: () => ({ KUBECONFIG, TEMPORAL_TLS_KEY: '/etc/tls/client.key' }),
+      names: 'TEMPORAL_TLS_CERT',
+    },
+    {
+      case: 'a configuration file that does not exist',
+      env: () => ({ KUBECONFIG, KUBE_WORKFLOWS_CONFIG: join(dir, 'missing.yaml') }),
+      names: 'missing.yaml',
+    },
+    {
+      case: 'a configuration file with an unknown top-level key',
+      env: () => ({
+        KUBECONFIG,
+        KUBE_WORKFLOWS_CONFIG: configFile('unknown-key.yaml', 'temporal: {}\nclustres: {}\n'),
+      }),
+      names: 'clustres',
+    },
+    {
+      case: 'a configuration file with an unknown nested key',
+      env: () => ({
+        KUBECONFIG,
+        KUBE_WORKFLOWS_CONFIG: configFile('unknown-nested.yaml', 'policy:\n  namespace: [shop]\n'),
+      }),
+      names: '"namespace"',
+    },
+    {
+      case: 'clusters.default naming a cluster that is not configured',
+      env: () => ({
+        KUBE_WORKFLOWS_CONFIG: configFile(
+          'missing-default.yaml',
+          'clusters:\n  default: prod\n  entries:\n    staging:\n      kubeconfig: /k/staging\n',
+        ),
+      }),
+      names: 'clusters.default',
+    },
+    {
+      case: 'a cluster name with capitals and "_" in KUBE_WORKFLOWS_CLUSTER',
+      env: () => ({ KUBECONFIG, KUBE_WORKFLOWS_CLUSTER: 'Prod_EU' }),
+      names: 'KUBE_WORKFLOWS_CLUSTER',
+    },
+    {
+      case: 'a cluster name with capitals and "_" in clusters.entries',
+      env: () => ({
+        KUBE_WORKFLOWS_CONFIG: configFile(
+          'bad-cluster-name.yaml',
+          'clusters:\n  entries:\n    Prod_EU:\n      kubeconfig: /k/prod\n',
+        ),
+      }),
+      names: 'clusters.entries.Prod_EU',
+    },
+    {
+      case: 'a cluster entry with neither kubeconfig nor inCluster',
+      env: () => ({ KUBE_WORKFLOWS_CONFIG: configFile('empty-cluster.yaml', 'clusters:\n  entries:\n    prod: {}\n') }),
+      names: 'clusters.entries.prod',
+    },
+    {
+      case: 'worker.shutdownGraceTime that is not a duration',
+      env: () => ({
+        KUBECONFIG,
+        KUBE_WORKFLOWS_CONFIG: configFile('bad-grace.yaml', 'worker:\n  shutdownGraceTime: soon\n'),
+      }),
+      names: 'worker.shutdownGraceTime',
+    },
+  ])('$case', ({ env, names }) => {
+    const err = errorOf(env());
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toContain(names);
+  });
+});
+
+describe('loadWorkerConfig from the environment only', () => {
+  const config = loadWorkerConfig({ KUBECONFIG });
+
+  it('uses the default Temporal address, namespace and task queue', () => {
+    expect(config.temporal).toEqual({
+      address: DEFAULT_TEMPORAL_ADDRESS,
+      namespace: DEFAULT_TEMPORAL_NAMESPACE,
+      taskQueue: DEFAULT_TASK_QUEUE,
+      apiKey: undefined,
+      tls: undefined,
+    });
+  });
+
+  it('uses task queue "kube-workflows" and Temporal namespace "default"', () => {
+    expect([config.temporal.taskQueue, config.temporal.namespace]).toEqual(['kube-workflows', 'default']);
+  });
+
+  it('configures one cluster named "default" from KUBECONFIG', () => {
+    expect(config.clusters).toEqual({ default: 'default', entries: { default: { kubeconfig: KUBECONFIG } } });
+  });
+
+  it('applies the safe default policy: any unprotected namespace, no cluster-scoped writes, no denied kinds', () => {
+    expect(config.policy).toEqual({ namespaces: ['*'], allowClusterScoped: false, deniedKinds: [] });
+  });
+
+  it('uses the default worker settings', () => {
+    expect(config.worker).toEqual({
+      shutdownGraceTime: DEFAULT_SHUTDOWN_GRACE_TIME,
+      maxConcurrentActivityTaskExecutions: 100,
+      applyConcurrency: 16,
+      kubeQps: 50,
+      kubeBurst: 100,
+    });
+  });
+
+  it('takes the first file of a KUBECONFIG list', () => {
+    expect(loadWorkerConfig({ KUBECONFIG: '/a/config:/b/config' }).clusters.entries).toEqual({
+      default: { kubeconfig: '/a/config' },
+    });
+  });
+
+  it('names the cluster after KUBE_WORKFLOWS_CLUSTER and uses KUBE_CONTEXT', () => {
+    const c = loadWorkerConfig({ KUBECONFIG, KUBE_WORKFLOWS_CLUSTER: 'prod', KUBE_CONTEXT: 'prod-admin' });
+    expect(c.clusters).toEqual({
+      default: 'prod',
+      entries: { prod: { kubeconfig: KUBECONFIG, context: 'prod-admin' } },
+    });
+  });
+
+  it('reads the policy from KUBE_WORKFLOWS_NAMESPACES and KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED', () => {
+    const c = loadWorkerConfig({
+      KUBECONFIG,
+      KUBE_WORKFLOWS_NAMESPACES: 'shop, team-*',
+      KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
+    });
+    expect(c.policy).toEqual({ namespaces: ['shop', 'team-*'], allowClusterScoped: true, deniedKinds: [] });
+  });
+
+  it('builds mTLS settings from TEMPORAL_TLS_CERT, _KEY, _CA and _SERVER_NAME', () => {
+    const c = loadWorkerConfig({
+      KUBECONFIG,
+      TEMPORAL_TLS_CERT: '/tls/client.pem',
+      TEMPORAL_TLS_KEY: '/tls/client.key',
+      TEMPORAL_TLS_CA: '/tls/ca.pem',
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.internal',
+    });
+    expect(c.temporal.tls).toEqual({
+      certFile: '/tls/client.pem',
+      keyFile: '/tls/client.key',
+      caFile: '/tls/ca.pem',
+      serverName: 'temporal.internal',
+    });
+  });
+
+  it('treats empty environment variables as unset', () => {
+    const c = loadWorkerConfig({
+      KUBECONFIG,
+      TEMPORAL_ADDRESS: '',
+      TEMPORAL_TASK_QUEUE: '',
+      KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: '',
+    });
+    expect([c.temporal.address, c.temporal.taskQueue, c.policy.allowClusterScoped]).toEqual([
+      DEFAULT_TEMPORAL_ADDRESS,
+      DEFAULT_TASK_QUEUE,
+      false,
+    ]);
+  });
+});
+
+describe('loadWorkerConfig from a file with environment overrides', () => {
+  const file = configFile(
+    'full.yaml',
+    [
+      'temporal:',
+      '  address: temporal.internal:7233',
+      '  namespace: ops',
+      '  taskQueue: deploys',
+      'clusters:',
+      '  default: staging',
+      '  entries:',
+      '    staging:',
+      '      kubeconfig: /k/staging',
+      '      context: staging-admin',
+      '    in-cluster:',
+      '      inCluster: true',
+      'policy:',
+      '  namespaces: [shop]',
+      '  allowClusterScoped: true',
+      '  deniedKinds: [Secret]',
+      'worker:',
+      '  shutdownGraceTime: 2m',
+      '  applyConcurrency: 4',
+      '  kubeQps: 20',
+      '  kubeBurst: 40',
+      '',
+    ].join('\n'),
+  );
+
+  const fromFile = loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: file });
+  const overridden = loadWorkerConfig({
+    KUBE_WORKFLOWS_CONFIG: file,
+    TEMPORAL_ADDRESS: 'temporal.prod:7233',
+    TEMPORAL_TASK_QUEUE: 'deploys-eu',
+    KUBE_WORKFLOWS_NAMESPACES: 'shop,billing',
+    KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'false',
+  });
+
+  it('reads every section of the file', () => {
+    expect(fromFile).toEqual<WorkerConfig>({
+      temporal: {
+        address: 'temporal.internal:7233',
+        namespace: 'ops',
+        taskQueue: 'deploys',
+        apiKey: undefined,
+        tls: undefined,
+      },
+      clusters: {
+        default: 'staging',
+        entries: { staging: { kubeconfig: '/k/staging', context: 'staging-admin' }, 'in-cluster': { inCluster: true } },
+      },
+      policy: { namespaces: ['shop'], allowClusterScoped: true, deniedKinds: ['Secret'] },
+      worker: {
+        shutdownGraceTime: '2m',
+        maxConcurrentActivityTaskExecutions: 100,
+        applyConcurrency: 4,
+        kubeQps: 20,
+        kubeBurst: 40,
+      },
+    });
+  });
+
+  it('lets environment variables override the Temporal settings of the file', () => {
+    expect(overridden.temporal).toEqual({
+      address: 'temporal.prod:7233',
+      namespace: 'ops',
+      taskQueue: 'deploys-eu',
+      apiKey: undefined,
+      tls: undefined,
+    });
+  });
+
+  it('lets environment variables override the policy of the file, keeping its denied kinds', () => {
+    expect(overridden.policy).toEqual({
+      namespaces: ['shop', 'billing'],
+      allowClusterScoped: false,
+      deniedKinds: ['Secret'],
+    });
+  });
+
+  it('adds the KUBECONFIG cluster next to the file clusters and keeps the file default', () => {
+    const c = loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: file, KUBECONFIG, KUBE_WORKFLOWS_CLUSTER: 'laptop' });
+    expect([c.clusters.default, Object.keys(c.clusters.entries).sort()]).toEqual([
+      'staging',
+      ['in-cluster', 'laptop', 'staging'],
+    ]);
+  });
+
+  it('defaults to the first file cluster when the file names no default', () => {
+    const c = loadWorkerConfig({
+      KUBE_WORKFLOWS_CONFIG: configFile(
+        'no-default.yaml',
+        'clusters:\n  entries:\n    eu:\n      inCluster: true\n    us:\n      kubeconfig: /k/us\n',
+      ),
+    });
+    expect(c.clusters.default).toBe('eu');
+  });
+
+  it('accepts an empty file when KUBECONFIG names the cluster', () => {
+    const c = loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: configFile('empty.yaml', ''), KUBECONFIG });
+    expect(c.clusters).toEqual({ default: 'default', entries: { default: { kubeconfig: KUBECONFIG } } });
+  });
+});
