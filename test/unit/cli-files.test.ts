@@ -78,7 +78,9 @@ describe('loadManifestSources', () => {
 
   it('reads "-" from the given stdin, named <stdin>', async () => {
     const stdin = Readable.from([DEPLOYMENT, '---\n', SERVICE]);
-    expect(await loadManifestSources(['-'], stdin)).toEqual([{ name: '<stdin>', text: `${DEPLOYMENT}---\n${SERVICE}` }]);
+    expect(await loadManifestSources(['-'], stdin)).toEqual([
+      { name: '<stdin>', text: `${DEPLOYMENT}---\n${SERVICE}` },
+    ]);
   });
 
   it('keeps the order of the paths it was given, mixing files, folders and stdin', async () => {
@@ -95,7 +97,9 @@ describe('loadManifestSources', () => {
 
   it('fails naming a path that does not exist', async () => {
     const missing = join(root, 'nope', 'app.yaml');
-    await expect(loadManifestSources([missing], untouchedStdin())).rejects.toThrow(`-f ${missing}: no such file or folder`);
+    await expect(loadManifestSources([missing], untouchedStdin())).rejects.toThrow(
+      `-f ${missing}: no such file or folder`,
+    );
   });
 
   it('fails on a missing path even after paths that exist', async () => {

@@ -17,7 +17,14 @@ function workflowFailed(cause: Error | undefined): WorkflowFailedError {
 
 /** A failure raised by an activity, wrapped as the workflow sees it. */
 function activityFailed(cause: ApplicationFailure): ActivityFailure {
-  return new ActivityFailure('Activity task failed', 'applyStage', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker@host', cause);
+  return new ActivityFailure(
+    'Activity task failed',
+    'applyStage',
+    '7',
+    RetryState.NON_RETRYABLE_FAILURE,
+    'worker@host',
+    cause,
+  );
 }
 
 function appFailure(type: string, message: string, cause?: Error): ApplicationFailure {
@@ -47,9 +54,9 @@ describe('exitCodeForError', () => {
   });
 
   it('exits 2 when the workflow failed with InvalidInput', () => {
-    expect(exitCodeForError(workflowFailed(appFailure(FailureType.InvalidInput, 'the manifests contain no objects')))).toBe(
-      ExitCode.BadInput,
-    );
+    expect(
+      exitCodeForError(workflowFailed(appFailure(FailureType.InvalidInput, 'the manifests contain no objects'))),
+    ).toBe(ExitCode.BadInput);
   });
 
   it('exits 2 when an activity failed with PolicyViolation', () => {
@@ -58,7 +65,9 @@ describe('exitCodeForError', () => {
   });
 
   it('exits 1 when the rollout failed', () => {
-    const err = workflowFailed(activityFailed(appFailure(FailureType.RolloutFailed, 'Deployment/shop/web: CrashLoopBackOff')));
+    const err = workflowFailed(
+      activityFailed(appFailure(FailureType.RolloutFailed, 'Deployment/shop/web: CrashLoopBackOff')),
+    );
     expect(exitCodeForError(err)).toBe(ExitCode.Failed);
   });
 
@@ -91,7 +100,11 @@ describe('exitCodeForError', () => {
 describe('failureTypeOf', () => {
   it('is the type of the innermost ApplicationFailure in the cause chain', () => {
     const err = workflowFailed(
-      appFailure(FailureType.RolloutFailed, 'rollout failed', activityFailed(appFailure(FailureType.KubeUnavailable, 'refused'))),
+      appFailure(
+        FailureType.RolloutFailed,
+        'rollout failed',
+        activityFailed(appFailure(FailureType.KubeUnavailable, 'refused')),
+      ),
     );
     expect(failureTypeOf(err)).toBe(FailureType.KubeUnavailable);
   });
@@ -103,13 +116,19 @@ describe('failureTypeOf', () => {
 
 describe('messageOf', () => {
   it('is the innermost ApplicationFailure message, not the wrappers', () => {
-    const err = workflowFailed(activityFailed(appFailure(FailureType.PolicyViolation, 'policy forbids 1 object; nothing was written')));
+    const err = workflowFailed(
+      activityFailed(appFailure(FailureType.PolicyViolation, 'policy forbids 1 object; nothing was written')),
+    );
     expect(messageOf(err)).toBe('policy forbids 1 object; nothing was written');
   });
 
   it('prefers the deepest ApplicationFailure when they are nested', () => {
     const err = workflowFailed(
-      appFailure(FailureType.RolloutFailed, 'rollout failed', activityFailed(appFailure(FailureType.KubeInvalid, 'spec.replicas: Invalid value'))),
+      appFailure(
+        FailureType.RolloutFailed,
+        'rollout failed',
+        activityFailed(appFailure(FailureType.KubeInvalid, 'spec.replicas: Invalid value')),
+      ),
     );
     expect(messageOf(err)).toBe('spec.replicas: Invalid value');
   });
@@ -119,7 +138,9 @@ describe('messageOf', () => {
   });
 
   it('is the message of a plain Error', () => {
-    expect(messageOf(new Error('14 UNAVAILABLE: No connection established'))).toBe('14 UNAVAILABLE: No connection established');
+    expect(messageOf(new Error('14 UNAVAILABLE: No connection established'))).toBe(
+      '14 UNAVAILABLE: No connection established',
+    );
   });
 
   it('is the text of a thrown non-Error value', () => {
