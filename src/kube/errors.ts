@@ -26,13 +26,15 @@ export class KubeApiError extends Error {
     message: string;
     subject?: string | undefined;
     retryAfterSeconds?: number | undefined;
+    /** Overrides the classification derived from status and reason. */
+    failureType?: FailureType | undefined;
   }) {
     super(init.subject ? `${init.subject}: ${init.message}` : init.message);
     this.status = init.status;
     this.reason = init.reason;
     this.subject = init.subject;
     this.retryAfterSeconds = init.retryAfterSeconds;
-    this.failureType = failureTypeForStatus(init.status, init.reason);
+    this.failureType = init.failureType ?? failureTypeForStatus(init.status, init.reason);
   }
 }
 
@@ -76,6 +78,8 @@ export function kubeErrorFromResponse(
   }
   const reason = parsed?.reason ?? httpReason(status);
   let message = parsed?.message ?? (body.trim().slice(0, 300) || `HTTP ${status}`);
+  const causes = (parsed?.details?.causes ?? []).filter((c) => c.message && !message.includes(c.message));
+  if (causes.length) message += `: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join('; ')}`;
   if (status === 409 && reason === 'Conflict' && /conflict/i.test(message)) {
     message = `${message} (another field manager owns these fields; set force: true to take them over)`;
   }
@@ -86,6 +90,8 @@ export function kubeErrorFromResponse(
     message: `${message} [HTTP ${status} ${reason}]`,
     subject,
     retryAfterSeconds: Number.isFinite(retry) ? retry : undefined,
+    // "the object has been modified" is optimistic concurrency, not a field-manager conflict: a retry fixes it.
+    failureType: status === 409 && /has been modified/.test(message) ? FailureType.KubeUnavailable : undefined,
   });
 }
 

@@ -166,7 +166,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     } catch (err) {
       throw new ConfigError(`KUBE_WORKFLOWS_CONFIG=${path}: cannot read the file (${(err as Error).message})`);
     }
-    const parsed = WorkerConfigFile.safeParse(parseYaml(text) ?? {});
+    let data: unknown;
+    try {
+      data = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const parsed = WorkerConfigFile.safeParse(data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new ConfigError(`${path}: ${issue?.path.join('.') || '(top level)'}: ${issue?.message}`);

@@ -327,3 +327,38 @@ describe('kubeErrorFromNetwork', () => {
     ]);
   });
 });
+
+describe('409 "the object has been modified" (optimistic concurrency)', () => {
+  const body = JSON.stringify({
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    message:
+      'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; please apply your changes to the latest version and try again',
+    reason: 'Conflict',
+    details: { name: 'web', group: 'apps', kind: 'deployments' },
+    code: 409,
+  });
+
+  it('is retryable KubeUnavailable, not a field-manager ApplyConflict', () => {
+    const err = kubeErrorFromResponse(409, body, 'Deployment/shop/web', undefined);
+    expect(err.failureType).toBe(FailureType.KubeUnavailable);
+    expect(err.message).not.toMatch(/force/);
+  });
+});
+
+describe('422 whose fields are only in details.causes', () => {
+  it('lists each cause with its field in the message', () => {
+    const body = JSON.stringify({
+      kind: 'Status',
+      status: 'Failure',
+      message: 'admission webhook "validate.example.com" denied the request',
+      reason: 'Invalid',
+      details: { causes: [{ field: 'spec.replicas', message: 'must be at most 10' }] },
+      code: 422,
+    });
+    const err = kubeErrorFromResponse(422, body, 'Deployment/shop/web', undefined);
+    expect(err.message).toMatch(/denied the request: spec\.replicas: must be at most 10/);
+    expect(err.failureType).toBe(FailureType.KubeInvalid);
+  });
+});

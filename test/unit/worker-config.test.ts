@@ -38,6 +38,19 @@ describe('loadWorkerConfig rejects a bad configuration with a ConfigError naming
   it.each<{ case: string; env: () => NodeJS.ProcessEnv; names: string }>([
     { case: 'no KUBECONFIG and no configuration file', env: () => ({}), names: 'KUBECONFIG' },
     {
+      case: 'a configuration file that is not valid YAML',
+      env: () => ({ KUBECONFIG, KUBE_WORKFLOWS_CONFIG: configFile('broken.yaml', 'temporal: [unclosed\n') }),
+      names: 'broken.yaml: invalid YAML',
+    },
+    {
+      case: 'a TLS certificate file without its key in the configuration file',
+      env: () => ({
+        KUBECONFIG,
+        KUBE_WORKFLOWS_CONFIG: configFile('tls.yaml', 'temporal: { tls: { certFile: /c.pem } }\n'),
+      }),
+      names: 'temporal.tls.keyFile',
+    },
+    {
       case: 'KUBECONFIG set to the empty string and no file',
       env: () => ({ KUBECONFIG: '' }),
       names: 'KUBECONFIG',
