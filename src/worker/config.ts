@@ -206,6 +206,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS client certificate and key)',
     );
   }
+  const fileTls = file.temporal?.tls;
+  if (!tlsFromEnv && fileTls && !!fileTls.certFile !== !!fileTls.keyFile) {
+    throw new ConfigError(`${path}: temporal.tls.certFile and temporal.tls.keyFile must be set together`);
+  }
   return {
     temporal: {
       address: vars.TEMPORAL_ADDRESS ?? file.temporal?.address ?? DEFAULT_TEMPORAL_ADDRESS,
