@@ -33,10 +33,11 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
-import { basename, join, resolve } from 'node:path';
+import { basename, delimiter, join, resolve } from 'node:path';
 import {
   abortError,
   freePorts,
@@ -106,6 +107,8 @@ export interface StackState {
     /** SQLite file, when persistent. */
     readonly dbFile?: string;
   };
+  /** Ports given to the control plane (picked like Temporal's, so that stacks started together never collide). */
+  readonly clusterPorts: ClusterPorts;
   /** Pids of the control-plane processes kwokctl started, by component (from its pid files). */
   readonly clusterPids: Readonly<Record<string, number>>;
   /** Binaries used, so that `stop` works with the same ones. */
@@ -116,6 +119,22 @@ export interface StackState {
   readonly createdAt: string;
   /** ISO time the stack became ready. */
   readonly readyAt?: string;
+}
+
+/** The ports of the control-plane processes, all on 127.0.0.1. */
+export interface ClusterPorts {
+  /** kube-apiserver (HTTPS). */
+  readonly kubeApiserver: number;
+  /** etcd client port. */
+  readonly etcd: number;
+  /** etcd peer port. */
+  readonly etcdPeer: number;
+  /** kwok controller (metrics/health). */
+  readonly kwokController: number;
+  /** kube-controller-manager (HTTPS health/metrics). */
+  readonly kubeControllerManager: number;
+  /** kube-scheduler (HTTPS health/metrics). */
+  readonly kubeScheduler: number;
 }
 
 /** Options of {@link startStack}. */
@@ -171,11 +190,12 @@ const STOP_GRACE_MS = 10_000;
 const STACK_EXECUTABLES = new Set([
   'temporal',
   'kwok',
+  'kwok-controller',
+  'kwokctl',
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
   'kube-scheduler',
-  'kubectl',
 ]);
 const STACK_BINARIES: readonly ToolchainBinary[] = [
   'temporal',
@@ -374,7 +394,19 @@ async function startFresh(
   });
   checkAbort();
 
-  const [grpcPort, uiPort, httpPort, metricsPort] = (await freePorts(4)) as [number, number, number, number];
+  // kwokctl's own port picker counts down from 32767 and only checks a port when it installs, so two clusters
+  // created at the same time would get the same ports: give it random free ones instead.
+  const ports = await freePorts(10);
+  const port = (i: number): number => ports[i] ?? 0;
+  const [grpcPort, uiPort, httpPort, metricsPort] = [port(0), port(1), port(2), port(3)];
+  const clusterPorts: ClusterPorts = {
+    kubeApiserver: port(4),
+    etcd: port(5),
+    etcdPeer: port(6),
+    kwokController: port(7),
+    kubeControllerManager: port(8),
+    kubeScheduler: port(9),
+  };
   const kwokWorkdir = join(dir, 'kwok');
   const clusterDir = join(kwokWorkdir, 'clusters', name);
   const kubeconfig = join(clusterDir, 'kubeconfig.yaml');
@@ -401,6 +433,7 @@ async function startFresh(
     kubeconfig,
     nodes,
     temporal: { pid: temporal.pid, grpcPort, uiPort, httpPort, metricsPort, ...(dbFile ? { dbFile } : {}) },
+    clusterPorts,
     clusterPids: {},
     binaries: { temporal: toolchain.temporal, kwokctl: toolchain.kwokctl, kubectl: toolchain.kubectl },
     starterPid: process.pid,
@@ -582,12 +615,22 @@ async function waitForTemporal(
 
 // --- Kubernetes (kwok) ------------------------------------------------------------------------------------------
 
-/** Environment for kwokctl: the caller's without `KWOK_*`, plus the local binaries and the stack's workdir. */
-function kwokEnv(toolchain: Toolchain, kwokWorkdir: string, kubeconfig: string): NodeJS.ProcessEnv {
+/**
+ * Environment for kwokctl: the caller's without `KWOK_*`, plus the local binaries and the stack's workdir.
+ * kwokctl runs the first `kubectl` on PATH before `KWOK_KUBECTL_BINARY`, so PATH starts with `<dir>/bin` holding a
+ * `kubectl` link to the toolchain's (a machine's own kubectl may refuse a newer server).
+ */
+function kwokEnv(toolchain: Toolchain, dir: string, kwokWorkdir: string, kubeconfig: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KWOK_')) env[k] = v;
+  const binDir = join(dir, 'bin');
+  mkdirSync(binDir, { recursive: true });
+  const link = join(binDir, 'kubectl');
+  rmSync(link, { force: true });
+  symlinkSync(toolchain.kubectl, link);
   return {
     ...env,
+    PATH: [binDir, env['PATH'] ?? ''].filter(Boolean).join(delimiter),
     KWOK_WORKDIR: kwokWorkdir,
     KWOK_RUNTIME: 'binary',
     KWOK_KUBE_VERSION: toolchain.versions.kube,
@@ -603,7 +646,7 @@ function kwokEnv(toolchain: Toolchain, kwokWorkdir: string, kubeconfig: string):
 }
 
 /** The kwokctl configuration: options (local binaries, 127.0.0.1) followed by the stages of tools/kwok/stages.yaml. */
-export function kwokctlConfig(toolchain: Toolchain): string {
+export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts): string {
   const q = (s: string): string => JSON.stringify(s);
   const stages = readFileSync(join(toolchain.projectRoot, 'tools', 'kwok', 'stages.yaml'), 'utf8');
   return [
@@ -621,6 +664,16 @@ export function kwokctlConfig(toolchain: Toolchain): string {
     `  etcdBinary: ${q(toolchain.etcd)}`,
     `  kubectlBinary: ${q(toolchain.kubectl)}`,
     '  disableQPSLimits: true',
+    ...(ports
+      ? [
+          `  kubeApiserverPort: ${ports.kubeApiserver}`,
+          `  etcdPort: ${ports.etcd}`,
+          `  etcdPeerPort: ${ports.etcdPeer}`,
+          `  kwokControllerPort: ${ports.kwokController}`,
+          `  kubeControllerManagerPort: ${ports.kubeControllerManager}`,
+          `  kubeSchedulerPort: ${ports.kubeScheduler}`,
+        ]
+      : []),
     '---',
     stages.trimEnd(),
     '',
@@ -657,10 +710,10 @@ async function createCluster(
 ): Promise<void> {
   const { dir, clusterName, kwokWorkdir, kubeconfig, nodes } = state;
   const clusterDir = join(kwokWorkdir, 'clusters', clusterName);
-  const env = kwokEnv(toolchain, kwokWorkdir, kubeconfig);
+  const env = kwokEnv(toolchain, dir, kwokWorkdir, kubeconfig);
   const configFile = join(dir, 'kwokctl.yaml');
   const logFile = join(dir, 'kwokctl.log');
-  writeFileAtomic(configFile, kwokctlConfig(toolchain));
+  writeFileAtomic(configFile, kwokctlConfig(toolchain, state.clusterPorts));
   mkdirSync(kwokWorkdir, { recursive: true });
 
   progress(`creating cluster ${clusterName} (kwokctl, binary runtime)`);
@@ -798,6 +851,14 @@ async function stopInternal(
   const hasAnything = state !== undefined || clusters.length > 0;
   if (hasAnything) progress(`stopping the stack in ${dir}`);
 
+  // 0. A kwokctl left running by a starter that died would go on starting processes: stop it first.
+  const kwokctls = findStackProcesses(dir, new Set(['kwokctl']));
+  if (kwokctls.length > 0) {
+    progress(`stopping a kwokctl left running (pid ${kwokctls.join(', ')})`);
+    kwokctls.forEach((p) => sendSignal(p, 'SIGKILL'));
+    await waitForExit(kwokctls, 5000);
+  }
+
   // 1. Temporal: the whole process group, politely first.
   if (state && aliveAndOurs(state.temporal.pid, ...temporalMarker(state))) {
     const pid = state.temporal.pid;
@@ -823,14 +884,11 @@ async function stopInternal(
       for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KWOK_')) env[k] = v;
       env['KWOK_WORKDIR'] = kwokWorkdir;
       env['KUBECONFIG'] = join(clusterDir, 'kubeconfig.yaml');
+      // `delete cluster --kubeconfig=` fails ("empty path") and the default is ~/.kube/config: name the cluster's
+      // own kubeconfig, which is deleted with the cluster anyway.
+      const args = ['delete', 'cluster', '--name', clusterName, '--kubeconfig', join(clusterDir, 'kubeconfig.yaml')];
       try {
-        await runKwokctl(
-          { kwokctl },
-          env,
-          ['delete', 'cluster', '--name', clusterName, '--kubeconfig='],
-          join(dir, 'kwokctl.log'),
-          90_000,
-        );
+        await runKwokctl({ kwokctl }, env, args, join(dir, 'kwokctl.log'), 90_000);
       } catch (err) {
         progress(
           `kwokctl delete cluster failed, killing the processes instead: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
@@ -855,6 +913,7 @@ async function stopInternal(
   }
 
   for (const f of [STATE_FILE, ENV_FILE, 'kwokctl.yaml']) rmSync(join(dir, f), { force: true });
+  rmSync(join(dir, 'bin'), { recursive: true, force: true });
   if (purge) {
     for (const f of ['temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.log', 'kwokctl.log'])
       rmSync(join(dir, f), { force: true });
@@ -863,8 +922,11 @@ async function stopInternal(
   if (hasAnything) progress('stack stopped');
 }
 
-/** Pids of processes (other than this one) whose executable is one the stack runs and whose arguments mention `dir`. */
-export function findStackProcesses(dir: string): number[] {
+/**
+ * Pids of processes (other than this one) whose executable is one the stack runs (or one of `executables`) and
+ * whose arguments mention `dir`: what a stack in `dir` left running. Linux only (reads /proc); [] elsewhere.
+ */
+export function findStackProcesses(dir: string, executables: ReadonlySet<string> = STACK_EXECUTABLES): number[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -881,7 +943,7 @@ export function findStackProcesses(dir: string): number[] {
     if (!cmd?.includes(marker)) continue;
     const exe = processExe(pid);
     const argv0 = cmd.split(' ')[0] ?? '';
-    if ((exe && STACK_EXECUTABLES.has(basename(exe))) || STACK_EXECUTABLES.has(basename(argv0))) {
+    if ((exe && executables.has(basename(exe))) || executables.has(basename(argv0))) {
       if (isAlive(pid)) out.push(pid);
     }
   }

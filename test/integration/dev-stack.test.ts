@@ -4,7 +4,7 @@
  * Needs the toolchain (tools/build-toolchain.sh); the first start may take a minute.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -65,6 +65,29 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined>, 
       throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** True when `pid` runs (a zombie, exited but not yet reaped by its parent, does not count). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+function describeProcess(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0, 60) + ' ' + readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '(gone)';
   }
 }
 
@@ -247,7 +270,8 @@ describe('dev stack', () => {
     const t0 = Date.now();
     await stopStack({ dir });
     console.error(`[timing] stopStack: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-    for (const pid of pids) expect(() => process.kill(pid, 0), `pid ${pid} still alive`).toThrow();
+    const survivors = pids.filter(alive).map((pid) => `${pid}: ${describeProcess(pid)}`);
+    expect(survivors).toEqual([]);
     const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
     const ours = stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('vitest'));
     expect(ours).toEqual([]);

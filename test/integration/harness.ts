@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
 import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
@@ -40,6 +40,7 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;
   beforeAll(async () => {
+    installQuietRuntime();
     const stack = inject('stack');
     const suffix = randomBytes(3).toString('hex');
     h.namespace = `${prefix}-${suffix}`;
@@ -81,4 +82,16 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     h.kube?.close();
   });
   return h;
+}
+
+let runtimeInstalled = false;
+/** Worker logs at WARN: expected workflow failures still show, routine state changes do not. */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed in this process
+  }
 }
