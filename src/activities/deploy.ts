@@ -10,9 +10,13 @@ import type { KubeObject } from '../schemas/kube-object.js';
 import { changedPaths } from '../domain/changes.js';
 import { FailureType } from '../domain/failures.js';
 import { assessHealth, currentPodsOf, formatPending, HealthStatus, type HealthAssessment } from '../domain/health.js';
-import { stripServerFields } from '../domain/manifests.js';
+import { packJson, unpackJson } from '../domain/compression.js';
+import { APP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, prepareObjects } from '../domain/deploy-input.js';
+import { formatProblems, stripServerFields } from '../domain/manifests.js';
+import { deletionOrder } from '../domain/ordering.js';
+import { DeployManifestsInput } from '../schemas/deploy.js';
 import { checkPolicy, formatViolations, type Policy } from '../domain/policy.js';
-import { formatSubject } from '../domain/subject.js';
+import { formatSubject, subjectOf } from '../domain/subject.js';
 import { isKubeApiError, keyOf, type KubeGateway, type LiveObject } from '../kube/index.js';
 import { cacheKey, watchKinds, type WatchTarget } from '../kube/watch.js';
 import { classified, toApplicationFailure } from './failures.js';
@@ -23,7 +27,11 @@ import type {
   DeleteObjectsInput,
   DeployPlan,
   HealthResult,
+  InventoryResult,
   ObjectHealth,
+  ObjectSource,
+  RecordInventoryInput,
+  RestoreObjectsInput,
   ObjectRefWithSubject,
   PlanDeployInput,
   PlanEntry,
@@ -32,6 +40,11 @@ import type {
 
 /** What the deploy activities need from the worker. */
 export interface DeployActivityDeps {
+  /**
+   * The decoded first argument of a workflow run (its start event), for manifests passed by reference. The
+   * worker reads it from Temporal's history; the result is cached per run.
+   */
+  workflowInput?(ref: { workflowId: string; runId: string }): Promise<unknown>;
   /** The gateway of a configured cluster; throws for an unknown name. */
   gateway(cluster: string): KubeGateway;
   /** The worker's write policy. */
@@ -84,6 +97,23 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     return scopes;
   }
 
+  /** The objects an activity works on, inline or from the workflow's start input. */
+  async function resolveObjects(source: ObjectSource): Promise<KubeObject[]> {
+    if ('objects' in source) return source.objects;
+    if (!deps.workflowInput) throw new Error('this worker cannot read workflow inputs (no Temporal client configured)');
+    const raw = await deps.workflowInput(source.workflowInput);
+    const input = DeployManifestsInput.parse(raw);
+    const prepared = prepareObjects(input, input.app);
+    if (!prepared.ok)
+      throw ApplicationFailure.nonRetryable(formatProblems(prepared.problems), FailureType.InvalidInput);
+    if (!source.indexes) return prepared.objects;
+    return source.indexes.map((i) => {
+      const obj = prepared.objects[i];
+      if (!obj) throw ApplicationFailure.nonRetryable(`object index ${i} out of range`, FailureType.InvalidInput);
+      return obj;
+    });
+  }
+
   return {
     /**
      * Checks policy, then server-side dry-runs every object and compares it with the live one. Writes nothing.
@@ -92,10 +122,12 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     async planDeploy(input: PlanDeployInput): Promise<DeployPlan> {
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
-        const newNamespaces = new Set(input.objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
-        const pendingKinds = crdKinds(input.objects);
-        const scopes = await guard(gw, input.objects, pendingKinds);
-        const settled = await mapSettledLimit(input.objects, concurrency, async (obj, i): Promise<PlanEntry> => {
+        const objects = await resolveObjects(input.source);
+        const newNamespaces = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
+        const pendingKinds = crdKinds(objects);
+        const scopes = await guard(gw, objects, pendingKinds);
+        const previous: KubeObject[] = [];
+        const settled = await mapSettledLimit(objects, concurrency, async (obj, i): Promise<PlanEntry> => {
           const key = keyOf(obj);
           const base = { ...key, subject: formatSubject(key), namespaced: scopes[i] ?? true };
           const createdByThisDeploy =
@@ -121,11 +153,16 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           if (!live) return { ...base, action: 'created' };
           const changes = changedPaths(live, dry);
           if (!changes.length) return { ...base, action: 'unchanged' };
-          return { ...base, action: 'configured', changes, previous: stripServerFields(live) };
+          previous.push(stripServerFields(live));
+          return { ...base, action: 'configured', changes };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length) throw combineFailures('the API server rejected', failures, '; nothing was written');
-        return { cluster: input.cluster, entries: settled.map((r) => (r as PromiseFulfilledResult<PlanEntry>).value) };
+        return {
+          cluster: gw.cluster,
+          entries: settled.map((r) => (r as PromiseFulfilledResult<PlanEntry>).value),
+          ...(previous.length ? { rollbackState: packJson(previous) } : {}),
+        };
       });
     },
 
@@ -136,17 +173,118 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     async applyObjects(input: ApplyObjectsInput): Promise<AppliedObject[]> {
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
-        await guard(gw, input.objects, crdKinds(input.objects));
+        const objects = await resolveObjects(input.source);
+        await guard(gw, objects, crdKinds(objects));
         let done = 0;
-        const settled = await mapSettledLimit(input.objects, concurrency, async (obj) => {
+        const settled = await mapSettledLimit(objects, concurrency, async (obj) => {
           const live = await gw.apply(obj, { force: input.force });
           done++;
-          heartbeat({ applied: done, total: input.objects.length });
+          heartbeat({ applied: done, total: objects.length });
           return { subject: formatSubject(keyOf(obj)), uid: live.metadata.uid, generation: live.metadata.generation };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length) throw combineFailures('applying failed for', failures);
         return settled.map((r) => (r as PromiseFulfilledResult<AppliedObject>).value);
+      });
+    },
+
+    /**
+     * Rollback of configured objects: re-applies their captured pre-deploy state, taking back every field
+     * (force), so the live objects match what they were before the deploy.
+     */
+    async restoreObjects(input: RestoreObjectsInput): Promise<AppliedObject[]> {
+      return classified(async () => {
+        const gw = deps.gateway(input.cluster);
+        const wanted = new Set(input.subjects);
+        const objects = unpackJson<KubeObject[]>(input.rollbackState).filter((o) => wanted.has(subjectOf(o)));
+        await guard(gw, objects, new Set());
+        const settled = await mapSettledLimit(objects, concurrency, async (obj) => {
+          const live = await gw.apply(obj, { force: true });
+          return { subject: subjectOf(obj), uid: live.metadata.uid, generation: live.metadata.generation };
+        });
+        const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        if (failures.length) throw combineFailures('restoring failed for', failures);
+        return settled.map((r) => (r as PromiseFulfilledResult<AppliedObject>).value);
+      });
+    },
+
+    /**
+     * Records the app's inventory (a ConfigMap listing every object of the set) and, with `prune`, deletes the
+     * objects of the previous inventory that left the set: only those still labelled with this app, only where
+     * the policy allows, workloads before what they use.
+     */
+    async recordInventory(input: RecordInventoryInput): Promise<InventoryResult> {
+      return classified(async () => {
+        const gw = deps.gateway(input.cluster);
+        const name = inventoryName(input.app);
+        const key = { apiVersion: 'v1', kind: 'ConfigMap', namespace: input.namespace, name };
+        const existing = await gw.get(key);
+        const oldEntries = parseInventory(existing);
+        const current = new Set(input.objects.map((o) => o.subject));
+        const stale = oldEntries.filter((e) => !current.has(e.subject));
+        const pruned: string[] = [];
+        const skipped: string[] = [];
+        let keepStale: ObjectRefWithSubject[] = [];
+        if (input.prune && stale.length) {
+          const ordered = deletionOrder(
+            stale.map((e) => ({ ...e, metadata: { name: e.name, namespace: e.namespace } })),
+          );
+          const scopes = await Promise.all(
+            ordered.map(async (e) => (await gw.resolve(e.apiVersion, e.kind)).namespaced),
+          );
+          const violations = checkPolicy(
+            deps.policy,
+            ordered.map((e, i) => ({
+              kind: e.kind,
+              name: e.name,
+              namespace: e.namespace,
+              namespaced: scopes[i] ?? true,
+            })),
+          );
+          const forbidden = new Set(violations.map((v) => v.subject));
+          for (const e of ordered) {
+            if (forbidden.has(e.subject)) {
+              skipped.push(e.subject);
+              continue;
+            }
+            const live = await gw.get(e);
+            // Gone already, or taken over by someone else (label changed): not ours to delete.
+            if (!live || live.metadata.labels?.[APP_LABEL] !== input.app) {
+              skipped.push(e.subject);
+              continue;
+            }
+            await gw.delete(e);
+            pruned.push(e.subject);
+          }
+          keepStale = stale.filter((e) => forbidden.has(e.subject));
+        }
+        // Without prune, stale objects stay listed so a later prune can remove them; with prune, only those the
+        // policy kept us from deleting stay.
+        const keep = input.prune ? keepStale : stale;
+        const entries = [
+          ...input.objects.map(({ apiVersion, kind, namespace, name: n, subject }) => ({
+            apiVersion,
+            kind,
+            namespace,
+            name: n,
+            subject,
+          })),
+          ...keep,
+        ];
+        await gw.apply(
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: {
+              name,
+              namespace: input.namespace,
+              labels: { [APP_LABEL]: input.app, [MANAGED_BY_LABEL]: MANAGED_BY, [INVENTORY_LABEL]: 'true' },
+            },
+            data: { app: input.app, objects: JSON.stringify(entries) },
+          },
+          { force: true },
+        );
+        return { pruned, skipped };
       });
     },
 
@@ -240,6 +378,25 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       }
     },
   };
+}
+
+/** Label marking inventory ConfigMaps. */
+export const INVENTORY_LABEL = 'kube-workflows.dev/inventory';
+
+/** Name of an app's inventory ConfigMap. */
+export function inventoryName(app: string): string {
+  return `kube-workflows-inventory.${app}`.slice(0, 253);
+}
+
+function parseInventory(cm: LiveObject | undefined): ObjectRefWithSubject[] {
+  const raw = (cm as { data?: { objects?: string } } | undefined)?.data?.objects;
+  if (!raw) return [];
+  try {
+    const list = JSON.parse(raw) as ObjectRefWithSubject[];
+    return Array.isArray(list) ? list.filter((e) => e && typeof e.subject === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Kinds defined by CRDs in this set, as `apiVersion|Kind` for every served version. */

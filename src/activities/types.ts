@@ -22,30 +22,71 @@ export interface PlanEntry extends ObjectRefWithSubject {
   changes?: string[];
   /** Cluster-scoped kinds are false. */
   namespaced: boolean;
-  /** The live object before the deploy (server fields stripped), kept for rollback of configured objects. */
-  previous?: KubeObject;
   /** Set when the server could not validate it yet (its namespace or CRD is created by this deploy). */
   validatedLater?: boolean;
 }
 
+/**
+ * Where an activity gets the objects it works on: inline, or by reference to the deploy workflow's own start
+ * input (large manifests: the history then holds them once), narrowed to some positions of the prepared list.
+ */
+export type ObjectSource =
+  { objects: KubeObject[] } | { workflowInput: { workflowId: string; runId: string }; indexes?: number[] | undefined };
+
 /** Input of `planDeploy`. */
 export interface PlanDeployInput {
+  /** Configured cluster name; empty for the worker's default. */
   cluster: string;
-  objects: KubeObject[];
+  source: ObjectSource;
   force: boolean;
 }
 
 /** Result of `planDeploy`. */
 export interface DeployPlan {
+  /** The resolved cluster name. */
   cluster: string;
   entries: PlanEntry[];
+  /**
+   * The live state of every configured object before the deploy (server fields stripped), packed with gzip +
+   * base64 (`packJson`); the workflow hands it back to `restoreObjects` without reading it.
+   */
+  rollbackState?: string;
 }
 
 /** Input of `applyObjects`. */
 export interface ApplyObjectsInput {
   cluster: string;
-  objects: KubeObject[];
+  source: ObjectSource;
   force: boolean;
+}
+
+/** Input of `restoreObjects`. */
+export interface RestoreObjectsInput {
+  cluster: string;
+  /** `DeployPlan.rollbackState`. */
+  rollbackState: string;
+  /** Restore only these subjects (the configured objects that were applied). */
+  subjects: string[];
+}
+
+/** Input of `recordInventory`. */
+export interface RecordInventoryInput {
+  cluster: string;
+  app: string;
+  /** Namespace holding the inventory ConfigMap. */
+  namespace: string;
+  /** Every object of the new set. */
+  objects: ObjectRefWithSubject[];
+  /** Delete objects of the previous inventory that left the set. */
+  prune: boolean;
+}
+
+/** Result of `recordInventory`. */
+export interface InventoryResult {
+  /** Objects deleted because they left the set. */
+  pruned: string[];
+  /** Stale objects left alone (no longer carrying this app's label, or already gone). */
+  skipped: string[];
 }
 
 /** One applied object. */

@@ -11,6 +11,7 @@ const OUTCOME_COLOUR: Record<DeployReport['outcome'], (s: string) => string> = {
   planned: pc.cyan,
   failed: pc.red,
   rolledBack: pc.yellow,
+  rejected: pc.yellow,
 };
 
 /** The report as lines: one per object (subject, action, health), then the outcome and durations. */

@@ -12,10 +12,12 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { z } from 'zod';
-import { formatProblems, parseManifests, validateObjects } from '../domain/manifests.js';
+import { prepareObjects } from '../domain/deploy-input.js';
+import { formatProblems } from '../domain/manifests.js';
 import { inferAppName } from '../domain/subject.js';
-import { DeployManifestsInput, type DeployReport } from '../schemas/deploy.js';
-import type { DeployProgress } from '../workflows/deploy.js';
+import { packJson } from '../domain/compression.js';
+import { DeployManifestsInput, type ApprovalInput, type DeployReport } from '../schemas/deploy.js';
+import type { ApprovalResult, DeployProgress } from '../workflows/deploy.js';
 import { deployWorkflowId } from './ids.js';
 
 /** Default task queue (DESIGN.md contract). */
@@ -63,6 +65,10 @@ export interface DeployHandle {
   progress(): Promise<DeployProgress>;
   /** Requests cancellation: the deploy stops and rolls back what it changed. */
   cancel(): Promise<void>;
+  /** Approves the plan named by `planId` (from {@link DeployHandle.progress}); refused when stale or not waiting. */
+  approve(approval: ApprovalInput): Promise<ApprovalResult>;
+  /** Rejects the plan: the deploy ends with outcome `rejected`, nothing written. */
+  reject(approval: ApprovalInput): Promise<ApprovalResult>;
   /** The underlying Temporal handle. */
   raw: WorkflowHandle;
 }
@@ -89,20 +95,16 @@ export class KubeWorkflowsClient {
     const parsed = DeployManifestsInput.safeParse(input);
     if (!parsed.success) throw new InvalidInputError(`invalid deploy input:\n${z.prettifyError(parsed.error)}`);
     const v = parsed.data;
-    const parseOptions = v.namespace ? { defaultNamespace: v.namespace } : {};
-    const objects =
-      v.objects !== undefined
-        ? validateObjects(v.objects, parseOptions)
-        : parseManifests(
-            v.sources?.map((s) => (s.name ? { name: s.name, text: s.text } : { text: s.text })) ?? v.manifests ?? '',
-            parseOptions,
-          );
+    // The same preparation the workflow runs in its first task: what passes here passes there.
+    const objects = prepareObjects(v, undefined);
     if (!objects.ok) throw new InvalidInputError(formatProblems(objects.problems));
     if (!objects.objects.length) throw new InvalidInputError('the manifests contain no objects');
+    if (v.prune && !v.app)
+      throw new InvalidInputError('prune needs an explicit app name (--app): it deletes what left that app');
     const app = v.app ?? inferAppName(objects.objects) ?? 'app';
     const namespace = v.namespace ?? objects.objects.find((o) => o.metadata.namespace)?.metadata.namespace;
     const workflowId = options.workflowId ?? deployWorkflowId({ cluster: v.cluster, namespace, app });
-    const args = [{ ...input, app }] as [DeployManifestsInput];
+    const args = [packLarge({ ...input, app })] as [DeployManifestsInput];
     const start = () =>
       this.temporal.workflow.start('deployManifests', {
         taskQueue: this.taskQueue,
@@ -135,6 +137,20 @@ export class KubeWorkflowsClient {
   }
 }
 
+/** Above this many bytes of manifest text the client sends it gzip-packed (`compressed`). */
+export const COMPRESS_ABOVE_BYTES = 256 * 1024;
+
+/** Packs large manifest text so the start payload stays far below Temporal's 2 MB limit. */
+function packLarge(input: DeployManifestsInput): DeployManifestsInput {
+  const sources = input.sources ?? (input.manifests !== undefined ? [{ text: input.manifests }] : undefined);
+  if (!sources || sources.reduce((n, s) => n + s.text.length, 0) <= COMPRESS_ABOVE_BYTES) return input;
+  const { manifests: _m, sources: _s, ...rest } = input;
+  return {
+    ...rest,
+    compressed: packJson(sources.map((s) => (s.name ? { name: s.name, text: s.text } : { text: s.text }))),
+  };
+}
+
 function wrapDeploy(handle: WorkflowHandle): DeployHandle {
   return {
     workflowId: handle.workflowId,
@@ -144,6 +160,8 @@ function wrapDeploy(handle: WorkflowHandle): DeployHandle {
     cancel: async () => {
       await handle.cancel();
     },
+    approve: (a) => handle.executeUpdate<ApprovalResult, [ApprovalInput]>('approve', { args: [a] }),
+    reject: (a) => handle.executeUpdate<ApprovalResult, [ApprovalInput]>('reject', { args: [a] }),
     raw: handle,
   };
 }

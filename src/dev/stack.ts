@@ -306,13 +306,21 @@ export async function withStack<T>(
       purge: options.purge ?? false,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     }));
+  let starting: Promise<unknown> | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
     abort.abort(new Error(`interrupted by ${sig}`));
     const code = sig === 'SIGINT' ? 130 : 143;
-    void Promise.resolve()
-      .then(() => (started ? stop() : undefined))
-      .catch((err: unknown) => options.onProgress?.(`[dev] stopping after ${sig} failed: ${String(err)}`))
-      .finally(() => process.exit(code));
+    void (async () => {
+      try {
+        // An aborted start stops what it had started itself; wait for that before exiting.
+        await starting?.catch(() => undefined);
+        if (started) await stop();
+      } catch (err) {
+        options.onProgress?.(`[dev] stopping after ${sig} failed: ${String(err)}`);
+      } finally {
+        process.exit(code);
+      }
+    })();
   };
   const handleSignals = options.handleSignals ?? true;
   if (handleSignals) {
@@ -320,7 +328,9 @@ export async function withStack<T>(
     process.once('SIGTERM', onSignal);
   }
   try {
-    const { info, reused } = await startStackInternal({ ...options, dir, signal });
+    const start = startStackInternal({ ...options, dir, signal });
+    starting = start;
+    const { info, reused } = await start;
     started = !reused;
     return await fn(info);
   } finally {
@@ -879,6 +889,8 @@ async function stopInternal(
       ...(state?.clusterName === clusterName ? state.clusterPids : {}),
       ...readClusterPids(clusterDir),
     });
+    // Checked before the delete: a process that is exiting has an empty command line and could not be recognised.
+    const ours = [...new Set(pids)].filter((p) => aliveAndOurs(p, clusterDir));
     if (kwokctl && existsSync(kwokctl)) {
       const env: NodeJS.ProcessEnv = {};
       for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('KWOK_')) env[k] = v;
@@ -895,11 +907,17 @@ async function stopInternal(
         );
       }
     }
-    const ours = pids.filter((p) => aliveAndOurs(p, clusterDir));
-    ours.forEach((p) => sendSignal(p, 'SIGTERM'));
-    const left = await waitForExit(ours, 5000);
-    left.forEach((p) => sendSignal(p, 'SIGKILL'));
-    await waitForExit(left, 5000);
+    // kwokctl has signalled them; wait until they are really gone, insisting when they take too long.
+    let left = await waitForExit(ours, STOP_GRACE_MS / 2);
+    if (left.length > 0) {
+      left.forEach((p) => sendSignal(p, 'SIGTERM'));
+      left = await waitForExit(left, STOP_GRACE_MS / 2);
+    }
+    if (left.length > 0) {
+      progress(`killing control-plane processes that ignored SIGTERM: ${left.join(', ')}`);
+      left.forEach((p) => sendSignal(p, 'SIGKILL'));
+      await waitForExit(left, 5000);
+    }
     rmSync(clusterDir, { recursive: true, force: true });
     if (hasAnything) progress(`cluster ${clusterName} deleted`);
   }

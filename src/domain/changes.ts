@@ -56,3 +56,19 @@ function diff(a: unknown, b: unknown, path: string, out: string[]): void {
   }
   out.push(path || '.');
 }
+
+/**
+ * A short stable id of a plan (FNV-1a over each entry's subject, action and changed paths). An approval names
+ * the plan it approves; when the cluster changed and the plan was recomputed, an old approval no longer matches.
+ */
+export function planId(
+  entries: readonly { subject: string; action: string; changes?: readonly string[] | undefined }[],
+): string {
+  let h = 0x811c9dc5;
+  const text = entries.map((e) => `${e.subject}|${e.action}|${(e.changes ?? []).join(',')}`).join('\n');
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `plan-${h.toString(16).padStart(8, '0')}-${entries.length}`;
+}

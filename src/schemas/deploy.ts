@@ -24,6 +24,11 @@ export const DeployManifestsInput = z
     sources: z.array(ManifestSourceInput).optional(),
     /** Objects given as data. */
     objects: z.array(z.unknown()).optional(),
+    /**
+     * Named texts packed with gzip + base64 (a JSON array of `{ name?, text }`): how the client sends large
+     * manifests (CRD bundles) so the start payload stays far below Temporal's 2 MB limit.
+     */
+    compressed: z.string().optional(),
     /** Namespace for objects that name none. */
     namespace: NamespaceName.optional(),
     /** Configured cluster name; the worker's default cluster when absent. */
@@ -42,11 +47,25 @@ export const DeployManifestsInput = z
     wait: z.boolean().default(true),
     /** On failed or timed-out health, restore what the deploy changed (default true). */
     rollback: z.boolean().default(true),
+    /**
+     * After a healthy deploy, delete objects of this app's previous inventory that are no longer in the set
+     * (default false). Needs `app`.
+     */
+    prune: z.boolean().default(false),
+    /** Stop after the plan until someone approves it with the `approve` update (default false). */
+    requireApproval: z.boolean().default(false),
+    /** Seconds to wait for an approval before failing without writing anything (default 1 hour). */
+    approvalTimeoutSeconds: z
+      .number()
+      .int()
+      .positive()
+      .max(30 * 86_400)
+      .default(3_600),
     /** Seconds allowed for objects to become healthy. */
     timeoutSeconds: z.number().int().positive().max(86_400).default(DEFAULT_DEPLOY_TIMEOUT_SECONDS),
   })
-  .refine((v) => [v.manifests, v.sources, v.objects].filter((x) => x !== undefined).length === 1, {
-    message: 'give exactly one of manifests (text), sources (named texts) or objects (a list)',
+  .refine((v) => [v.manifests, v.sources, v.objects, v.compressed].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of manifests (text), sources (named texts), objects (a list) or compressed',
     path: ['manifests'],
   });
 /** Input of `deployManifests` as callers write it (defaults optional). */
@@ -54,8 +73,8 @@ export type DeployManifestsInput = z.input<typeof DeployManifestsInput>;
 /** Input of `deployManifests` after defaults are applied. */
 export type DeployManifestsOptions = z.output<typeof DeployManifestsInput>;
 
-/** What a deploy did (or would do) to one object. */
-export const ObjectAction = z.enum(['created', 'configured', 'unchanged', 'deleted', 'restored']);
+/** What a deploy did (or would do) to one object. `pruned`: removed because it left the app's set. */
+export const ObjectAction = z.enum(['created', 'configured', 'unchanged', 'deleted', 'restored', 'pruned']);
 /** What a deploy did to one object. */
 export type ObjectAction = z.infer<typeof ObjectAction>;
 
@@ -75,8 +94,8 @@ export const ObjectReport = z.object({
 /** One object's line in the report. */
 export type ObjectReport = z.infer<typeof ObjectReport>;
 
-/** Final outcome of a deploy. */
-export const DeployOutcome = z.enum(['succeeded', 'planned', 'failed', 'rolledBack']);
+/** Final outcome of a deploy. `rejected`: the plan was rejected or not approved in time; nothing was written. */
+export const DeployOutcome = z.enum(['succeeded', 'planned', 'failed', 'rolledBack', 'rejected']);
 /** Final outcome of a deploy. */
 export type DeployOutcome = z.infer<typeof DeployOutcome>;
 
@@ -86,9 +105,31 @@ export const DeployReport = z.object({
   cluster: z.string(),
   app: z.string().optional(),
   objects: z.array(ObjectReport),
+  /** Objects pruned from the previous inventory (subjects). */
+  pruned: z.array(z.string()).optional(),
+  /** Who approved or rejected the plan, when approval was required. */
+  approval: z
+    .object({
+      decision: z.enum(['approved', 'rejected', 'timedOut']),
+      by: z.string().optional(),
+      comment: z.string().optional(),
+    })
+    .optional(),
   /** Milliseconds spent per phase. */
   durationsMs: z.record(z.string(), z.number()),
   message: z.string(),
 });
 /** The JSON report of a deploy. */
 export type DeployReport = z.infer<typeof DeployReport>;
+
+/** Input of the `approve` and `reject` updates of a deploy waiting for approval. */
+export const ApprovalInput = z.object({
+  /** The plan being approved, as shown by the `progress` query; a stale id (the plan changed) is refused. */
+  planId: z.string().min(1),
+  /** Who decides (recorded in history and the report). */
+  by: z.string().min(1).max(200),
+  /** Why. */
+  comment: z.string().max(2_000).optional(),
+});
+/** Input of the `approve` / `reject` updates. */
+export type ApprovalInput = z.infer<typeof ApprovalInput>;

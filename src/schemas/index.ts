@@ -4,6 +4,7 @@
  */
 export { KubeObject, ObjectMeta, ObjectRef, NamespaceName } from './kube-object.js';
 export {
+  ApprovalInput,
   DEFAULT_DEPLOY_TIMEOUT_SECONDS,
   DeployManifestsInput,
   DeployOutcome,

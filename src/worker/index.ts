@@ -2,7 +2,7 @@
  * Worker entry points (`kube-workflows/worker`).
  * @module
  */
-export { createKubeWorker, connectTemporal, runWorker } from './worker.js';
+export { createKubeWorker, connectTemporal, runWorker, temporalConnectionOptions } from './worker.js';
 export type { CreateKubeWorkerOptions, KubeWorker } from './worker.js';
 export {
   ConfigError,
@@ -16,3 +16,4 @@ export {
 } from './config.js';
 export type { ClusterConfig, WorkerConfig } from './config.js';
 export { WORKFLOW_BUNDLE_PATH, workflowCodeOption, workflowsPath } from './workflow-code.js';
+export { workflowInputReader, WORKFLOW_INPUT_CACHE_SIZE } from './workflow-input.js';

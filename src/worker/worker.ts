@@ -4,11 +4,13 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createKubeGateway, type KubeGateway } from '../kube/index.js';
 import type { WorkerConfig } from './config.js';
 import { workflowCodeOption } from './workflow-code.js';
+import { workflowInputReader } from './workflow-input.js';
 
 /** A running worker and what to close after it. */
 export interface KubeWorker {
@@ -29,8 +31,8 @@ export interface CreateKubeWorkerOptions {
   bundlePath?: string;
 }
 
-/** Opens the Temporal connection described by the configuration (TLS / API key when given). */
-export async function connectTemporal(config: WorkerConfig['temporal']): Promise<NativeConnection> {
+/** Connection options (address, TLS, API key) shared by the worker's and the client's connections. */
+export async function temporalConnectionOptions(config: WorkerConfig['temporal']): Promise<NativeConnectionOptions> {
   const options: NativeConnectionOptions = { address: config.address };
   if (config.apiKey) options.apiKey = config.apiKey;
   if (config.tls) {
@@ -44,7 +46,12 @@ export async function connectTemporal(config: WorkerConfig['temporal']): Promise
   } else if (config.apiKey) {
     options.tls = true;
   }
-  return NativeConnection.connect(options);
+  return options;
+}
+
+/** Opens the worker's Temporal connection described by the configuration (TLS / API key when given). */
+export async function connectTemporal(config: WorkerConfig['temporal']): Promise<NativeConnection> {
+  return NativeConnection.connect(await temporalConnectionOptions(config));
 }
 
 /** Builds gateways for every configured cluster and a Worker on the configured task queue. */
@@ -59,7 +66,16 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
   }
   const ownConnection = !options.connection;
   const connection = options.connection ?? (await connectTemporal(config.temporal));
+  // Activities read large manifests from their workflow's start event through a client connection.
+  const { address, tls, apiKey } = await temporalConnectionOptions(config.temporal);
+  const clientConnection = await Connection.connect({
+    address: address ?? config.temporal.address,
+    ...(tls ? { tls } : {}),
+    ...(apiKey ? { apiKey } : {}),
+  });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const activities = createActivities({
+    workflowInput: workflowInputReader(client),
     gateway(cluster) {
       const gw = gateways.get(cluster || config.clusters.default);
       if (!gw) throw new Error(`unknown cluster "${cluster}"; configured: ${[...gateways.keys()].join(', ')}`);
@@ -84,6 +100,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     gateways,
     async close() {
       for (const gw of gateways.values()) gw.close();
+      await clientConnection.close();
       if (ownConnection) await connection.close();
     },
   };

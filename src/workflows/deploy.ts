@@ -1,59 +1,116 @@
 /**
- * `deployManifests`: validate → plan (policy, server-side dry-run, change set) → apply in stages → wait for
- * health → report; on failed health, timeout or cancellation, roll back what it changed. The `progress` query
- * and the run's current details show the phase and per-object status at any time.
+ * `deployManifests`: validate → plan (policy, server-side dry-run, change set) → optional approval → apply in
+ * stages (definitions first, waited on) → wait for health → record inventory and prune → report. On failed
+ * health, timeout or cancellation it rolls back what it changed. The `progress` query and the run's current
+ * details show the phase and per-object status at any time.
+ *
+ * Large manifests are never copied into history twice: above {@link INLINE_OBJECTS_LIMIT} bytes, activities get a
+ * reference to this run's start input and read the objects from there.
  * @module
  */
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   defineQuery,
+  defineUpdate,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities, DeployPlan, HealthResult, ObjectRefWithSubject, PlanEntry } from '../activities/index.js';
+import type {
+  Activities,
+  DeployPlan,
+  HealthResult,
+  ObjectRefWithSubject,
+  ObjectSource,
+  PlanEntry,
+} from '../activities/index.js';
+import { planId as computePlanId } from '../domain/changes.js';
+import { prepareObjects } from '../domain/deploy-input.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
-import { formatProblems, parseManifests, validateObjects, type ParseResult } from '../domain/manifests.js';
+import { formatProblems } from '../domain/manifests.js';
 import { deletionOrder, planStages } from '../domain/ordering.js';
 import { subjectOf } from '../domain/subject.js';
-import { DeployManifestsInput, type DeployOutcome, type DeployReport, type ObjectReport } from '../schemas/deploy.js';
+import {
+  ApprovalInput,
+  DeployManifestsInput,
+  type DeployOutcome,
+  type DeployReport,
+  type ObjectReport,
+} from '../schemas/deploy.js';
 import type { KubeObject } from '../schemas/kube-object.js';
 import { KubeApp, KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
 
+/** Above this many bytes of input, activities read the objects from the start event instead of their own input. */
+export const INLINE_OBJECTS_LIMIT = 128 * 1024;
+
 /** Phases of a deploy, in order. */
-export type DeployPhase = 'validating' | 'planning' | 'applying' | 'waiting' | 'rollingBack' | 'done';
+export type DeployPhase =
+  'validating' | 'planning' | 'awaitingApproval' | 'applying' | 'waiting' | 'pruning' | 'rollingBack' | 'done';
 
 /** What the `progress` query returns. */
 export interface DeployProgress {
   phase: DeployPhase;
+  /** One line per object: planned action, then health as it is observed. */
   objects: ObjectReport[];
   message: string;
+  /** Id of the current plan; an approval must name it. */
+  planId?: string;
+}
+
+/** What the `approve` / `reject` updates return. */
+export interface ApprovalResult {
+  decision: 'approved' | 'rejected';
+  planId: string;
 }
 
 /** Query: the current phase and per-object status. */
 export const progressQuery = defineQuery<DeployProgress>('progress');
+/** Update: approve the shown plan (validated: the deploy must be waiting and `planId` must match). */
+export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('approve');
+/** Update: reject the shown plan; the deploy ends with outcome `rejected` and writes nothing. */
+export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('reject');
 
 const retry = { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
-const { planDeploy, applyObjects, deleteObjects } = proxyActivities<Activities>({
-  startToCloseTimeout: '5m',
-  heartbeatTimeout: '1m',
+const { planDeploy, applyObjects, deleteObjects, restoreObjects, recordInventory } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '2m',
   retry,
 });
 
 /**
  * Deploys manifests with server-side apply and waits until they are healthy. One object argument
  * ({@link DeployManifestsInput}); returns a {@link DeployReport}. Bad input fails at once with a non-retryable
- * `InvalidInput` naming the document and field.
+ * `InvalidInput` naming the document and field; nothing is written.
  */
 export async function deployManifests(rawInput: DeployManifestsInput): Promise<DeployReport> {
   const started = Date.now();
   const durationsMs: Record<string, number> = {};
   const progress: DeployProgress = { phase: 'validating', objects: [], message: 'validating input' };
+  let decision: { decision: 'approved' | 'rejected'; by: string; comment?: string | undefined } | undefined;
   setHandler(progressQuery, () => progress);
+  const decide =
+    (kind: 'approved' | 'rejected') =>
+    (a: ApprovalInput): ApprovalResult => {
+      decision = { decision: kind, by: a.by, comment: a.comment };
+      return { decision: kind, planId: a.planId };
+    };
+  const validateApproval = (a: ApprovalInput): void => {
+    const parsed = ApprovalInput.safeParse(a);
+    if (!parsed.success) throw new Error(`invalid approval: ${z.prettifyError(parsed.error)}`);
+    if (progress.phase !== 'awaitingApproval' || decision)
+      throw new Error(`this deploy is not waiting for approval (phase ${progress.phase})`);
+    if (a.planId !== progress.planId)
+      throw new Error(`stale approval: it names ${a.planId}, the current plan is ${progress.planId}`);
+  };
+  setHandler(approveUpdate, decide('approved'), { validator: validateApproval });
+  setHandler(rejectUpdate, decide('rejected'), { validator: validateApproval });
+
   let phaseStart = Date.now();
   const enter = (phase: DeployPhase, message: string): void => {
     durationsMs[progress.phase] = (durationsMs[progress.phase] ?? 0) + (Date.now() - phaseStart);
@@ -63,7 +120,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     setCurrentDetails(`**${phase}** — ${message}`);
   };
 
-  // 1. validate (first workflow task: nothing has run yet)
+  // 1. validate (the first workflow task: nothing has run yet)
   const parsedInput = DeployManifestsInput.safeParse(rawInput);
   if (!parsedInput.success) {
     throw ApplicationFailure.nonRetryable(
@@ -72,55 +129,105 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     );
   }
   const input = parsedInput.data;
-  const parseOptions = input.namespace ? { defaultNamespace: input.namespace } : {};
-  const parsed: ParseResult =
-    input.objects !== undefined
-      ? validateObjects(input.objects, parseOptions)
-      : parseManifests(
-          input.sources?.map((src) => (src.name ? { name: src.name, text: src.text } : { text: src.text })) ??
-            input.manifests ??
-            '',
-          parseOptions,
-        );
-  if (!parsed.ok) throw ApplicationFailure.nonRetryable(formatProblems(parsed.problems), FailureType.InvalidInput);
-  const objects = parsed.objects;
+  if (input.prune && !input.app)
+    throw ApplicationFailure.nonRetryable('prune needs an app name (input.app)', FailureType.InvalidInput);
+  const prepared = prepareObjects(input, input.app);
+  if (!prepared.ok) throw ApplicationFailure.nonRetryable(formatProblems(prepared.problems), FailureType.InvalidInput);
+  const objects = prepared.objects;
   if (!objects.length)
     throw ApplicationFailure.nonRetryable('the manifests contain no objects', FailureType.InvalidInput);
 
+  const byReference = JSON.stringify(rawInput).length > INLINE_OBJECTS_LIMIT;
+  const info = workflowInfo();
+  const sourceOf = (indexes: number[]): ObjectSource =>
+    byReference
+      ? { workflowInput: { workflowId: info.workflowId, runId: info.runId }, indexes }
+      : { objects: indexes.map((i) => objects[i] as KubeObject) };
+  const allIndexes = objects.map((_, i) => i);
+
   const namespaces = [...new Set(objects.map((o) => o.metadata.namespace).filter((n): n is string => !!n))];
+  const homeNamespace = input.namespace ?? namespaces[0];
   upsertSearchAttributes([
     ...(input.cluster ? [{ key: KubeCluster, value: input.cluster }] : []),
-    ...(namespaces.length ? [{ key: KubeNamespace, value: namespaces[0] as string }] : []),
+    ...(homeNamespace ? [{ key: KubeNamespace, value: homeNamespace }] : []),
     ...(input.app ? [{ key: KubeApp, value: input.app }] : []),
   ]);
 
-  const report = (outcome: DeployOutcome, cluster: string, message: string, extra: ObjectReport[]): DeployReport => {
+  const report = (
+    outcome: DeployOutcome,
+    cluster: string,
+    message: string,
+    extra: Partial<DeployReport> = {},
+  ): DeployReport => {
     enter('done', message);
     upsertSearchAttributes([{ key: KubeOutcome, value: outcome }]);
     durationsMs.total = Date.now() - started;
     delete durationsMs.done;
-    return { outcome, cluster, ...(input.app ? { app: input.app } : {}), objects: extra, durationsMs, message };
+    return {
+      outcome,
+      cluster,
+      ...(input.app ? { app: input.app } : {}),
+      objects: progress.objects,
+      ...extra,
+      ...(decision ? { approval: decision } : {}),
+      durationsMs,
+      message,
+    };
   };
 
   // 2. plan
   enter('planning', `server-side dry-run of ${objects.length} objects`);
-  const plan: DeployPlan = await planDeploy({ cluster: input.cluster ?? '', objects, force: input.force });
+  const plan: DeployPlan = await planDeploy({
+    cluster: input.cluster ?? '',
+    source: sourceOf(allIndexes),
+    force: input.force,
+  });
   upsertSearchAttributes([{ key: KubeCluster, value: plan.cluster }]);
   progress.objects = plan.entries.map(entryReport);
+  progress.planId = computePlanId(plan.entries);
   const counts = countActions(plan.entries);
-  if (input.dryRun) return report('planned', plan.cluster, `dry run: ${counts}; nothing was written`, progress.objects);
+  if (input.dryRun) return report('planned', plan.cluster, `dry run: ${counts}; nothing was written`);
 
-  // 3. apply in stages, 4. wait
+  // 3. approval gate
+  if (input.requireApproval) {
+    enter('awaitingApproval', `plan ${progress.planId} (${counts}) waits for approve/reject`);
+    const answered = await condition(() => decision !== undefined, `${input.approvalTimeoutSeconds}s`);
+    if (!answered) {
+      decision = {
+        decision: 'rejected',
+        by: 'timeout',
+        comment: `no approval within ${input.approvalTimeoutSeconds}s`,
+      };
+      return report(
+        'rejected',
+        plan.cluster,
+        `not approved within ${input.approvalTimeoutSeconds}s; nothing was written`,
+        {
+          approval: { decision: 'timedOut' },
+        },
+      );
+    }
+    if (decision?.decision === 'rejected') {
+      return report('rejected', plan.cluster, `plan rejected by ${decision.by}; nothing was written`);
+    }
+  }
+
+  // 4. apply in stages, waiting after each
   const bySubject = new Map(plan.entries.map((e) => [e.subject, e]));
+  const indexed = objects.map((o, index) => ({ kind: o.kind, metadata: o.metadata, index }));
   const applied: PlanEntry[] = [];
   let health: HealthResult | undefined;
   try {
-    for (const stage of planStages(objects)) {
-      const toApply = stage.items.filter((o) => bySubject.get(subjectOf(o))?.action !== 'unchanged');
-      if (toApply.length) {
-        enter('applying', `${stage.name}: applying ${toApply.length} of ${stage.items.length} objects (${counts})`);
-        await applyObjects({ cluster: plan.cluster, objects: toApply, force: input.force });
-        for (const o of toApply) applied.push(bySubject.get(subjectOf(o)) as PlanEntry);
+    for (const stage of planStages(indexed)) {
+      const drifted = stage.items.filter((o) => bySubject.get(subjectOf(o))?.action !== 'unchanged');
+      if (drifted.length) {
+        enter('applying', `${stage.name}: applying ${drifted.length} of ${stage.items.length} objects (${counts})`);
+        await applyObjects({
+          cluster: plan.cluster,
+          source: sourceOf(drifted.map((o) => o.index)),
+          force: input.force,
+        });
+        for (const o of drifted) applied.push(bySubject.get(subjectOf(o)) as PlanEntry);
       }
       if (!input.wait && stage.name === 'resources') break;
       const refs = stage.items.map((o) => refOf(bySubject.get(subjectOf(o)) as PlanEntry));
@@ -131,24 +238,37 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    // Cancelled: stop and roll back what was applied, without being cancelled again ourselves.
-    await CancellationScope.nonCancellable(() => rollBack(plan.cluster, applied, input.timeoutSeconds, enter));
-    report('rolledBack', plan.cluster, 'cancelled; rolled back', progress.objects);
+    // Cancelled: stop, and roll back what was applied without being cancelled again ourselves.
+    await CancellationScope.nonCancellable(() => rollBack(plan, applied, input.timeoutSeconds));
+    report('rolledBack', plan.cluster, 'cancelled; rolled back');
     throw err;
   }
 
   if (!health || health.outcome === 'Current') {
     const what = input.wait ? 'all objects Current' : 'applied (not waited for)';
-    return report('succeeded', plan.cluster, `${counts}; ${what}`, progress.objects);
+    let pruned: string[] = [];
+    if (input.app && homeNamespace) {
+      if (input.prune) enter('pruning', 'deleting objects that left the set');
+      const inv = await recordInventory({
+        cluster: plan.cluster,
+        app: input.app,
+        namespace: homeNamespace,
+        objects: plan.entries.map(refOf),
+        prune: input.prune,
+      });
+      pruned = inv.pruned;
+      for (const subject of pruned) progress.objects.push({ subject, action: 'pruned' });
+    }
+    const prunedText = pruned.length ? `, ${pruned.length} pruned` : '';
+    return report('succeeded', plan.cluster, `${counts}${prunedText}; ${what}`, pruned.length ? { pruned } : {});
   }
   const cause = health.outcome === 'Failed' ? `rollout failed: ${health.message}` : health.message;
-  if (!input.rollback || !applied.length) return report('failed', plan.cluster, cause, progress.objects);
-  const restored = await rollBack(plan.cluster, applied, input.timeoutSeconds, enter);
+  if (!input.rollback || !applied.length) return report('failed', plan.cluster, cause);
+  const restored = await rollBack(plan, applied, input.timeoutSeconds);
   return report(
     restored ? 'rolledBack' : 'failed',
     plan.cluster,
     restored ? `${cause}; rolled back` : `${cause}; rollback did not become healthy`,
-    progress.objects,
   );
 
   async function waitFor(cluster: string, refs: ObjectRefWithSubject[], timeoutSeconds: number): Promise<HealthResult> {
@@ -161,24 +281,27 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   }
 
   /** Restores configured objects to their captured state and deletes created ones. True when healthy again. */
-  async function rollBack(
-    cluster: string,
-    changed: PlanEntry[],
-    timeoutSeconds: number,
-    enterPhase: (p: DeployPhase, m: string) => void,
-  ): Promise<boolean> {
-    const restore = changed.filter((e) => e.action === 'configured' && e.previous).map((e) => e.previous as KubeObject);
+  async function rollBack(p: DeployPlan, changed: PlanEntry[], timeoutSeconds: number): Promise<boolean> {
+    const restore = changed.filter((e) => e.action === 'configured');
     const created = changed.filter((e) => e.action === 'created');
-    enterPhase('rollingBack', `restoring ${restore.length} and deleting ${created.length} objects`);
-    if (restore.length) await applyObjects({ cluster, objects: restore, force: true });
+    enter('rollingBack', `restoring ${restore.length} and deleting ${created.length} objects`);
+    if (restore.length && p.rollbackState) {
+      await restoreObjects({
+        cluster: p.cluster,
+        rollbackState: p.rollbackState,
+        subjects: restore.map((e) => e.subject),
+      });
+    }
     const toDelete = deletionOrder(created.map((e) => ({ ...e, metadata: { name: e.name, namespace: e.namespace } })));
-    if (toDelete.length) await deleteObjects({ cluster, objects: toDelete.map(refOf) });
+    if (toDelete.length) await deleteObjects({ cluster: p.cluster, objects: toDelete.map(refOf) });
+    const restoredSubjects = new Set(restore.map((e) => e.subject));
+    const deletedSubjects = new Set(created.map((e) => e.subject));
     for (const e of progress.objects) {
-      if (restore.some((r) => subjectOf(r) === e.subject)) e.action = 'restored';
-      if (created.some((c) => c.subject === e.subject)) e.action = 'deleted';
+      if (restoredSubjects.has(e.subject)) e.action = 'restored';
+      if (deletedSubjects.has(e.subject)) e.action = 'deleted';
     }
     if (!restore.length) return true;
-    const after = await waitFor(cluster, changed.filter((e) => e.action === 'configured').map(refOf), timeoutSeconds);
+    const after = await waitFor(p.cluster, restore.map(refOf), timeoutSeconds);
     return after.outcome === 'Current';
   }
 }

@@ -2,5 +2,5 @@
  * Workflow entry point for the worker bundle: every exported function is a workflow type.
  * @module
  */
-export { deployManifests, progressQuery } from './deploy.js';
-export type { DeployPhase, DeployProgress } from './deploy.js';
+export { approveUpdate, deployManifests, INLINE_OBJECTS_LIMIT, progressQuery, rejectUpdate } from './deploy.js';
+export type { ApprovalResult, DeployPhase, DeployProgress } from './deploy.js';

@@ -85,7 +85,11 @@ function alive(pid: number): boolean {
 
 function describeProcess(pid: number): string {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0, 60) + ' ' + readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    return (
+      readFileSync(`/proc/${pid}/stat`, 'utf8').slice(0, 60) +
+      ' ' +
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
+    );
   } catch {
     return '(gone)';
   }
