@@ -4,19 +4,18 @@
  * the end even when tests fail. If the stack cannot start, the run fails loudly: integration tests are never
  * skipped.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { ensureToolchain, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
+import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
 import { workflowsPath } from '../src/worker/workflow-code.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: StackInfo;
     workflowBundlePath: string;
-    testServerBinary: string;
   }
 }
 
@@ -26,13 +25,14 @@ const log = (line: string): void => {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), 'kwf-test-'));
-  const toolchain = await ensureToolchain({ onProgress: log });
+  await ensureToolchain({ onProgress: log, only: STACK_BINARIES });
   const started = Date.now();
   let stack: StackInfo;
   try {
     stack = await startStack({ dir, name: `kwf-test-${process.pid}`, nodes: 3, onProgress: log });
   } catch (err) {
-    await stopStack({ dir }).catch(() => undefined);
+    await stopStack({ dir, purge: true }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
     throw new Error(`the local stack did not start, so integration tests cannot run: ${(err as Error).message}`);
   }
   log(
@@ -43,10 +43,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   writeFileSync(workflowBundlePath, code);
   project.provide('stack', stack);
   project.provide('workflowBundlePath', workflowBundlePath);
-  project.provide('testServerBinary', toolchain.temporalTestServer);
   return async () => {
     log('stopping the local stack');
-    await stopStack({ dir, onProgress: log });
+    await stopStack({ dir, onProgress: log, purge: true });
+    rmSync(dir, { recursive: true, force: true });
   };
 }
 

@@ -11,7 +11,14 @@ import { NativeConnection } from '@temporalio/worker';
 import pc from 'picocolors';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createKubeWorkflowsClient } from '../client/index.js';
-import { ensureToolchain, findProjectRoot, startStack, stopStack, type StackInfo } from '../dev/index.js';
+import {
+  ensureToolchain,
+  findProjectRoot,
+  STACK_BINARIES,
+  startStack,
+  stopStack,
+  type StackInfo,
+} from '../dev/index.js';
 import type { DeployReport } from '../schemas/deploy.js';
 import { createKubeWorker, loadWorkerConfig } from '../worker/index.js';
 import { ExitCode, messageOf } from './exit-codes.js';
@@ -55,7 +62,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let running: Promise<void> | undefined;
   try {
     step(1, 'toolchain (built once from the Go module proxy and Maven Central, then cached)');
-    await ensureToolchain({ onProgress: log });
+    await ensureToolchain({ onProgress: log, only: STACK_BINARIES });
     step(2, 'local stack: Temporal dev server + Web UI, Kubernetes control plane with KWOK nodes');
     info = await startStack({ dir, name: 'kube-workflows-demo', onProgress: log });
     log(`Temporal UI: ${pc.underline(info.temporalUiUrl)}`);

@@ -8,6 +8,7 @@ import {
   Client,
   Connection,
   WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
   type ConnectionOptions,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -151,6 +152,26 @@ function packLarge(input: DeployManifestsInput): DeployManifestsInput {
   };
 }
 
+/** An approval or rejection the deploy refused (not waiting, stale plan id, malformed input). */
+export class ApprovalRefusedError extends Error {
+  override readonly name = 'ApprovalRefusedError';
+}
+
+async function decideOn(
+  handle: WorkflowHandle,
+  update: 'approve' | 'reject',
+  a: ApprovalInput,
+): Promise<ApprovalResult> {
+  try {
+    return await handle.executeUpdate<ApprovalResult, [ApprovalInput]>(update, { args: [a] });
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new ApprovalRefusedError(err.cause?.message ?? err.message, { cause: err });
+    }
+    throw err;
+  }
+}
+
 function wrapDeploy(handle: WorkflowHandle): DeployHandle {
   return {
     workflowId: handle.workflowId,
@@ -160,8 +181,8 @@ function wrapDeploy(handle: WorkflowHandle): DeployHandle {
     cancel: async () => {
       await handle.cancel();
     },
-    approve: (a) => handle.executeUpdate<ApprovalResult, [ApprovalInput]>('approve', { args: [a] }),
-    reject: (a) => handle.executeUpdate<ApprovalResult, [ApprovalInput]>('reject', { args: [a] }),
+    approve: (a) => decideOn(handle, 'approve', a),
+    reject: (a) => decideOn(handle, 'reject', a),
     raw: handle,
   };
 }

@@ -41,6 +41,7 @@ export {
   parseEnvFile,
   readVersions,
   resolveToolchain,
+  STACK_BINARIES,
   TOOLCHAIN_BINARIES,
   TOOLCHAIN_ENV,
 } from './toolchain.js';

@@ -259,9 +259,13 @@ export function stackInfoFromState(state: StackState): StackInfo {
 
 /**
  * Starts the local stack in `dir`, or returns the running one's info when `dir` already holds a healthy stack
- * (state file present, its pids alive, Temporal answering): starting is idempotent. A stale state (a crashed
- * stack) is cleaned up first. On any failure, whatever was started is stopped again and the returned promise
- * rejects with an Error saying which step failed, with the tail of the relevant log.
+ * (state file present, its pids alive, Temporal answering), whatever name and node count it was started with:
+ * starting is idempotent. A stale state (a crashed stack) is cleaned up first; Temporal's database is kept, so
+ * workflow history survives a restart. Two processes starting the same `dir` at once are serialised by a lock file.
+ *
+ * Temporal and the cluster start in parallel (typically ~3-4 s in all with cached binaries; the first call may
+ * build the toolchain, which takes many minutes). On any failure, whatever was started is stopped again and the
+ * returned promise rejects with an Error saying which step failed, with the tail of the relevant log.
  */
 export async function startStack(options: StartStackOptions = {}): Promise<StackInfo> {
   return (await startStackInternal(options)).info;
@@ -452,18 +456,33 @@ async function startFresh(
   writeState(dir, state);
 
   try {
-    const [temporalResult, clusterResult] = await Promise.allSettled([
-      waitForTemporal(toolchain, state, temporal.exited, temporalLog, signal).then(() =>
-        progress(`Temporal answers at 127.0.0.1:${grpcPort}`),
+    // Both run at once; the first failure aborts the other, so a broken start fails fast.
+    const inner = new AbortController();
+    const stepSignal = signal ? AbortSignal.any([signal, inner.signal]) : inner.signal;
+    const failFast = (step: Promise<void>): Promise<void> =>
+      step.catch((err: unknown) => {
+        inner.abort(err);
+        throw err;
+      });
+    const results = await Promise.allSettled([
+      failFast(
+        waitForTemporal(toolchain, state, temporal.exited, temporalLog, stepSignal).then(() =>
+          progress(`Temporal answers at 127.0.0.1:${grpcPort}`),
+        ),
       ),
-      createCluster(toolchain, state, progress, signal, (pids) => {
-        state = { ...state, clusterPids: pids };
-        writeState(dir, state);
-      }),
+      failFast(
+        createCluster(toolchain, state, progress, stepSignal, (pids) => {
+          state = { ...state, clusterPids: pids };
+          writeState(dir, state);
+        }),
+      ),
     ]);
-    const failures = [temporalResult, clusterResult]
-      .filter((r): r is PromiseRejectedResult => r.status === 'rejected')
-      .map((r) => (r.reason instanceof Error ? r.reason.message : String(r.reason)));
+    const reasons = [
+      ...new Set(
+        results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r): unknown => r.reason),
+      ),
+    ];
+    const failures = reasons.map((r) => (r instanceof Error ? r.message : String(r)));
     if (failures.length > 0) throw new Error(failures.join('\n\n'));
     checkAbort();
     state = { ...state, clusterPids: readClusterPids(clusterDir), phase: 'ready', readyAt: new Date().toISOString() };
@@ -707,8 +726,29 @@ async function runKwokctl(
   }
   if (result.code !== 0) {
     const why = result.timedOut ? `timed out after ${timeoutMs / 1000}s` : `exited with ${String(result.code)}`;
-    throw new Error(`kwokctl ${args.join(' ')} ${why}:\n${tailLines(output, 25)}`);
+    throw new Error(`kwokctl ${args.join(' ')} ${why} (full output in ${logFile}):\n${summarizeKwokLog(output)}`);
   }
+}
+
+/** kwokctl logs JSON lines: keep their level, message and error, and only warnings and errors when there are any. */
+function summarizeKwokLog(output: string): string {
+  const lines = output
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line) => {
+      try {
+        const rec = JSON.parse(line) as { level?: string; msg?: string; err?: string };
+        if (typeof rec.msg !== 'string') return { level: '', text: line };
+        return {
+          level: rec.level ?? '',
+          text: `${rec.level ?? ''} ${rec.msg}${rec.err ? `: ${rec.err.trim()}` : ''}`.trim(),
+        };
+      } catch {
+        return { level: '', text: line };
+      }
+    });
+  const important = lines.filter((l) => l.level === 'ERROR' || l.level === 'WARN');
+  return tailLines((important.length > 0 ? important : lines).map((l) => l.text).join('\n'), 15);
 }
 
 async function createCluster(

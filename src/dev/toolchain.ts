@@ -83,8 +83,33 @@ export const TOOLCHAIN_ENV: Readonly<Record<ToolchainBinary, string>> = {
   temporalTestServer: 'KUBE_WORKFLOWS_TEST_SERVER_BINARY',
 };
 
+/** The binaries the local stack needs (everything but the time-skipping test server). */
+export const STACK_BINARIES: readonly ToolchainBinary[] = [
+  'temporal',
+  'kwokctl',
+  'kwok',
+  'etcd',
+  'kubeApiserver',
+  'kubeControllerManager',
+  'kubeScheduler',
+  'kubectl',
+];
+
 /** All binary keys, in a stable order. */
 export const TOOLCHAIN_BINARIES: readonly ToolchainBinary[] = Object.keys(TOOLCHAIN_ENV) as ToolchainBinary[];
+
+/** The piece of `tools/build-toolchain.sh` that builds each binary. */
+const BUILD_PIECE: Record<ToolchainBinary, string> = {
+  temporal: 'temporal',
+  kwokctl: 'kwok',
+  kwok: 'kwok',
+  etcd: 'etcd',
+  kubeApiserver: 'kube',
+  kubeControllerManager: 'kube',
+  kubeScheduler: 'kube',
+  kubectl: 'kube',
+  temporalTestServer: 'test-server',
+};
 
 /** A binary that is not there (or not executable). */
 export interface MissingBinary {
@@ -258,10 +283,18 @@ export async function ensureToolchain(options: EnsureToolchainOptions = {}): Pro
     throw new Error(`kube-workflows: missing binaries: ${describeMissing(overridden)}. Fix or unset the variables.`);
   }
   const script = join(first.projectRoot, 'tools', 'build-toolchain.sh');
-  options.onProgress?.(`[toolchain] missing ${missing.map((m) => m.binary).join(', ')}: running ${script}`);
+  // Build only the pieces that provide what is missing (the script's piece names).
+  const pieces = [...new Set(missing.map((m) => BUILD_PIECE[m.binary]))];
+  options.onProgress?.(
+    `[toolchain] missing ${missing.map((m) => m.binary).join(', ')}: running ${script} ${pieces.join(' ')}`,
+  );
   const tail: string[] = [];
   const code = await new Promise<number | null>((resolvePromise, reject) => {
-    const child = spawn('bash', [script], { cwd: first.projectRoot, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', [script, ...pieces], {
+      cwd: first.projectRoot,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     child.on('error', reject);
     createInterface({ input: child.stderr }).on('line', (line) => {
       tail.push(line);

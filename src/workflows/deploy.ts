@@ -46,7 +46,7 @@ import {
 import type { KubeObject } from '../schemas/kube-object.js';
 import { KubeApp, KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
 
-/** Above this many bytes of input, activities read the objects from the start event instead of their own input. */
+/** Above this many bytes of objects, activities read them from the start event instead of their own input. */
 export const INLINE_OBJECTS_LIMIT = 128 * 1024;
 
 /** Phases of a deploy, in order. */
@@ -137,7 +137,8 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   if (!objects.length)
     throw ApplicationFailure.nonRetryable('the manifests contain no objects', FailureType.InvalidInput);
 
-  const byReference = JSON.stringify(rawInput).length > INLINE_OBJECTS_LIMIT;
+  // Sized on the prepared objects, not the (possibly compressed) input: that is what each activity would carry.
+  const byReference = JSON.stringify(objects).length > INLINE_OBJECTS_LIMIT;
   const info = workflowInfo();
   const sourceOf = (indexes: number[]): ObjectSource =>
     byReference
