@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import { INLINE_OBJECTS_LIMIT } from '../../src/workflows/deploy.js';
-import { useHarness } from './harness.js';
+import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('engine', {
   createNamespace: false,
@@ -195,6 +195,7 @@ describe('approval gate', () => {
     await expect(handle.approve({ planId: 'plan-00000000-1', by: 'mallory' })).rejects.toThrow(/stale approval/);
     await handle.approve({ planId: waiting.planId ?? '', by: 'alice', comment: 'looks good' });
     const report = await handle.result();
+    await recordHistory('deploy-approved', handle.raw);
     expect(report.outcome).toBe('succeeded');
     expect(report.approval).toEqual({ decision: 'approved', by: 'alice', comment: 'looks good' });
     const after = await h.kube.get({
@@ -265,6 +266,7 @@ describe('large deploys', () => {
     expect(manifests.length).toBeGreaterThan(INLINE_OBJECTS_LIMIT * 4);
     const handle = await h.client.deploy({ manifests, app: 'bulk' });
     const report = await handle.result();
+    await recordHistory('deploy-by-reference', handle.raw);
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.filter((o) => o.action === 'created')).toHaveLength(320);
     const list = await h.kube.list('v1', 'ConfigMap', {

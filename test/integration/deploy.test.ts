@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
-import { useHarness } from './harness.js';
+import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('deploy');
 
@@ -44,9 +44,11 @@ spec:
 `;
 }
 
-async function deploy(manifests: string, extra: Record<string, unknown> = {}): Promise<DeployReport> {
+async function deploy(manifests: string, extra: Record<string, unknown> = {}, record?: string): Promise<DeployReport> {
   const handle = await h.client.deploy({ manifests, app: 'web', timeoutSeconds: 90, ...extra });
-  return handle.result();
+  const report = await handle.result();
+  if (record) await recordHistory(record, handle.raw);
+  return report;
 }
 
 async function readyPods(ns: string): Promise<number> {
@@ -60,7 +62,7 @@ async function readyPods(ns: string): Promise<number> {
 
 describe('deployManifests', () => {
   it('applies a ConfigMap, Deployment and Service and waits until the Deployment pods are Ready', async () => {
-    const report = await deploy(webApp(h.namespace));
+    const report = await deploy(webApp(h.namespace), {}, 'deploy-created');
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.map((o) => [o.subject, o.action, o.status])).toEqual([
       [`ConfigMap/${h.namespace}/web-config`, 'created', 'Current'],
@@ -97,7 +99,11 @@ describe('deployManifests', () => {
   });
 
   it('a crash-looping release fails fast and is rolled back to the previous image', async () => {
-    const report = await deploy(webApp(h.namespace, { image: 'registry.example/web:2.0.0', chaos: 'crash' }));
+    const report = await deploy(
+      webApp(h.namespace, { image: 'registry.example/web:2.0.0', chaos: 'crash' }),
+      {},
+      'deploy-rolled-back',
+    );
     expect(report.outcome).toBe('rolledBack');
     // fail fast: the cause is the pods' crash, not the 90 s health timeout
     expect(report.message).toMatch(/CrashLoopBackOff/);

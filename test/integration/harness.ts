@@ -95,3 +95,39 @@ function installQuietRuntime(): void {
     // already installed in this process
   }
 }
+
+/**
+ * With `RECORD_HISTORIES=1`, writes a finished workflow's history to `test/fixtures/histories/<name>.json`
+ * (proto3 JSON, as `temporal workflow show -o json` prints it) for the replay test
+ * (test/workflows/replay.test.ts). Commit the files: CI replays the current workflow code against them, so a
+ * non-deterministic change fails the build.
+ */
+export async function recordHistory(
+  name: string,
+  handle: { workflowId: string; firstExecutionRunId?: string },
+): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const stack = inject('stack');
+  const { resolveToolchain } = await import('../../src/dev/index.js');
+  const { stdout } = await execFileP(
+    resolveToolchain().temporal,
+    [
+      'workflow',
+      'show',
+      '--address',
+      stack.temporalAddress,
+      '--namespace',
+      stack.temporalNamespace,
+      '-w',
+      handle.workflowId,
+      ...(handle.firstExecutionRunId ? ['-r', handle.firstExecutionRunId] : []),
+      '-o',
+      'json',
+      '--disable-config-file',
+      '--disable-config-env',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(new URL(`../fixtures/histories/${name}.json`, import.meta.url), stdout);
+}
