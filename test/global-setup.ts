@@ -4,9 +4,11 @@
  * the end even when tests fail. If the stack cannot start, the run fails loudly: integration tests are never
  * skipped.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
@@ -23,7 +25,28 @@ const log = (line: string): void => {
   process.stderr.write(`[test stack] ${line}\n`);
 };
 
+/** Compiles src/ to dist/ when dist is missing or older than a source file (worker child processes run dist). */
+function ensureFreshBuild(): void {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const built = join(root, 'dist', 'cli', 'main.js');
+  const newest = (dir: string): number =>
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+      ),
+    );
+  if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, 'src'))) return;
+  log('compiling src/ to dist/ (worker processes in the durability tests run the compiled CLI)');
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureFreshBuild();
   const dir = mkdtempSync(join(tmpdir(), 'kwf-test-'));
   await ensureToolchain({ onProgress: log, only: STACK_BINARIES });
   const started = Date.now();

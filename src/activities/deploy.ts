@@ -127,7 +127,9 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const pendingKinds = crdKinds(objects);
         const scopes = await guard(gw, objects, pendingKinds);
         const previous: KubeObject[] = [];
+        let planned = 0;
         const settled = await mapSettledLimit(objects, concurrency, async (obj, i): Promise<PlanEntry> => {
+          heartbeat({ planned: planned++, total: objects.length });
           const key = keyOf(obj);
           const base = { ...key, subject: formatSubject(key), namespaced: scopes[i] ?? true };
           const createdByThisDeploy =
@@ -200,6 +202,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         await guard(gw, objects, new Set());
         const settled = await mapSettledLimit(objects, concurrency, async (obj) => {
           const live = await gw.apply(obj, { force: true });
+          heartbeat({ restored: subjectOf(obj) });
           return { subject: subjectOf(obj), uid: live.metadata.uid, generation: live.metadata.generation };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
@@ -294,6 +297,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const gw = deps.gateway(input.cluster);
         const settled = await mapSettledLimit(input.objects, concurrency, async (ref) => {
           await gw.delete(ref);
+          heartbeat({ deleted: ref.subject });
           return ref.subject;
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));

@@ -18,10 +18,15 @@ export function workflowsPath(): string {
   return existsSync(ts) ? ts : join(here, '..', 'workflows', 'index.js');
 }
 
-/** The worker's `workflowBundle` option when a prebuilt bundle exists, else `workflowsPath`. */
+/**
+ * The worker's `workflowBundle` option: `KUBE_WORKFLOWS_WORKFLOW_BUNDLE` when set, else the prebuilt bundle when
+ * it exists; otherwise `workflowsPath` (bundled on start).
+ */
 export function workflowCodeOption(
   preferSource = false,
 ): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const fromEnv = process.env.KUBE_WORKFLOWS_WORKFLOW_BUNDLE;
+  if (fromEnv) return { workflowBundle: { codePath: fromEnv } };
   if (!preferSource && existsSync(WORKFLOW_BUNDLE_PATH)) return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
   return { workflowsPath: workflowsPath() };
 }

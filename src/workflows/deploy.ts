@@ -79,7 +79,8 @@ export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('rejec
 const retry = { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 const { planDeploy, applyObjects, deleteObjects, restoreObjects, recordInventory } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
-  heartbeatTimeout: '2m',
+  // Activities heartbeat after every object: a worker that dies is noticed within this and the work resumes.
+  heartbeatTimeout: '20s',
   retry,
 });
 
@@ -275,7 +276,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   async function waitFor(cluster: string, refs: ObjectRefWithSubject[], timeoutSeconds: number): Promise<HealthResult> {
     const { waitForHealth } = proxyActivities<Activities>({
       startToCloseTimeout: `${timeoutSeconds + 120}s`,
-      heartbeatTimeout: '30s',
+      heartbeatTimeout: '20s',
       retry,
     });
     return waitForHealth({ cluster, objects: refs, deadlineMs: Date.now() + timeoutSeconds * 1000, timeoutSeconds });

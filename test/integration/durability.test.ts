@@ -1,0 +1,190 @@
+/**
+ * Durability: the worker process is killed with SIGKILL in the middle of the apply stage and in the middle of
+ * the health wait. A new worker picks the deploy up (after the activity's heartbeat timeout) and completes it,
+ * with no object applied twice in a way that changes its generation.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DeployProgress } from '../../src/workflows/deploy.js';
+import { useHarness } from './harness.js';
+
+// The harness worker polls another task queue; the deploys below go to a child-process worker we can kill.
+const h = useHarness('durable');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+let taskQueue: string;
+let configFile: string;
+const children = new Set<ChildProcess>();
+const workerLog: string[] = [];
+
+beforeAll(() => {
+  taskQueue = `${h.taskQueue}-child`;
+  const dir = mkdtempSync(join(tmpdir(), 'kwf-durable-'));
+  configFile = join(dir, 'worker.yaml');
+  // A slow client-side rate limit stretches the apply stage so the kill lands inside it.
+  writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
+});
+
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join(''));
+});
+
+/** Starts `kube-workflows worker` as a separate process on the child task queue. */
+function startWorker(): ChildProcess {
+  const stack = inject('stack');
+  const child = spawn(process.execPath, [join(root, 'bin', 'kube-workflows.js'), 'worker'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_ADDRESS: stack.temporalAddress,
+      TEMPORAL_NAMESPACE: stack.temporalNamespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      KUBECONFIG: stack.kubeconfig,
+      KUBE_WORKFLOWS_CLUSTER: 'local',
+      KUBE_WORKFLOWS_CONFIG: configFile,
+      KUBE_WORKFLOWS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // Keep the worker's log for diagnosis: a failed test prints it.
+  child.stderr?.on('data', (chunk: Buffer) => workerLog.push(chunk.toString()));
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function deployments(ns: string, count: number, extra = ''): string {
+  return Array.from(
+    { length: count },
+    (_, i) => `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: app-${i}, namespace: ${ns} }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: app-${i} } }
+  template:
+    metadata:
+      labels: { app: app-${i} }
+${extra}    spec: { containers: [{ name: app, image: "registry.example/app:1" }] }
+`,
+  ).join('---\n');
+}
+
+async function waitForPhase(
+  read: () => Promise<DeployProgress>,
+  done: (p: DeployProgress) => boolean,
+): Promise<DeployProgress> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const p = await read().catch(() => undefined);
+    if (p && done(p)) return p;
+    if (Date.now() > deadline)
+      throw new Error(`phase not reached; last: ${JSON.stringify(p?.phase)} ${p?.message ?? ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function appliedGenerations(
+  ns: string,
+): Promise<{ names: string[]; generations: number[]; applyEntries: number[] }> {
+  const list = await h.kube.list('apps/v1', 'Deployment', { namespace: ns });
+  return {
+    names: list.items.map((d) => d.metadata.name),
+    generations: list.items.map((d) => d.metadata.generation ?? 0),
+    applyEntries: list.items.map(
+      (d) =>
+        ((d.metadata as { managedFields?: { operation: string }[] }).managedFields ?? []).filter(
+          (m) => m.operation === 'Apply',
+        ).length,
+    ),
+  };
+}
+
+describe('a worker killed mid-deploy', () => {
+  it('in the apply stage: a new worker finishes the deploy and nothing is applied twice', async () => {
+    const { createKubeWorkflowsClient } = await import('../../src/client/index.js');
+    const stack = inject('stack');
+    const client = await createKubeWorkflowsClient({
+      address: stack.temporalAddress,
+      namespace: stack.temporalNamespace,
+      taskQueue,
+    });
+    try {
+      const first = startWorker();
+      const handle = await client.deploy({
+        manifests: deployments(h.namespace, 40),
+        app: 'durable-apply',
+        timeoutSeconds: 240,
+      });
+      await waitForPhase(
+        () => handle.progress(),
+        (p) => p.phase === 'applying',
+      );
+      // some objects are in the cluster, not all: we are inside the stage
+      await expect
+        .poll(async () => (await appliedGenerations(h.namespace)).names.length, { timeout: 60_000, interval: 100 })
+        .toBeGreaterThan(0);
+      await kill(first);
+      const partial = (await appliedGenerations(h.namespace)).names.length;
+      expect(partial).toBeLessThan(40);
+      startWorker();
+      const report = await handle.result();
+      expect(report.outcome).toBe('succeeded');
+      const after = await appliedGenerations(h.namespace);
+      expect(after.names).toHaveLength(40);
+      expect(new Set(after.generations)).toEqual(new Set([1]));
+      expect(new Set(after.applyEntries)).toEqual(new Set([1]));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('in the health wait: a new worker resumes watching and the deploy succeeds', async () => {
+    const { createKubeWorkflowsClient } = await import('../../src/client/index.js');
+    const stack = inject('stack');
+    const client = await createKubeWorkflowsClient({
+      address: stack.temporalAddress,
+      namespace: stack.temporalNamespace,
+      taskQueue,
+    });
+    try {
+      for (const c of [...children]) await kill(c);
+      const first = startWorker();
+      // pods become Ready 25 s after they start: the kill lands while the deploy waits for them
+      const slow = '      annotations: { kube-workflows.dev/chaos-delay: "25s" }\n';
+      const manifests = deployments(h.namespace, 3, slow)
+        .replaceAll('app-', 'slow-')
+        .replaceAll('labels: { app: slow-', 'labels: { kube-workflows.dev/chaos: slow, app: slow-');
+      const handle = await client.deploy({ manifests, app: 'durable-wait', timeoutSeconds: 240 });
+      await waitForPhase(
+        () => handle.progress(),
+        (p) => p.phase === 'waiting' && p.message.startsWith('resources'),
+      );
+      await kill(first);
+      startWorker();
+      const report = await handle.result();
+      expect(report.outcome).toBe('succeeded');
+      expect(report.objects.every((o) => o.status === 'Current')).toBe(true);
+      const history = await handle.raw.fetchHistory();
+      // the wait activity ran twice (the first attempt died with its worker); apply ran once
+      const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
+      const types = scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+      expect(types.filter((t) => t === 'applyObjects')).toHaveLength(1);
+      const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+      const waitAttempts = started.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 1);
+      expect(Math.max(...waitAttempts)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await client.close();
+    }
+  });
+});
