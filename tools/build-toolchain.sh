@@ -105,7 +105,7 @@ build_test_server() {
   command -v mvn >/dev/null 2>&1 || die "Maven is not installed. Install it (Debian: apt-get install -y maven)."
   log "temporal-test-server $TEMPORAL_TEST_SERVER_VERSION: resolving from Maven Central"
   mkdir -p "$dir.tmp/lib"
-  with_progress "resolving temporal-test-server" mvn -q -B -f "$here/test-server/pom.xml" \
+  with_progress "resolving temporal-test-server" mvn -q -B -Dstyle.color=never -f "$here/test-server/pom.xml" \
     -Dtemporal.test.server.version="$TEMPORAL_TEST_SERVER_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir.tmp/lib"
   cat > "$dir.tmp/temporal-test-server" <<WRAP

@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { createKubeWorkflowsClient, InvalidInputError } from '../client/index.js';
+import { ApprovalRefusedError, createKubeWorkflowsClient, InvalidInputError } from '../client/index.js';
 import { startStack, stackEnvLines, stackStatus, stopStack } from '../dev/index.js';
 import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
 import { runDemo } from './demo.js';
@@ -44,6 +44,9 @@ export function buildProgram(): Command {
     .option('--force', 'take over fields owned by other field managers', false)
     .option('--no-wait', 'do not wait for health after applying')
     .option('--no-rollback', 'leave a failed rollout in place instead of restoring the previous state')
+    .option('--prune', "delete objects of the app's previous deploy that are no longer in the set (needs --app)", false)
+    .option('--require-approval', 'stop after the plan until `kube-workflows approve` (or reject)', false)
+    .option('--approval-timeout <seconds>', 'seconds to wait for an approval', positiveInt, 3600)
     .addOption(
       new Option('--on-conflict <policy>', 'when a deploy of the same app runs')
         .choices(['reject', 'latest-wins'])
@@ -56,7 +59,8 @@ export function buildProgram(): Command {
 Examples:
   kube-workflows deploy -f app.yaml -n shop
   kube-workflows deploy -f k8s/ --app cart --timeout 600 --json
-  kustomize build overlays/prod | kube-workflows deploy -f - --dry-run`,
+  kustomize build overlays/prod | kube-workflows deploy -f - --dry-run
+  kube-workflows deploy -f k8s/ --app cart --prune --require-approval`,
     )
     .action(async (opts: DeployCliOptions) => {
       process.exitCode = await deployCommand(opts);
@@ -135,6 +139,37 @@ Examples:
       process.exitCode = await runDemo({ keep: opts.keep ?? Boolean(process.stdin.isTTY), log: progress });
     });
 
+  for (const verb of ['approve', 'reject'] as const) {
+    program
+      .command(`${verb} <workflowId>`)
+      .description(`${verb} the plan of a deploy waiting for approval (see: kube-workflows status <workflowId>)`)
+      .requiredOption('--plan <planId>', 'the plan id shown by status; a stale id is refused')
+      .option('--by <name>', 'who decides', process.env.USER ?? 'unknown')
+      .option('--comment <text>', 'why')
+      .addHelpText('after', `\nExample:\n  kube-workflows ${verb} deploy/default/shop/cart --plan plan-1a2b3c4d-12 --comment "reviewed diff"`)
+      .action(async (workflowId: string, opts: { plan: string; by: string; comment?: string }) => {
+        let client;
+        try {
+          client = await createKubeWorkflowsClient();
+        } catch (err) {
+          progress(pc.red(`cannot reach Temporal: ${messageOf(err)}`));
+          process.exitCode = ExitCode.Unreachable;
+          return;
+        }
+        try {
+          const handle = client.getDeploy(workflowId);
+          const input = { planId: opts.plan, by: opts.by, ...(opts.comment ? { comment: opts.comment } : {}) };
+          const result = verb === 'approve' ? await handle.approve(input) : await handle.reject(input);
+          process.stdout.write(`${workflowId}: plan ${result.planId} ${result.decision}\n`);
+        } catch (err) {
+          progress(pc.red(`${verb} refused: ${messageOf(err)}`));
+          process.exitCode = err instanceof ApprovalRefusedError ? ExitCode.BadInput : ExitCode.Unreachable;
+        } finally {
+          await client.close();
+        }
+      });
+  }
+
   program
     .command('status <workflowId>')
     .description('show the phase and per-object status of a deploy')
@@ -148,6 +183,7 @@ Examples:
         if (opts.json) process.stdout.write(`${JSON.stringify({ status: desc.status.name, progress: p })}\n`);
         else {
           process.stdout.write(`${workflowId}: ${desc.status.name}${p ? `, phase ${p.phase}: ${p.message}` : ''}\n`);
+          if (p?.planId) process.stdout.write(`plan: ${p.planId}\n`);
           for (const o of p?.objects ?? [])
             process.stdout.write(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}\n`);
         }
@@ -168,6 +204,9 @@ interface DeployCliOptions {
   force: boolean;
   wait: boolean;
   rollback: boolean;
+  prune: boolean;
+  requireApproval: boolean;
+  approvalTimeout: number;
   onConflict: 'reject' | 'latest-wins';
   json: boolean;
 }
@@ -199,6 +238,9 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
         force: opts.force,
         wait: opts.wait,
         rollback: opts.rollback,
+        prune: opts.prune,
+        requireApproval: opts.requireApproval,
+        approvalTimeoutSeconds: opts.approvalTimeout,
       },
       { onConflict: opts.onConflict === 'latest-wins' ? 'latestWins' : 'reject' },
     );

@@ -3,6 +3,7 @@
  * @module
  */
 export {
+  ApprovalRefusedError,
   COMPRESS_ABOVE_BYTES,
   createKubeWorkflowsClient,
   DEFAULT_TASK_QUEUE,
