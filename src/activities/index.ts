@@ -4,6 +4,7 @@
  * @module
  */
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+import { createScaleActivities } from './scale.js';
 
 /** Everything activities need; built by the worker (the composition root). */
 export type ActivityDeps = DeployActivityDeps;
@@ -12,6 +13,7 @@ export type ActivityDeps = DeployActivityDeps;
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDeployActivities(deps),
+    ...createScaleActivities(deps),
   };
 }
 
@@ -21,3 +23,4 @@ export type Activities = ReturnType<typeof createActivities>;
 export type * from './types.js';
 export { toApplicationFailure } from './failures.js';
 export { DEFAULT_APPLY_CONCURRENCY } from './pool.js';
+export type { WorkloadRef } from './scale.js';

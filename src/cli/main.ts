@@ -146,7 +146,10 @@ Examples:
       .requiredOption('--plan <planId>', 'the plan id shown by status; a stale id is refused')
       .option('--by <name>', 'who decides', process.env.USER ?? 'unknown')
       .option('--comment <text>', 'why')
-      .addHelpText('after', `\nExample:\n  kube-workflows ${verb} deploy/default/shop/cart --plan plan-1a2b3c4d-12 --comment "reviewed diff"`)
+      .addHelpText(
+        'after',
+        `\nExample:\n  kube-workflows ${verb} deploy/default/shop/cart --plan plan-1a2b3c4d-12 --comment "reviewed diff"`,
+      )
       .action(async (workflowId: string, opts: { plan: string; by: string; comment?: string }) => {
         let client;
         try {

@@ -18,8 +18,11 @@ import { formatProblems } from '../domain/manifests.js';
 import { inferAppName } from '../domain/subject.js';
 import { packJson } from '../domain/compression.js';
 import { DeployManifestsInput, type ApprovalInput, type DeployReport } from '../schemas/deploy.js';
+import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import type { ApprovalResult, DeployProgress } from '../workflows/deploy.js';
-import { deployWorkflowId } from './ids.js';
+import { InvalidInputError } from './errors.js';
+import { deployWorkflowId, scaleWorkflowId } from './ids.js';
+import { KubeSchedules } from './schedules.js';
 
 /** Default task queue (DESIGN.md contract). */
 export const DEFAULT_TASK_QUEUE = 'kube-workflows';
@@ -40,10 +43,7 @@ export interface KubeWorkflowsClientOptions {
   connection?: Connection;
 }
 
-/** The input was rejected before anything started (CLI exit code 2). */
-export class InvalidInputError extends Error {
-  override readonly name = 'InvalidInputError';
-}
+export { InvalidInputError } from './errors.js';
 
 /** What to do when a deploy of the same app is already running. */
 export type DeployConflict = 'reject' | 'latestWins';
@@ -74,15 +74,49 @@ export interface DeployHandle {
   raw: WorkflowHandle;
 }
 
+/** A started scale. */
+export interface ScaleHandle {
+  workflowId: string;
+  /** Waits for the report. */
+  result(): Promise<ScaleReport>;
+  /** The underlying Temporal handle. */
+  raw: WorkflowHandle;
+}
+
 /** Starts and follows kube-workflows workflows. Build with {@link createKubeWorkflowsClient}. */
 export class KubeWorkflowsClient {
+  /** Schedules: scheduled scaling and periodic re-apply. */
+  readonly schedules: KubeSchedules;
+
   constructor(
     /** The Temporal client. */
     readonly temporal: Client,
     /** Task queue the workflows are started on. */
     readonly taskQueue: string,
     private readonly ownConnection: Connection | undefined,
-  ) {}
+  ) {
+    this.schedules = new KubeSchedules(temporal, taskQueue);
+  }
+
+  /**
+   * Validates and starts a scale of a Deployment or StatefulSet (one per workload at a time).
+   * @example
+   * const report = await (await client.scale({ kind: 'Deployment', name: 'cart', namespace: 'shop', replicas: 5 })).result();
+   */
+  async scale(input: ScaleWorkloadInput, options: { workflowId?: string } = {}): Promise<ScaleHandle> {
+    const parsed = ScaleWorkloadInput.safeParse(input);
+    if (!parsed.success) throw new InvalidInputError(`invalid scale input:\n${z.prettifyError(parsed.error)}`);
+    const v = parsed.data;
+    const workflowId = options.workflowId ?? scaleWorkflowId(v);
+    const handle = await this.temporal.workflow.start('scaleWorkload', {
+      taskQueue: this.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      staticSummary: `scale ${v.kind}/${v.namespace}/${v.name} ${v.replicas !== undefined ? `to ${v.replicas}` : `by ${v.delta}`}`,
+    });
+    return { workflowId, result: () => handle.result() as Promise<ScaleReport>, raw: handle };
+  }
 
   /**
    * Validates and starts a deploy. Throws {@link InvalidInputError} (nothing started) when the input or any

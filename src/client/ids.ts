@@ -11,3 +11,13 @@ export function deployWorkflowId(parts: {
 }): string {
   return `deploy/${parts.cluster || 'default'}/${parts.namespace || '_cluster'}/${parts.app}`;
 }
+
+/** Workflow id of a scale: `scale/<cluster>/<namespace>/<Kind>/<name>` (one scale per workload at a time). */
+export function scaleWorkflowId(parts: {
+  cluster?: string | undefined;
+  namespace: string;
+  kind: string;
+  name: string;
+}): string {
+  return `scale/${parts.cluster || 'default'}/${parts.namespace}/${parts.kind}/${parts.name}`;
+}

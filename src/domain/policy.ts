@@ -16,6 +16,8 @@ export interface Policy {
   allowClusterScoped: boolean;
   /** Kinds never written, e.g. `['Secret']` or `['ClusterRoleBinding']`. Default none. */
   deniedKinds: readonly string[];
+  /** Replica bounds for scaling (default {@link DEFAULT_SCALE_BOUNDS}, no rules). */
+  scale?: { defaults: ScaleBounds; rules: readonly ScaleRule[] } | undefined;
 }
 
 /** The safe default: any namespace but kube-system & co., no cluster-scoped writes, every kind. */
@@ -82,4 +84,47 @@ function globToRegExp(glob: string): RegExp {
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
+}
+
+/** Replica bounds for `scaleWorkload`. */
+export interface ScaleBounds {
+  /** Smallest allowed count above zero. */
+  minReplicas: number;
+  /** Largest allowed count. */
+  maxReplicas: number;
+  /** May the workload be scaled to zero? */
+  allowZero: boolean;
+}
+
+/** Bounds for the workloads matching `namespaces` (and `names`, when given) globs; the first match wins. */
+export interface ScaleRule extends ScaleBounds {
+  namespaces: readonly string[];
+  names?: readonly string[] | undefined;
+}
+
+/** Default scale bounds: 1–100 replicas, never zero. */
+export const DEFAULT_SCALE_BOUNDS: ScaleBounds = { minReplicas: 1, maxReplicas: 100, allowZero: false };
+
+/** The bounds that apply to one workload. */
+export function scaleBoundsFor(
+  rules: readonly ScaleRule[],
+  defaults: ScaleBounds,
+  workload: { namespace: string; name: string },
+): ScaleBounds {
+  const rule = rules.find(
+    (r) =>
+      r.namespaces.some((p) => globToRegExp(p).test(workload.namespace)) &&
+      (!r.names || r.names.some((p) => globToRegExp(p).test(workload.name))),
+  );
+  return rule ? { minReplicas: rule.minReplicas, maxReplicas: rule.maxReplicas, allowZero: rule.allowZero } : defaults;
+}
+
+/** Why `target` replicas are not allowed under `bounds`, or undefined when they are. */
+export function checkScaleBounds(bounds: ScaleBounds, target: number): string | undefined {
+  if (!Number.isInteger(target) || target < 0) return `replicas must be a whole number >= 0, got ${target}`;
+  if (target === 0)
+    return bounds.allowZero ? undefined : 'scaling to zero is not allowed by policy (allowZero is false)';
+  if (target < bounds.minReplicas) return `${target} replicas is below the policy minimum of ${bounds.minReplicas}`;
+  if (target > bounds.maxReplicas) return `${target} replicas is above the policy maximum of ${bounds.maxReplicas}`;
+  return undefined;
 }

@@ -15,3 +15,4 @@ export {
   ObjectReport,
 } from './deploy.js';
 export type { DeployManifestsOptions } from './deploy.js';
+export { ScaleReport, ScaleWorkloadInput } from './scale.js';

@@ -6,7 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_POLICY } from '../domain/policy.js';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SCALE_BOUNDS,
+  type Policy,
+  type ScaleBounds,
+  type ScaleRule,
+} from '../domain/policy.js';
 
 /** Default Temporal task queue. */
 export const DEFAULT_TASK_QUEUE = 'kube-workflows';
@@ -51,6 +57,24 @@ export const WorkerConfigFile = z.strictObject({
       namespaces: z.array(z.string().min(1)).min(1).optional(),
       allowClusterScoped: z.boolean().optional(),
       deniedKinds: z.array(z.string()).optional(),
+      scale: z
+        .strictObject({
+          minReplicas: z.number().int().min(1).optional(),
+          maxReplicas: z.number().int().min(1).optional(),
+          allowZero: z.boolean().optional(),
+          rules: z
+            .array(
+              z.strictObject({
+                namespaces: z.array(z.string().min(1)).min(1),
+                names: z.array(z.string().min(1)).optional(),
+                minReplicas: z.number().int().min(1).default(1),
+                maxReplicas: z.number().int().min(1),
+                allowZero: z.boolean().default(false),
+              }),
+            )
+            .optional(),
+        })
+        .optional(),
     })
     .optional(),
   worker: z
@@ -89,7 +113,7 @@ export interface WorkerConfig {
       | undefined;
   };
   clusters: { default: string; entries: Record<string, ClusterConfig> };
-  policy: { namespaces: string[]; allowClusterScoped: boolean; deniedKinds: string[] };
+  policy: Policy & { scale: { defaults: ScaleBounds; rules: ScaleRule[] } };
   worker: {
     shutdownGraceTime: string;
     maxConcurrentActivityTaskExecutions: number;
@@ -234,6 +258,14 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
           ? vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED === 'true'
           : (file.policy?.allowClusterScoped ?? DEFAULT_POLICY.allowClusterScoped),
       deniedKinds: file.policy?.deniedKinds ?? [...DEFAULT_POLICY.deniedKinds],
+      scale: {
+        defaults: {
+          minReplicas: file.policy?.scale?.minReplicas ?? DEFAULT_SCALE_BOUNDS.minReplicas,
+          maxReplicas: file.policy?.scale?.maxReplicas ?? DEFAULT_SCALE_BOUNDS.maxReplicas,
+          allowZero: file.policy?.scale?.allowZero ?? DEFAULT_SCALE_BOUNDS.allowZero,
+        },
+        rules: file.policy?.scale?.rules ?? [],
+      },
     },
     worker: {
       shutdownGraceTime: file.worker?.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,

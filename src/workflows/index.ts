@@ -4,3 +4,5 @@
  */
 export { approveUpdate, deployManifests, INLINE_OBJECTS_LIMIT, progressQuery, rejectUpdate } from './deploy.js';
 export type { ApprovalResult, DeployPhase, DeployProgress } from './deploy.js';
+export { scaleProgressQuery, scaleWorkload } from './scale.js';
+export type { ScaleProgress } from './scale.js';

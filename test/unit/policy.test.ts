@@ -1,5 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import {
+  checkScaleBounds,
+  DEFAULT_SCALE_BOUNDS,
+  scaleBoundsFor,
   DEFAULT_POLICY,
   PROTECTED_NAMESPACES,
   checkPolicy,
@@ -218,5 +221,33 @@ describe('formatViolations', () => {
       '  ConfigMap/kube-system/c49: r',
       '  … and 3 more',
     ]);
+  });
+});
+
+describe('scale bounds', () => {
+  const rules = [
+    { namespaces: ['batch-*'], minReplicas: 1, maxReplicas: 50, allowZero: true },
+    { namespaces: ['shop'], names: ['cart'], minReplicas: 2, maxReplicas: 10, allowZero: false },
+  ];
+
+  it('uses the first rule whose namespace (and name) globs match', () => {
+    expect(scaleBoundsFor(rules, DEFAULT_SCALE_BOUNDS, { namespace: 'batch-nightly', name: 'x' }).maxReplicas).toBe(50);
+    expect(scaleBoundsFor(rules, DEFAULT_SCALE_BOUNDS, { namespace: 'shop', name: 'cart' }).minReplicas).toBe(2);
+  });
+
+  it('falls back to the defaults when no rule matches', () => {
+    expect(scaleBoundsFor(rules, DEFAULT_SCALE_BOUNDS, { namespace: 'shop', name: 'users' })).toEqual(
+      DEFAULT_SCALE_BOUNDS,
+    );
+  });
+
+  it('refuses zero unless allowed, and counts outside min/max', () => {
+    expect(checkScaleBounds(DEFAULT_SCALE_BOUNDS, 0)).toMatch(/zero is not allowed/);
+    expect(checkScaleBounds({ ...DEFAULT_SCALE_BOUNDS, allowZero: true }, 0)).toBeUndefined();
+    expect(checkScaleBounds(DEFAULT_SCALE_BOUNDS, 101)).toMatch(/above the policy maximum of 100/);
+    expect(checkScaleBounds({ minReplicas: 2, maxReplicas: 10, allowZero: false }, 1)).toMatch(
+      /below the policy minimum of 2/,
+    );
+    expect(checkScaleBounds(DEFAULT_SCALE_BOUNDS, 5)).toBeUndefined();
   });
 });

@@ -163,7 +163,7 @@ describe('loadWorkerConfig from the environment only', () => {
   });
 
   it('applies the safe default policy: any unprotected namespace, no cluster-scoped writes, no denied kinds', () => {
-    expect(config.policy).toEqual({ namespaces: ['*'], allowClusterScoped: false, deniedKinds: [] });
+    expect(config.policy).toMatchObject({ namespaces: ['*'], allowClusterScoped: false, deniedKinds: [] });
   });
 
   it('uses the default worker settings', () => {
@@ -196,7 +196,7 @@ describe('loadWorkerConfig from the environment only', () => {
       KUBE_WORKFLOWS_NAMESPACES: 'shop, team-*',
       KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
     });
-    expect(c.policy).toEqual({ namespaces: ['shop', 'team-*'], allowClusterScoped: true, deniedKinds: [] });
+    expect(c.policy).toMatchObject({ namespaces: ['shop', 'team-*'], allowClusterScoped: true, deniedKinds: [] });
   });
 
   it('builds mTLS settings from TEMPORAL_TLS_CERT, _KEY, _CA and _SERVER_NAME', () => {
@@ -281,7 +281,12 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
         default: 'staging',
         entries: { staging: { kubeconfig: '/k/staging', context: 'staging-admin' }, 'in-cluster': { inCluster: true } },
       },
-      policy: { namespaces: ['shop'], allowClusterScoped: true, deniedKinds: ['Secret'] },
+      policy: {
+        namespaces: ['shop'],
+        allowClusterScoped: true,
+        deniedKinds: ['Secret'],
+        scale: { defaults: { minReplicas: 1, maxReplicas: 100, allowZero: false }, rules: [] },
+      },
       worker: {
         shutdownGraceTime: '2m',
         maxConcurrentActivityTaskExecutions: 100,
@@ -303,7 +308,7 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
   });
 
   it('lets environment variables override the policy of the file, keeping its denied kinds', () => {
-    expect(overridden.policy).toEqual({
+    expect(overridden.policy).toMatchObject({
       namespaces: ['shop', 'billing'],
       allowClusterScoped: false,
       deniedKinds: ['Secret'],
@@ -331,5 +336,24 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
   it('accepts an empty file when KUBECONFIG names the cluster', () => {
     const c = loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: configFile('empty.yaml', ''), KUBECONFIG });
     expect(c.clusters).toEqual({ default: 'default', entries: { default: { kubeconfig: KUBECONFIG } } });
+  });
+});
+
+describe('loadWorkerConfig scale bounds', () => {
+  it('defaults to 1–100 replicas and never zero', () => {
+    const c = loadWorkerConfig({ KUBECONFIG: '/k' });
+    expect(c.policy.scale).toEqual({ defaults: { minReplicas: 1, maxReplicas: 100, allowZero: false }, rules: [] });
+  });
+
+  it('reads defaults and per-namespace rules from the file', () => {
+    const file = configFile(
+      'scale.yaml',
+      'policy:\n  scale:\n    maxReplicas: 20\n    rules:\n      - { namespaces: [batch-*], maxReplicas: 50, allowZero: true }\n',
+    );
+    const c = loadWorkerConfig({ KUBECONFIG: '/k', KUBE_WORKFLOWS_CONFIG: file });
+    expect(c.policy.scale.defaults.maxReplicas).toBe(20);
+    expect(c.policy.scale.rules).toEqual([
+      { namespaces: ['batch-*'], minReplicas: 1, maxReplicas: 50, allowZero: true },
+    ]);
   });
 });

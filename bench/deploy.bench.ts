@@ -1,0 +1,412 @@
+/**
+ * Deploy benchmark: kube-workflows against `kubectl apply --server-side` + `kubectl rollout status` (what a
+ * CronJob script does), on the bench's own local stack, for N = 10, 100 and 500 objects (half ConfigMaps, half
+ * Deployments with 1 replica). Prints wall times, the ratio ours / kubectl measured in the same run, 429s met,
+ * the per-phase breakdown of each deploy report and the worker process RSS; writes
+ * bench/results/deploy-latest.json. Fails only when a deploy does not succeed (correctness), never on speed.
+ *
+ * Run with `npm run bench` (see bench/README.md for the knobs).
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKubeWorkflowsClient, type DeployReport, type KubeWorkflowsClient } from '../src/client/index.js';
+import { resolveToolchain } from '../src/dev/index.js';
+import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
+import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
+import { log, manifestSet, objectNames, run, secs, startBenchStack, table, type BenchStack } from './support.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parameters (defaults are what the committed results use)
+
+const DEFAULT_SIZES = [10, 100, 500];
+const SIZES = process.env.BENCH_SIZES
+  ? process.env.BENCH_SIZES.split(',').map((s) => Number.parseInt(s.trim(), 10))
+  : DEFAULT_SIZES;
+const NODES = Number.parseInt(process.env.BENCH_NODES ?? '3', 10);
+/** Worker tuning overrides, to investigate where time goes (the shipped defaults otherwise). */
+const OVERRIDES = {
+  kubeQps: optionalNumber('BENCH_KUBE_QPS'),
+  kubeBurst: optionalNumber('BENCH_KUBE_BURST'),
+  applyConcurrency: optionalNumber('BENCH_APPLY_CONCURRENCY'),
+};
+const CLUSTER = 'local';
+const APP = 'bench';
+/** The issue's target: at N = 500 our wall time is at most half of kubectl's, with no 429s. */
+const TARGET = { n: 500, maxRatio: 0.5 };
+const ROLLOUT_TIMEOUT = '600s';
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+function optionalNumber(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive number`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Results
+
+interface ActivityTiming {
+  activity: string;
+  /** Scheduled, seconds after the workflow started. */
+  atS: number;
+  /** Scheduled → started (task queue latency). */
+  queuedMs: number;
+  /** Started → completed (the activity's own work). */
+  ranMs: number;
+  attempt: number;
+}
+
+interface SizeResult {
+  n: number;
+  configMaps: number;
+  deployments: number;
+  kubectl: { namespace: string; applyMs: number; rolloutMs: number; totalMs: number };
+  kubeWorkflows: {
+    namespace: string;
+    workflowId: string;
+    /** client.deploy() returned (validated locally, workflow started). */
+    startMs: number;
+    totalMs: number;
+    outcome: DeployReport['outcome'];
+    message: string;
+    durationsMs: Record<string, number>;
+    apiRequests: number;
+    throttled429: number;
+    activities: ActivityTiming[];
+  };
+  ratio: number;
+  rssMb: number;
+}
+
+const results: SizeResult[] = [];
+const suffix = randomBytes(3).toString('hex');
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stack, worker, client
+
+let stack: BenchStack;
+let admin: KubeGateway;
+let kw: KubeWorker;
+let client: KubeWorkflowsClient;
+let kubectlBin: string;
+let kubectlVersion = '';
+let workerConfig: ReturnType<typeof loadWorkerConfig>;
+const loadAtStart = loadavg();
+
+/** kubectl against the bench cluster, with its own discovery cache (warmed once, like a long-lived runner). */
+const kubectl = (...args: string[]) =>
+  run(kubectlBin, ['--kubeconfig', stack.info.kubeconfig, '--cache-dir', join(stack.dir, 'kubectl-cache'), ...args]);
+
+beforeAll(async () => {
+  installQuietRuntime();
+  stack = await startBenchStack(NODES);
+  kubectlBin = resolveToolchain().kubectl;
+  kubectlVersion = (
+    JSON.parse((await kubectl('version', '--client', '-o', 'json')).stdout) as {
+      clientVersion: { gitVersion: string };
+    }
+  ).clientVersion.gitVersion;
+
+  admin = await createKubeGateway('admin', { kubeconfig: stack.info.kubeconfig });
+  stack.onTeardown(() => admin.close());
+
+  log('bundling the workflow code from source');
+  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
+  const bundlePath = join(stack.dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, code);
+
+  const taskQueue = `bench-${suffix}`;
+  workerConfig = loadWorkerConfig({
+    TEMPORAL_ADDRESS: stack.info.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    KUBECONFIG: stack.info.kubeconfig,
+    KUBE_WORKFLOWS_CLUSTER: CLUSTER,
+  });
+  if (OVERRIDES.kubeQps !== undefined) workerConfig.worker.kubeQps = OVERRIDES.kubeQps;
+  if (OVERRIDES.kubeBurst !== undefined) workerConfig.worker.kubeBurst = OVERRIDES.kubeBurst;
+  if (OVERRIDES.applyConcurrency !== undefined) workerConfig.worker.applyConcurrency = OVERRIDES.applyConcurrency;
+
+  const connection = await NativeConnection.connect({ address: stack.info.temporalAddress });
+  stack.onTeardown(() => connection.close());
+  kw = await createKubeWorker({ config: workerConfig, connection, bundlePath });
+  const runningWorker = kw.worker.run();
+  stack.onTeardown(async () => {
+    kw.worker.shutdown();
+    await runningWorker;
+    await kw.close();
+  });
+  client = await createKubeWorkflowsClient({
+    address: stack.info.temporalAddress,
+    namespace: stack.info.temporalNamespace,
+    taskQueue,
+  });
+  stack.onTeardown(() => client.close());
+
+  // Warm-up, untimed: kubectl's discovery cache, the worker's discovery cache and first workflow task.
+  log('warm-up (untimed)');
+  const warm = manifestSet(4);
+  const [nsK, nsW] = await freshNamespaces('warmup');
+  const warmFile = join(stack.dir, 'warmup.yaml');
+  writeFileSync(warmFile, warm);
+  await kubectlDeploy(warmFile, nsK, objectNames(4).deployments);
+  const report = await (await client.deploy({ manifests: warm, app: APP, namespace: nsW })).result();
+  expect(report.outcome, report.message).toBe('succeeded');
+}, 900_000);
+
+afterAll(async () => {
+  await stack?.teardown();
+}, 300_000);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Measurements
+
+describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status', () => {
+  for (const n of SIZES) {
+    it(`N = ${n}`, async () => {
+      const manifests = manifestSet(n);
+      const { configMaps, deployments } = objectNames(n);
+      const [nsK, nsW] = await freshNamespaces(String(n));
+      const file = join(stack.dir, `set-${n}.yaml`);
+      writeFileSync(file, manifests);
+
+      // (a) kubectl, as a CronJob script would: one apply, then rollout status for every Deployment in turn
+      log(`N=${n}: kubectl apply --server-side + ${deployments.length} x rollout status in ${nsK}`);
+      const k = await kubectlDeploy(file, nsK, deployments);
+
+      // (b) kube-workflows: an in-process worker, client.deploy → result
+      log(`N=${n}: kube-workflows deploy in ${nsW}`);
+      const gw = kw.gateways.get(CLUSTER);
+      if (!gw) throw new Error(`the worker has no gateway "${CLUSTER}"`);
+      const before = { ...gw.stats };
+      const t0 = performance.now();
+      const handle = await client.deploy({ manifests, app: APP, namespace: nsW, timeoutSeconds: 600 });
+      const startMs = performance.now() - t0;
+      const report = await handle.result();
+      const totalMs = performance.now() - t0;
+      const after = { ...gw.stats };
+      expect(report.outcome, `deploy of ${n} objects: ${report.message}`).toBe('succeeded');
+      expect(report.objects.filter((o) => o.status !== 'Current')).toEqual([]);
+
+      const result: SizeResult = {
+        n,
+        configMaps: configMaps.length,
+        deployments: deployments.length,
+        kubectl: { namespace: nsK, ...k },
+        kubeWorkflows: {
+          namespace: nsW,
+          workflowId: handle.workflowId,
+          startMs: round(startMs),
+          totalMs: round(totalMs),
+          outcome: report.outcome,
+          message: report.message,
+          durationsMs: report.durationsMs,
+          apiRequests: after.requests - before.requests,
+          throttled429: after.throttled - before.throttled,
+          activities: await activityTimeline(handle.raw),
+        },
+        ratio: totalMs / k.totalMs,
+        rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+      };
+      results.push(result);
+      log(
+        `N=${n}: kubectl ${secs(k.totalMs)}s (apply ${secs(k.applyMs)}s, rollout status ${secs(k.rolloutMs)}s); ` +
+          `kube-workflows ${secs(totalMs)}s ${JSON.stringify(report.durationsMs)}, ` +
+          `${result.kubeWorkflows.apiRequests} API requests, ${result.kubeWorkflows.throttled429} x 429; ` +
+          `ratio ${result.ratio.toFixed(2)}`,
+      );
+    }, 3_600_000);
+  }
+
+  it('summary', async () => {
+    printSummary();
+    await writeResults();
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Two new namespaces (kubectl's, ours), created before timing, each with its `default` ServiceAccount. */
+async function freshNamespaces(label: string): Promise<[string, string]> {
+  const names: [string, string] = [`bench-kubectl-${label}-${suffix}`, `bench-kw-${label}-${suffix}`];
+  for (const name of names) await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  // Pods are refused until the ServiceAccount controller created `default`: wait, so neither side pays for it.
+  for (const namespace of names) {
+    const deadline = Date.now() + 30_000;
+    while (!(await admin.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace, name: 'default' }))) {
+      if (Date.now() > deadline) {
+        log(`warning: no default ServiceAccount in ${namespace} after 30s`);
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  return names;
+}
+
+async function kubectlDeploy(
+  file: string,
+  namespace: string,
+  deployments: readonly string[],
+): Promise<{ applyMs: number; rolloutMs: number; totalMs: number }> {
+  const t0 = performance.now();
+  await kubectl('apply', '--server-side', '--field-manager=bench', '-n', namespace, '-f', file);
+  const applied = performance.now();
+  for (const d of deployments) {
+    await kubectl('rollout', 'status', `deployment/${d}`, '-n', namespace, `--timeout=${ROLLOUT_TIMEOUT}`);
+  }
+  const done = performance.now();
+  return { applyMs: round(applied - t0), rolloutMs: round(done - applied), totalMs: round(done - t0) };
+}
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+type HistoryEvent = NonNullable<History['events']>[number];
+
+/** Per activity: when it was scheduled (after the workflow started), how long it queued and ran. */
+async function activityTimeline(handle: WorkflowHandle): Promise<ActivityTiming[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const time = (e: HistoryEvent | undefined): number =>
+    e?.eventTime ? Number(String(e.eventTime.seconds ?? 0)) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN;
+  const t0 = time(events[0]);
+  const byId = new Map(events.map((e) => [String(e.eventId), e]));
+  const out: ActivityTiming[] = [];
+  for (const e of events) {
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done) continue;
+    const scheduled = byId.get(String(done.scheduledEventId));
+    const started = byId.get(String(done.startedEventId));
+    out.push({
+      activity: scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?',
+      atS: Math.round(time(scheduled) - t0) / 1000,
+      queuedMs: round(time(started) - time(scheduled)),
+      ranMs: round(time(e) - time(started)),
+      attempt: started?.activityTaskStartedEventAttributes?.attempt ?? 1,
+    });
+  }
+  return out;
+}
+
+function printSummary(): void {
+  const rows = results.map((r) => [
+    String(r.n),
+    secs(r.kubectl.totalMs),
+    secs(r.kubeWorkflows.totalMs),
+    r.ratio.toFixed(2),
+    String(r.kubeWorkflows.throttled429),
+    String(r.rssMb),
+  ]);
+  const phases = ['validating', 'planning', 'applying', 'waiting', 'total'];
+  const phaseRows = results.map((r) => [
+    String(r.n),
+    secs(r.kubectl.applyMs),
+    secs(r.kubectl.rolloutMs),
+    ...phases.map((p) => secs(r.kubeWorkflows.durationsMs[p] ?? 0)),
+    String(r.kubeWorkflows.apiRequests),
+  ]);
+  const target = results.find((r) => r.n === TARGET.n);
+  const verdict = target
+    ? target.ratio <= TARGET.maxRatio && target.kubeWorkflows.throttled429 === 0
+      ? `MET: ratio ${target.ratio.toFixed(2)} <= ${TARGET.maxRatio}, ${target.kubeWorkflows.throttled429} x 429`
+      : `NOT MET: ratio ${target.ratio.toFixed(2)} (needs <= ${TARGET.maxRatio}), ${target.kubeWorkflows.throttled429} x 429 (needs 0)`
+    : `not measured (N = ${TARGET.n} was not in BENCH_SIZES)`;
+  const lines = [
+    '',
+    `deploy benchmark: kubectl ${kubectlVersion} (apply --server-side + rollout status per Deployment) vs kube-workflows`,
+    `worker: kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst}, applyConcurrency ${workerConfig.worker.applyConcurrency}; ` +
+      `${cpus().length} CPUs, load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+    '',
+    table(['N', 'kubectl s', 'kube-workflows s', 'ratio (ours/kubectl)', '429s', 'worker RSS MB'], rows),
+    '',
+    'where the time goes (seconds; kube-workflows phases from the deploy report):',
+    table(['N', 'kubectl apply', 'kubectl rollout', ...phases.map((p) => `kw ${p}`), 'kw API requests'], phaseRows),
+    '',
+    `target at N = ${TARGET.n} (ours <= ${TARGET.maxRatio} x kubectl, no 429s): ${verdict}`,
+    '',
+  ];
+  const last = results.at(-1);
+  if (last) {
+    lines.push(`activities of the N = ${last.n} deploy (s after start, queued ms, ran ms):`);
+    for (const a of last.kubeWorkflows.activities)
+      lines.push(
+        `  ${a.activity.padEnd(16)} at ${a.atS.toFixed(2).padStart(7)}  queued ${String(a.queuedMs).padStart(6)}  ran ${String(a.ranMs).padStart(7)}${a.attempt > 1 ? `  (attempt ${a.attempt})` : ''}`,
+      );
+    lines.push('');
+  }
+  console.log(lines.join('\n'));
+}
+
+async function writeResults(): Promise<void> {
+  const defaults =
+    SIZES.join(',') === DEFAULT_SIZES.join(',') && Object.values(OVERRIDES).every((v) => v === undefined);
+  const file = process.env.BENCH_RESULTS || (defaults ? join(RESULTS_DIR, 'deploy-latest.json') : undefined);
+  if (!file) {
+    log('custom sizes or worker overrides: results not written (set BENCH_RESULTS=<file> to keep them)');
+    return;
+  }
+  if (results.length !== SIZES.length) {
+    log(`only ${results.length} of ${SIZES.length} sizes measured: results not written`);
+    return;
+  }
+  const target = results.find((r) => r.n === TARGET.n);
+  const doc = {
+    benchmark: 'deploy',
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageAtStart: loadAtStart.map((l) => Math.round(l * 100) / 100),
+    },
+    kubectl: kubectlVersion,
+    stack: { nodes: NODES },
+    worker: {
+      kubeQps: workerConfig.worker.kubeQps,
+      kubeBurst: workerConfig.worker.kubeBurst,
+      applyConcurrency: workerConfig.worker.applyConcurrency,
+    },
+    target: {
+      n: TARGET.n,
+      maxRatio: TARGET.maxRatio,
+      ratio: target ? Math.round(target.ratio * 1000) / 1000 : null,
+      throttled429: target?.kubeWorkflows.throttled429 ?? null,
+      met: target ? target.ratio <= TARGET.maxRatio && target.kubeWorkflows.throttled429 === 0 : null,
+    },
+    results: results.map((r) => ({ ...r, ratio: Math.round(r.ratio * 1000) / 1000 })),
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  let text = `${JSON.stringify(doc, null, 2)}\n`;
+  try {
+    // Formatted as `npm run format:check` expects, so the committed file stays clean.
+    const prettier = await import('prettier');
+    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
+  } catch (err) {
+    log(`prettier unavailable, writing plain JSON (${String(err)})`);
+  }
+  writeFileSync(file, text);
+  log(`results written to ${file}`);
+}
+
+function round(ms: number): number {
+  return Math.round(ms);
+}
+
+function installQuietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed in this process
+  }
+}
+
+const noop = (): void => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => log(m), log: noop };

@@ -1,0 +1,246 @@
+/**
+ * Benchmark support: the bench's own local stack (temp folder, unique name) with a teardown that runs on success,
+ * on failure and on Ctrl-C / SIGTERM / loss of the vitest parent, child processes run and timed, manifest
+ * generation and table formatting. Not a test file: vitest only runs `bench/**\/*.bench.ts`.
+ * @module
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
+
+/** Progress lines go to stderr so the result table on stdout stays readable. */
+export const log = (line: string): void => {
+  process.stderr.write(`[bench] ${line}\n`);
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// The stack and its teardown
+
+/** What `startBenchStack` gives back. */
+export interface BenchStack {
+  info: StackInfo;
+  dir: string;
+  /** Registers async work to run (in reverse order) before the stack is stopped on a normal teardown. */
+  onTeardown(fn: () => Promise<void> | void): void;
+  /** Closes what was registered, stops the stack, removes its folder. Idempotent. */
+  teardown(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Starts a local stack in a fresh temp folder under a unique name. Until `teardown()` has run, SIGINT, SIGTERM
+ * and the loss of the vitest parent process (its IPC channel closing) stop the stack and exit this process.
+ */
+export async function startBenchStack(nodes: number): Promise<BenchStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'kwf-bench-'));
+  const name = `kwf-bench-${process.pid.toString(36)}-${Date.now().toString(36).slice(-4)}`;
+  const abort = new AbortController();
+  const closers: (() => Promise<void> | void)[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAndRemove = async (): Promise<void> => {
+    try {
+      await stopStack({ dir, purge: true, onProgress: (l) => log(l) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  // Emergency path: the parent (vitest) may be gone already, so no IPC and no logging that could throw; just
+  // kill our own kubectl children, stop the stack, remove the folder and exit.
+  const emergency = (why: string): void => {
+    if (stopping) return;
+    const code = why === 'SIGINT' ? 130 : why === 'SIGTERM' ? 143 : 1;
+    const noop = (): void => undefined;
+    process.removeAllListeners('error');
+    process.on('error', noop); // vitest's worker exits on ERR_IPC_CHANNEL_CLOSED; we must finish first
+    process.on('uncaughtException', noop);
+    process.stdout.on('error', noop);
+    process.stderr.on('error', noop);
+    try {
+      log(`${why}: stopping the bench stack in ${dir}`);
+    } catch {
+      // the parent may be gone
+    }
+    abort.abort(new Error(`interrupted by ${why}`));
+    for (const child of running) child.kill('SIGTERM');
+    stopping = stopAndRemove()
+      .catch(noop)
+      .finally(() => exitNow(code));
+  };
+  const onSigint = (): void => emergency('SIGINT');
+  const onSigterm = (): void => emergency('SIGTERM');
+  const onDisconnect = (): void => emergency('disconnect');
+  process.once('SIGINT', onSigint);
+  process.once('SIGTERM', onSigterm);
+  process.once('disconnect', onDisconnect);
+  const removeHandlers = (): void => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.off('disconnect', onDisconnect);
+  };
+
+  let info: StackInfo;
+  try {
+    await ensureToolchain({ onProgress: log, only: STACK_BINARIES });
+    const t0 = performance.now();
+    info = await startStack({ dir, name, nodes, onProgress: log, signal: abort.signal });
+    log(`stack ${name} up in ${((performance.now() - t0) / 1000).toFixed(1)}s (${dir})`);
+  } catch (err) {
+    removeHandlers();
+    if (!stopping) await stopAndRemove().catch(() => undefined);
+    throw err;
+  }
+
+  return {
+    info,
+    dir,
+    onTeardown(fn) {
+      closers.push(fn);
+    },
+    async teardown() {
+      if (stopping) return stopping;
+      stopping = (async () => {
+        try {
+          for (const fn of closers.reverse()) {
+            try {
+              await fn();
+            } catch (err) {
+              log(`teardown step failed (continuing): ${String(err)}`);
+            }
+          }
+        } finally {
+          log('stopping the bench stack');
+          try {
+            await stopAndRemove();
+          } finally {
+            removeHandlers();
+          }
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** vitest replaces `process.exit` inside test files; the original is still reachable as `reallyExit`. */
+function exitNow(code: number): void {
+  const real = (process as unknown as { reallyExit?: (code: number) => void }).reallyExit;
+  if (typeof real === 'function') real.call(process, code);
+  process.kill(process.pid, 'SIGKILL');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes
+
+/** Output of one command run to completion. */
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command (tracked, so Ctrl-C kills it) and rejects with its stderr when it exits non-zero. */
+export function run(cmd: string, args: readonly string[]): Promise<RunResult> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', (err) => {
+      running.delete(child);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      const ms = performance.now() - t0;
+      if (code === 0) resolve({ stdout, stderr, ms });
+      else
+        reject(
+          new Error(
+            `${cmd} ${args.join(' ')} exited with ${code ?? signal}:\n${stderr.slice(-2000) || stdout.slice(-2000)}`,
+          ),
+        );
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Manifests
+
+/** Names of the objects of a set of `n` objects: ⌈n/2⌉ ConfigMaps and ⌊n/2⌋ Deployments. */
+export function objectNames(n: number): { configMaps: string[]; deployments: string[] } {
+  const deployments = Math.floor(n / 2);
+  const pad = (i: number): string => String(i).padStart(4, '0');
+  return {
+    configMaps: Array.from({ length: n - deployments }, (_, i) => `config-${pad(i)}`),
+    deployments: Array.from({ length: deployments }, (_, i) => `app-${pad(i)}`),
+  };
+}
+
+/**
+ * Multi-document YAML of `n` objects without a namespace (kubectl gets `-n`, the deploy gets `namespace`), so
+ * both sides apply the very same text. Each Deployment (1 replica; KWOK makes its pod Ready at once) mounts
+ * its ConfigMap as environment.
+ */
+export function manifestSet(n: number): string {
+  const { configMaps, deployments } = objectNames(n);
+  const docs: string[] = [];
+  configMaps.forEach((name, i) => {
+    docs.push(
+      [
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        'metadata:',
+        `  name: ${name}`,
+        '  labels: { app.kubernetes.io/part-of: bench }',
+        'data:',
+        `  INDEX: "${i}"`,
+        '  GREETING: hello from the deploy benchmark',
+      ].join('\n'),
+    );
+  });
+  deployments.forEach((name, i) => {
+    const config = configMaps[i] ?? configMaps[0];
+    docs.push(
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata:',
+        `  name: ${name}`,
+        `  labels: { app.kubernetes.io/name: ${name}, app.kubernetes.io/part-of: bench }`,
+        'spec:',
+        '  replicas: 1',
+        `  selector: { matchLabels: { app.kubernetes.io/name: ${name} } }`,
+        '  template:',
+        `    metadata: { labels: { app.kubernetes.io/name: ${name}, app.kubernetes.io/part-of: bench } }`,
+        '    spec:',
+        '      containers:',
+        '        - name: app',
+        '          image: registry.example/bench:1.0.0',
+        '          ports: [{ containerPort: 8080 }]',
+        `          envFrom: [{ configMapRef: { name: ${config} } }]`,
+      ].join('\n'),
+    );
+  });
+  return `${docs.join('\n---\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+/** A plain-text table with right-aligned columns (the first one left-aligned). */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Seconds with two decimals. */
+export const secs = (ms: number): string => (ms / 1000).toFixed(2);

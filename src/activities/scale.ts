@@ -1,0 +1,81 @@
+/**
+ * Scale activities: read the current replica count, and set an absolute count through the scale subresource
+ * after checking the policy (namespace, kind, replica bounds). Setting an absolute count makes retries harmless;
+ * relative changes are resolved to a count by the workflow from what `readScale` returned.
+ * @module
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../domain/failures.js';
+import {
+  checkPolicy,
+  checkScaleBounds,
+  DEFAULT_SCALE_BOUNDS,
+  formatViolations,
+  scaleBoundsFor,
+} from '../domain/policy.js';
+import { formatSubject } from '../domain/subject.js';
+import type { DeployActivityDeps } from './deploy.js';
+import { classified } from './failures.js';
+
+/** A workload to scale. */
+export interface WorkloadRef {
+  cluster: string;
+  kind: 'Deployment' | 'StatefulSet';
+  namespace: string;
+  name: string;
+}
+
+/** Builds the scale activities. */
+export function createScaleActivities(deps: Pick<DeployActivityDeps, 'gateway' | 'policy'>) {
+  return {
+    /** The workload's current `spec.replicas` (through the scale subresource) and the resolved cluster name. */
+    async readScale(ref: WorkloadRef): Promise<{ cluster: string; replicas: number }> {
+      return classified(async () => {
+        const gw = deps.gateway(ref.cluster);
+        const obj = await gw.get({ apiVersion: 'apps/v1', kind: ref.kind, namespace: ref.namespace, name: ref.name });
+        if (!obj) {
+          throw ApplicationFailure.nonRetryable(`${formatSubject(ref)} does not exist`, FailureType.KubeNotFound);
+        }
+        const replicas = (obj as { spec?: { replicas?: number } }).spec?.replicas ?? 1;
+        return { cluster: gw.cluster, replicas };
+      });
+    },
+
+    /** Sets the replica count after the policy check; PolicyViolation (nothing written) when out of bounds. */
+    async setScale(input: WorkloadRef & { replicas: number }): Promise<{ previous: number; replicas: number }> {
+      return classified(async () => {
+        const gw = deps.gateway(input.cluster);
+        const subject = formatSubject(input);
+        const violations = checkPolicy(deps.policy, [
+          { kind: input.kind, name: input.name, namespace: input.namespace, namespaced: true },
+        ]);
+        if (violations.length) {
+          throw ApplicationFailure.create({
+            message: formatViolations(violations),
+            type: FailureType.PolicyViolation,
+            nonRetryable: true,
+          });
+        }
+        const bounds = scaleBoundsFor(
+          deps.policy.scale?.rules ?? [],
+          deps.policy.scale?.defaults ?? DEFAULT_SCALE_BOUNDS,
+          input,
+        );
+        const why = checkScaleBounds(bounds, input.replicas);
+        if (why) {
+          throw ApplicationFailure.create({
+            message: `${subject}: ${why}; nothing was written`,
+            type: FailureType.PolicyViolation,
+            nonRetryable: true,
+            details: [bounds],
+          });
+        }
+        const { previous } = await gw.scale(
+          { apiVersion: 'apps/v1', kind: input.kind, namespace: input.namespace, name: input.name },
+          input.replicas,
+        );
+        return { previous, replicas: input.replicas };
+      });
+    },
+  };
+}

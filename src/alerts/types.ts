@@ -1,0 +1,158 @@
+/**
+ * The contract every alert channel honours. A channel turns one {@link AlertEvent} into ONE HTTP request and
+ * either resolves with a {@link DeliveryResult} or throws an {@link AlertDeliveryError} that says whether a retry
+ * can help and how long the receiver asked us to wait. Channels never retry themselves: the Temporal activity that
+ * calls them does, so a `Retry-After` reaches the retry policy (`ApplicationFailure` `nextRetryDelay`) instead of
+ * being slept away inside one attempt.
+ *
+ * Error messages are safe to store in workflow history: they name the channel and the receiver's host, never a
+ * full URL, a routing key, a signing secret or a response header, and quote at most
+ * {@link MAX_ERROR_BODY_CHARS} characters of the response body (with the channel's secrets blanked out).
+ * @module
+ */
+
+/** How bad an alert is, from worst to mildest. The names are PagerDuty's; Slack and Alertmanager reuse them. */
+export const AlertSeverity = {
+  critical: 'critical',
+  error: 'error',
+  warning: 'warning',
+  info: 'info',
+} as const;
+/** One of {@link AlertSeverity}. */
+export type AlertSeverity = (typeof AlertSeverity)[keyof typeof AlertSeverity];
+
+/** Every severity, worst first. */
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = [
+  AlertSeverity.critical,
+  AlertSeverity.error,
+  AlertSeverity.warning,
+  AlertSeverity.info,
+];
+
+const SEVERITY_RANK: Record<AlertSeverity, number> = { critical: 3, error: 2, warning: 1, info: 0 };
+
+/** True when `severity` is `min` or worse (`severityAtLeast('error', 'warning')` is true). */
+export function severityAtLeast(severity: AlertSeverity, min: AlertSeverity): boolean {
+  return SEVERITY_RANK[severity] >= SEVERITY_RANK[min];
+}
+
+/** The kinds of channel this module implements. */
+export const AlertChannelType = {
+  webhook: 'webhook',
+  slack: 'slack',
+  alertmanager: 'alertmanager',
+  pagerduty: 'pagerduty',
+} as const;
+/** One of {@link AlertChannelType}. */
+export type AlertChannelType = (typeof AlertChannelType)[keyof typeof AlertChannelType];
+
+/** Longest accepted {@link AlertEvent.dedupKey} (PagerDuty's limit, the strictest receiver). */
+export const MAX_DEDUP_KEY_LENGTH = 255;
+
+/**
+ * One alert state change. Plain JSON, so it can travel through Temporal history as an activity argument.
+ *
+ * A `resolve` must repeat the `dedupKey`, `source`, `severity` and `labels` of the `trigger` it closes:
+ * Alertmanager identifies an alert by its label set, which is built from them.
+ */
+export interface AlertEvent {
+  /** Open (or re-send) the incident, or close it. */
+  action: 'trigger' | 'resolve';
+  /**
+   * Stable identity of the incident, at most {@link MAX_DEDUP_KEY_LENGTH} characters. Callers derive it from the
+   * workflow id, the target and the incident number, so a retried activity never opens a second incident.
+   */
+  dedupKey: string;
+  /** One line a person reads first. */
+  summary: string;
+  /** What the alert is about, as `Kind/namespace/name` (for example `Deployment/shop/cart`). */
+  source: string;
+  severity: AlertSeverity;
+  /** When the problem started (ISO 8601). */
+  startsAt: string;
+  /** When it ended (ISO 8601); for `resolve`. Defaults to the time of sending. */
+  endsAt?: string;
+  /** Identifying key/value pairs (Alertmanager labels; keep them the same between trigger and resolve). */
+  labels?: Record<string, string>;
+  /** Descriptive key/value pairs (Alertmanager annotations, PagerDuty custom details, Slack fields). */
+  details?: Record<string, string>;
+  /** A link for people, for example the workflow in the Temporal UI. */
+  url?: string;
+}
+
+/** What a successful send reports. */
+export interface DeliveryResult {
+  /** The channel's configured name. */
+  channel: string;
+  /** The receiver's HTTP status (2xx). */
+  status: number;
+  /** Attempt number, set by callers that retry (the activity); a channel makes exactly one attempt per call. */
+  attempts?: number;
+}
+
+/** Per-call options of {@link AlertChannel.send}. */
+export interface SendOptions {
+  /** Aborts the request (activity cancellation). An abort rejects with the signal's reason, not a delivery error. */
+  signal?: AbortSignal;
+}
+
+/** A configured destination for alerts. */
+export interface AlertChannel {
+  /** The name the configuration gives it (`alerts.<name>`). */
+  readonly name: string;
+  readonly type: AlertChannelType;
+  /** Only events at or above this severity are routed here ({@link AlertSeverity.info}: everything). */
+  readonly minSeverity: AlertSeverity;
+  /**
+   * Delivers one event with exactly ONE HTTP request. Resolves on a 2xx answer; otherwise throws
+   * {@link AlertDeliveryError}. Safe to call again with the same event: every channel deduplicates on
+   * {@link AlertEvent.dedupKey} (or, for the generic webhook, on the `webhook-id` derived from it).
+   */
+  send(event: AlertEvent, options?: SendOptions): Promise<DeliveryResult>;
+}
+
+/** Most characters of a response body an {@link AlertDeliveryError} message quotes. */
+export const MAX_ERROR_BODY_CHARS = 200;
+
+/**
+ * A failed delivery, classified once. `retryable` is true for 429, 5xx and network errors (including our own
+ * timeout); false for every other answer and for events rejected before sending (too large, malformed).
+ */
+export class AlertDeliveryError extends Error {
+  override readonly name = 'AlertDeliveryError';
+  /** The channel's configured name. */
+  readonly channel: string;
+  /** HTTP status; 0 when no answer was received (network error, timeout, rejected before sending). */
+  readonly status: number;
+  /** Whether sending the same event again can succeed. */
+  readonly retryable: boolean;
+  /** Seconds the receiver asked us to wait (`Retry-After`, as seconds or an HTTP-date). */
+  readonly retryAfterSeconds: number | undefined;
+  /**
+   * Short machine-readable cause: the HTTP reason (`TooManyRequests`, `BadRequest`, …), the network error code
+   * (`ECONNREFUSED`, `ETIMEDOUT`, …), `PayloadTooLarge` or `InvalidEvent`.
+   */
+  readonly reason: string;
+
+  constructor(init: {
+    channel: string;
+    status: number;
+    retryable: boolean;
+    reason: string;
+    /** Must already be free of secrets. */
+    message: string;
+    retryAfterSeconds?: number | undefined;
+  }) {
+    super(init.message);
+    this.channel = init.channel;
+    this.status = init.status;
+    this.retryable = init.retryable;
+    this.reason = init.reason;
+    this.retryAfterSeconds = init.retryAfterSeconds;
+  }
+}
+
+/** Type guard for {@link AlertDeliveryError}. */
+export function isAlertDeliveryError(err: unknown): err is AlertDeliveryError {
+  return err instanceof AlertDeliveryError;
+}
