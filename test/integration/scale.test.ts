@@ -46,7 +46,7 @@ beforeAll(async () => {
           spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
         },
       },
-    } as never);
+    });
   }
 });
 
