@@ -14,6 +14,7 @@ import { ExitCode, exitCodeForError, exitCodeForReport, messageOf } from './exit
 import { loadManifestSources } from './files.js';
 import { followDeploy } from './follow.js';
 import { renderReport } from './render.js';
+import { addScaleAndScheduleCommands } from './scale-schedule.js';
 
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -194,6 +195,7 @@ Examples:
         await client.close();
       }
     });
+  addScaleAndScheduleCommands(program);
   return program;
 }
 
