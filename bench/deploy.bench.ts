@@ -29,7 +29,13 @@ const DEFAULT_SIZES = [10, 100, 500];
 const SIZES = process.env.BENCH_SIZES
   ? process.env.BENCH_SIZES.split(',').map((s) => Number.parseInt(s.trim(), 10))
   : DEFAULT_SIZES;
-const NODES = Number.parseInt(process.env.BENCH_NODES ?? '3', 10);
+const WARMUP_OBJECTS = 4;
+/** Pods the run creates: every size and the warm-up, once for kubectl and once for us (namespaces are kept). */
+const PODS_NEEDED = 2 * [WARMUP_OBJECTS, ...SIZES].reduce((sum, n) => sum + objectNames(n).deployments.length, 0);
+/** KWOK nodes made by `kwokctl scale node` allow 110 pods each: enough nodes for every pod, with headroom. */
+const NODES = process.env.BENCH_NODES
+  ? Number.parseInt(process.env.BENCH_NODES, 10)
+  : Math.max(3, Math.ceil(PODS_NEEDED / 100));
 /** Worker tuning overrides, to investigate where time goes (the shipped defaults otherwise). */
 const OVERRIDES = {
   kubeQps: optionalNumber('BENCH_KUBE_QPS'),
@@ -118,6 +124,7 @@ beforeAll(async () => {
 
   admin = await createKubeGateway('admin', { kubeconfig: stack.info.kubeconfig });
   stack.onTeardown(() => admin.close());
+  await checkPodCapacity();
 
   log('bundling the workflow code from source');
   const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
@@ -154,11 +161,11 @@ beforeAll(async () => {
 
   // Warm-up, untimed: kubectl's discovery cache, the worker's discovery cache and first workflow task.
   log('warm-up (untimed)');
-  const warm = manifestSet(4);
+  const warm = manifestSet(WARMUP_OBJECTS);
   const [nsK, nsW] = await freshNamespaces('warmup');
   const warmFile = join(stack.dir, 'warmup.yaml');
   writeFileSync(warmFile, warm);
-  await kubectlDeploy(warmFile, nsK, objectNames(4).deployments);
+  await kubectlDeploy(warmFile, nsK, objectNames(WARMUP_OBJECTS).deployments);
   const report = await (await client.deploy({ manifests: warm, app: APP, namespace: nsW })).result();
   expect(report.outcome, report.message).toBe('succeeded');
 }, 900_000);
@@ -234,6 +241,21 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
 });
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/** Fails fast when the nodes cannot hold every pod (pods would stay Pending and both sides would time out). */
+async function checkPodCapacity(): Promise<void> {
+  const nodes = await admin.list('v1', 'Node');
+  const capacity = nodes.items.reduce((sum, node) => {
+    const pods = (node.status as { allocatable?: { pods?: string } } | undefined)?.allocatable?.pods ?? '0';
+    return sum + (Number.parseInt(pods, 10) || 0);
+  }, 0);
+  log(`${nodes.items.length} nodes for ${PODS_NEEDED} pods (room for ${capacity})`);
+  if (capacity < PODS_NEEDED) {
+    throw new Error(
+      `the ${nodes.items.length} nodes hold ${capacity} pods, the run needs ${PODS_NEEDED}: raise BENCH_NODES`,
+    );
+  }
+}
 
 /** Two new namespaces (kubectl's, ours), created before timing, each with its `default` ServiceAccount. */
 async function freshNamespaces(label: string): Promise<[string, string]> {

@@ -19,8 +19,8 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
       ...(err.retryAfterSeconds ? { nextRetryDelay: `${err.retryAfterSeconds}s` } : {}),
     });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.create({ message, type: FailureType.KubeUnavailable, nonRetryable: false });
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return ApplicationFailure.create({ message, type: FailureType.Internal, nonRetryable: false });
 }
 
 /** Runs `fn`, converting whatever it throws with {@link toApplicationFailure}. */

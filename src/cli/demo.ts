@@ -77,7 +77,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       KUBE_WORKFLOWS_NAMESPACES: 'demo',
     });
     const connection = await NativeConnection.connect({ address: info.temporalAddress });
-    kw = await createKubeWorker({ config, connection });
+    // Bundle the workflow code from this install's sources: never a stale prebuilt bundle.
+    kw = await createKubeWorker({ config, connection, workflowsFromSource: true });
     running = kw.worker.run().finally(() => connection.close());
     const client = await createKubeWorkflowsClient({
       address: info.temporalAddress,

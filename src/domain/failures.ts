@@ -24,6 +24,12 @@ export const FailureType = {
   RolloutFailed: 'RolloutFailed',
   /** Objects did not become healthy before the deadline. */
   RolloutTimeout: 'RolloutTimeout',
+  /** An alert channel refused an alert (4xx other than 429). Never retried. */
+  AlertRejected: 'AlertRejected',
+  /** An alert channel could not be reached or throttled us (429, 5xx, network). Retried, honouring Retry-After. */
+  AlertUnavailable: 'AlertUnavailable',
+  /** A bug or an unexpected error in the worker. Retried: deploying a fixed worker resumes the workflow. */
+  Internal: 'InternalError',
 } as const;
 /** One of {@link FailureType}. */
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -38,4 +44,5 @@ export const NON_RETRYABLE_FAILURE_TYPES: readonly FailureType[] = [
   FailureType.ApplyConflict,
   FailureType.RolloutFailed,
   FailureType.RolloutTimeout,
+  FailureType.AlertRejected,
 ];

@@ -39,9 +39,7 @@ export interface RunningAlertmanager {
 }
 
 /** Starts Alertmanager and waits until it is ready. Tries again on a fresh port if the chosen one was taken. */
-export async function startAlertmanager(
-  options: { readyTimeoutMs?: number } = {},
-): Promise<RunningAlertmanager> {
+export async function startAlertmanager(options: { readyTimeoutMs?: number } = {}): Promise<RunningAlertmanager> {
   if (!existsSync(ALERTMANAGER_BIN)) {
     throw new Error(
       `Alertmanager is not installed (${ALERTMANAGER_BIN} is missing): install it with \`${ALERTMANAGER_INSTALL_HINT}\` ` +
