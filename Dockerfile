@@ -14,6 +14,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-USER node
+# The image's `node` user, by number so Kubernetes can check runAsNonRoot (deploy/kubernetes/deployment.yaml).
+USER 1000:1000
 ENTRYPOINT ["node", "bin/kube-workflows.js"]
 CMD ["worker"]

@@ -10,8 +10,10 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -42,6 +44,8 @@ const OVERRIDES = {
   kubeBurst: optionalNumber('BENCH_KUBE_BURST'),
   applyConcurrency: optionalNumber('BENCH_APPLY_CONCURRENCY'),
 };
+/** A folder: write a CPU profile of the worker's main thread (activities) during each of our deploys. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 const CLUSTER = 'local';
 const APP = 'bench';
 /** The issue's target: at N = 500 our wall time is at most half of kubectl's, with no 429s. */
@@ -69,24 +73,39 @@ interface ActivityTiming {
   /** Started → completed (the activity's own work). */
   ranMs: number;
   attempt: number;
+  /** Why the previous attempt failed (e.g. a heartbeat timeout), when it was retried. */
+  lastFailure?: string;
 }
 
 interface SizeResult {
   n: number;
   configMaps: number;
   deployments: number;
-  kubectl: { namespace: string; applyMs: number; rolloutMs: number; totalMs: number };
+  kubectl: {
+    namespace: string;
+    applyMs: number;
+    rolloutMs: number;
+    totalMs: number;
+    /** When the last Deployment turned Available (API server clock, 1 s resolution), after the start. */
+    allAvailableAtS: number;
+  };
   kubeWorkflows: {
     namespace: string;
     workflowId: string;
     /** client.deploy() returned (validated locally, workflow started). */
     startMs: number;
     totalMs: number;
+    /** When the last Deployment turned Available (API server clock, 1 s resolution), after the start. */
+    allAvailableAtS: number;
     outcome: DeployReport['outcome'];
     message: string;
     durationsMs: Record<string, number>;
     apiRequests: number;
     throttled429: number;
+    /** CPU time of the whole worker process (activities, workflow sandbox, Temporal core) during the deploy. */
+    cpuSeconds: number;
+    /** Longest event-loop stall during the deploy (a stall delays heartbeats and watch handling). */
+    eventLoopMaxLagMs: number;
     activities: ActivityTiming[];
   };
   ratio: number;
@@ -188,18 +207,28 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
 
       // (a) kubectl, as a CronJob script would: one apply, then rollout status for every Deployment in turn
       log(`N=${n}: kubectl apply --server-side + ${deployments.length} x rollout status in ${nsK}`);
+      const kStart = Date.now();
       const k = await kubectlDeploy(file, nsK, deployments);
+      const kAvailable = await lastAvailableAt(nsK);
 
       // (b) kube-workflows: an in-process worker, client.deploy → result
       log(`N=${n}: kube-workflows deploy in ${nsW}`);
       const gw = kw.gateways.get(CLUSTER);
       if (!gw) throw new Error(`the worker has no gateway "${CLUSTER}"`);
       const before = { ...gw.stats };
+      const profiler = CPU_PROFILE_DIR ? await startProfiler() : undefined;
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
+      const cpu0 = process.cpuUsage();
+      const wStart = Date.now();
       const t0 = performance.now();
       const handle = await client.deploy({ manifests, app: APP, namespace: nsW, timeoutSeconds: 600 });
       const startMs = performance.now() - t0;
       const report = await handle.result();
       const totalMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      lag.disable();
+      if (profiler && CPU_PROFILE_DIR) await profiler.stop(join(CPU_PROFILE_DIR, `deploy-${n}.cpuprofile`));
       const after = { ...gw.stats };
       expect(report.outcome, `deploy of ${n} objects: ${report.message}`).toBe('succeeded');
       expect(report.objects.filter((o) => o.status !== 'Current')).toEqual([]);
@@ -208,17 +237,20 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
         n,
         configMaps: configMaps.length,
         deployments: deployments.length,
-        kubectl: { namespace: nsK, ...k },
+        kubectl: { namespace: nsK, ...k, allAvailableAtS: Math.max(0, kAvailable - kStart) / 1000 },
         kubeWorkflows: {
           namespace: nsW,
           workflowId: handle.workflowId,
           startMs: round(startMs),
           totalMs: round(totalMs),
+          allAvailableAtS: Math.max(0, (await lastAvailableAt(nsW)) - wStart) / 1000,
           outcome: report.outcome,
           message: report.message,
           durationsMs: report.durationsMs,
           apiRequests: after.requests - before.requests,
           throttled429: after.throttled - before.throttled,
+          cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+          eventLoopMaxLagMs: Math.round(lag.max / 1e6),
           activities: await activityTimeline(handle.raw),
         },
         ratio: totalMs / k.totalMs,
@@ -226,9 +258,12 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
       };
       results.push(result);
       log(
-        `N=${n}: kubectl ${secs(k.totalMs)}s (apply ${secs(k.applyMs)}s, rollout status ${secs(k.rolloutMs)}s); ` +
-          `kube-workflows ${secs(totalMs)}s ${JSON.stringify(report.durationsMs)}, ` +
-          `${result.kubeWorkflows.apiRequests} API requests, ${result.kubeWorkflows.throttled429} x 429; ` +
+        `N=${n}: kubectl ${secs(k.totalMs)}s (apply ${secs(k.applyMs)}s, rollout status ${secs(k.rolloutMs)}s, ` +
+          `all Available at ~${result.kubectl.allAvailableAtS.toFixed(0)}s); ` +
+          `kube-workflows ${secs(totalMs)}s ${JSON.stringify(report.durationsMs)} ` +
+          `(all Available at ~${result.kubeWorkflows.allAvailableAtS.toFixed(0)}s), ` +
+          `${result.kubeWorkflows.apiRequests} API requests, ${result.kubeWorkflows.throttled429} x 429, ` +
+          `${result.kubeWorkflows.cpuSeconds} CPU s, event loop stalled up to ${result.kubeWorkflows.eventLoopMaxLagMs} ms; ` +
           `ratio ${result.ratio.toFixed(2)}`,
       );
     }, 3_600_000);
@@ -247,7 +282,9 @@ async function checkPodCapacity(): Promise<void> {
   const nodes = await admin.list('v1', 'Node');
   const capacity = nodes.items.reduce((sum, node) => {
     const pods = (node.status as { allocatable?: { pods?: string } } | undefined)?.allocatable?.pods ?? '0';
-    return sum + (Number.parseInt(pods, 10) || 0);
+    const m = /^(\d+)([kMG]?)$/.exec(pods);
+    const scale = { '': 1, k: 1e3, M: 1e6, G: 1e9 }[m?.[2] ?? ''] ?? 1;
+    return sum + (m ? Number(m[1]) * scale : 0);
   }, 0);
   log(`${nodes.items.length} nodes for ${PODS_NEEDED} pods (room for ${capacity})`);
   if (capacity < PODS_NEEDED) {
@@ -290,6 +327,38 @@ async function kubectlDeploy(
   return { applyMs: round(applied - t0), rolloutMs: round(done - applied), totalMs: round(done - t0) };
 }
 
+/** Wall-clock ms when the last Deployment of `namespace` turned Available (0 when there is none). */
+async function lastAvailableAt(namespace: string): Promise<number> {
+  const list = await admin.list('apps/v1', 'Deployment', { namespace });
+  let last = 0;
+  for (const d of list.items) {
+    const conditions =
+      (d.status as { conditions?: { type: string; status: string; lastTransitionTime?: string }[] } | undefined)
+        ?.conditions ?? [];
+    const available = conditions.find((c) => c.type === 'Available' && c.status === 'True');
+    if (available?.lastTransitionTime) last = Math.max(last, Date.parse(available.lastTransitionTime));
+  }
+  return last;
+}
+
+/** Profiles this process's main thread (where activities run) with the inspector until `stop(file)`. */
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      log(`CPU profile written to ${file}`);
+    },
+  };
+}
+
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
 
@@ -306,12 +375,14 @@ async function activityTimeline(handle: WorkflowHandle): Promise<ActivityTiming[
     if (!done) continue;
     const scheduled = byId.get(String(done.scheduledEventId));
     const started = byId.get(String(done.startedEventId));
+    const lastFailure = started?.activityTaskStartedEventAttributes?.lastFailure?.message;
     out.push({
       activity: scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?',
       atS: Math.round(time(scheduled) - t0) / 1000,
       queuedMs: round(time(started) - time(scheduled)),
       ranMs: round(time(e) - time(started)),
       attempt: started?.activityTaskStartedEventAttributes?.attempt ?? 1,
+      ...(lastFailure ? { lastFailure } : {}),
     });
   }
   return out;
@@ -331,8 +402,12 @@ function printSummary(): void {
     String(r.n),
     secs(r.kubectl.applyMs),
     secs(r.kubectl.rolloutMs),
+    r.kubectl.allAvailableAtS.toFixed(0),
     ...phases.map((p) => secs(r.kubeWorkflows.durationsMs[p] ?? 0)),
+    r.kubeWorkflows.allAvailableAtS.toFixed(0),
     String(r.kubeWorkflows.apiRequests),
+    r.kubeWorkflows.cpuSeconds.toFixed(1),
+    String(r.kubeWorkflows.eventLoopMaxLagMs),
   ]);
   const target = results.find((r) => r.n === TARGET.n);
   const verdict = target
@@ -348,8 +423,22 @@ function printSummary(): void {
     '',
     table(['N', 'kubectl s', 'kube-workflows s', 'ratio (ours/kubectl)', '429s', 'worker RSS MB'], rows),
     '',
-    'where the time goes (seconds; kube-workflows phases from the deploy report):',
-    table(['N', 'kubectl apply', 'kubectl rollout', ...phases.map((p) => `kw ${p}`), 'kw API requests'], phaseRows),
+    'where the time goes (seconds; kw = kube-workflows phases from the deploy report; "all Available" = when the',
+    'last Deployment turned Available by the API server clock, 1 s resolution, after the start):',
+    table(
+      [
+        'N',
+        'kubectl apply',
+        'kubectl rollout',
+        'kubectl all Available',
+        ...phases.map((p) => `kw ${p}`),
+        'kw all Available',
+        'kw API requests',
+        'kw CPU s',
+        'kw max loop stall ms',
+      ],
+      phaseRows,
+    ),
     '',
     `target at N = ${TARGET.n} (ours <= ${TARGET.maxRatio} x kubectl, no 429s): ${verdict}`,
     '',
@@ -359,7 +448,7 @@ function printSummary(): void {
     lines.push(`activities of the N = ${last.n} deploy (s after start, queued ms, ran ms):`);
     for (const a of last.kubeWorkflows.activities)
       lines.push(
-        `  ${a.activity.padEnd(16)} at ${a.atS.toFixed(2).padStart(7)}  queued ${String(a.queuedMs).padStart(6)}  ran ${String(a.ranMs).padStart(7)}${a.attempt > 1 ? `  (attempt ${a.attempt})` : ''}`,
+        `  ${a.activity.padEnd(16)} at ${a.atS.toFixed(2).padStart(7)}  queued ${String(a.queuedMs).padStart(6)}  ran ${String(a.ranMs).padStart(7)}${a.attempt > 1 ? `  (attempt ${a.attempt}; before: ${a.lastFailure ?? '?'})` : ''}`,
       );
     lines.push('');
   }
@@ -368,7 +457,9 @@ function printSummary(): void {
 
 async function writeResults(): Promise<void> {
   const defaults =
-    SIZES.join(',') === DEFAULT_SIZES.join(',') && Object.values(OVERRIDES).every((v) => v === undefined);
+    SIZES.join(',') === DEFAULT_SIZES.join(',') &&
+    Object.values(OVERRIDES).every((v) => v === undefined) &&
+    !CPU_PROFILE_DIR;
   const file = process.env.BENCH_RESULTS || (defaults ? join(RESULTS_DIR, 'deploy-latest.json') : undefined);
   if (!file) {
     log('custom sizes or worker overrides: results not written (set BENCH_RESULTS=<file> to keep them)');

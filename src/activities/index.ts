@@ -4,16 +4,18 @@
  * @module
  */
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
 import { createScaleActivities } from './scale.js';
 
 /** Everything activities need; built by the worker (the composition root). */
-export type ActivityDeps = DeployActivityDeps;
+export type ActivityDeps = DeployActivityDeps & MonitorActivityDeps;
 
 /** Builds all activities. */
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDeployActivities(deps),
     ...createScaleActivities(deps),
+    ...createMonitorActivities(deps),
   };
 }
 
@@ -24,3 +26,5 @@ export type * from './types.js';
 export { toApplicationFailure } from './failures.js';
 export { DEFAULT_APPLY_CONCURRENCY } from './pool.js';
 export type { WorkloadRef } from './scale.js';
+export type { DeliverAlertInput, Observation, ObserveHealthInput, ObserveHealthResult } from './monitor.js';
+export { matchesSelector } from './monitor.js';

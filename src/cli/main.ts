@@ -7,6 +7,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { ApprovalRefusedError, createKubeWorkflowsClient, InvalidInputError } from '../client/index.js';
+import {
+  AesGcmPayloadCodec,
+  ENCRYPTION_KEYS_ENV,
+  EncryptionConfigError,
+  loadEncryptionConfig,
+  startCodecServer,
+} from '../codec/index.js';
 import { startStack, stackEnvLines, stackStatus, stopStack } from '../dev/index.js';
 import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
 import { runDemo } from './demo.js';
@@ -195,8 +202,108 @@ Examples:
         await client.close();
       }
     });
+  program
+    .command('codec-server')
+    .description(
+      'decrypt/encrypt payloads for the Temporal UI and CLI (POST /encode, /decode) with the configured keys',
+    )
+    .option('--port <port>', 'TCP port (0 picks a free one)', portNumber, 8081)
+    .option('--host <address>', 'listen address; keep it on loopback unless a proxy guards it', '127.0.0.1')
+    .option(
+      '--origin <origin...>',
+      'browser origin allowed to call it (the Temporal UI), repeatable; default: the origin of TEMPORAL_UI_URL',
+    )
+    .option('--token-env <name>', 'require "Authorization: Bearer <token>", the token read from this variable')
+    .addHelpText(
+      'after',
+      `
+Keys come from ${ENCRYPTION_KEYS_ENV} / KUBE_WORKFLOWS_ENCRYPTION_KEY_ID or the encryption section of
+KUBE_WORKFLOWS_CONFIG, as for the worker. Whoever can call /decode reads every encrypted history.
+
+Examples:
+  kube-workflows codec-server --port 8081 --origin http://localhost:8233
+  temporal workflow show -w deploy/default/shop/cart --codec-endpoint http://127.0.0.1:8081`,
+    )
+    .action(async (opts: CodecServerCliOptions) => {
+      process.exitCode = await codecServerCommand(opts);
+    });
   addScaleAndScheduleCommands(program);
   return program;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port, 0-65535');
+  return n;
+}
+
+interface CodecServerCliOptions {
+  port: number;
+  host: string;
+  origin?: string[];
+  tokenEnv?: string;
+}
+
+async function codecServerCommand(opts: CodecServerCliOptions): Promise<number> {
+  let encryption;
+  try {
+    encryption = loadEncryptionConfig();
+  } catch (err) {
+    if (!(err instanceof EncryptionConfigError)) throw err;
+    progress(pc.red(`configuration error: ${err.message}`));
+    return ExitCode.BadInput;
+  }
+  if (!encryption) {
+    progress(pc.red(`no encryption keys configured: set ${ENCRYPTION_KEYS_ENV} (id:base64,…) or encryption.keys`));
+    return ExitCode.BadInput;
+  }
+  let token: string | undefined;
+  if (opts.tokenEnv) {
+    token = process.env[opts.tokenEnv];
+    if (!token) {
+      progress(pc.red(`--token-env ${opts.tokenEnv}: that environment variable is not set`));
+      return ExitCode.BadInput;
+    }
+  }
+  const uiUrl = process.env.TEMPORAL_UI_URL;
+  const origins = opts.origin ?? (uiUrl && URL.canParse(uiUrl) ? [new URL(uiUrl).origin] : []);
+  const badOrigin = origins.find((o) => !URL.canParse(o) || new URL(o).origin !== o);
+  if (badOrigin !== undefined) {
+    progress(pc.red(`--origin ${badOrigin}: expected scheme://host[:port], without a path or trailing slash`));
+    return ExitCode.BadInput;
+  }
+  const codec = new AesGcmPayloadCodec(encryption);
+  let server;
+  try {
+    server = await startCodecServer({
+      port: opts.port,
+      host: opts.host,
+      codec,
+      allowedOrigins: origins,
+      ...(token !== undefined ? { token } : {}),
+      onRequest: (r) =>
+        progress(
+          pc.dim(
+            `${r.method} ${r.path} ${r.status}${r.namespace ? ` namespace=${r.namespace}` : ''}${r.payloads !== undefined ? ` payloads=${r.payloads}` : ''}`,
+          ),
+        ),
+    });
+  } catch (err) {
+    progress(pc.red(`cannot listen on ${opts.host}:${opts.port}: ${messageOf(err)}`));
+    return ExitCode.Unreachable;
+  }
+  progress(
+    `codec server on ${server.url}: key ids ${codec.keyIds.join(', ')} (encrypts with ${codec.encryptWith}); ` +
+      `browser origins: ${origins.length ? origins.join(', ') : 'none'}; bearer token ${token ? 'required' : 'not required'}`,
+  );
+  progress(`set it as the codec server endpoint in the Temporal UI (Data Encoder settings) or pass --codec-endpoint`);
+  process.stdout.write(`${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await server.close();
+  return ExitCode.Ok;
 }
 
 interface DeployCliOptions {

@@ -12,16 +12,19 @@ import {
   type ConnectionOptions,
   type WorkflowHandle,
 } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { z } from 'zod';
+import { createDataConverter, loadEncryptionConfig, type EncryptionConfig } from '../codec/index.js';
 import { prepareObjects } from '../domain/deploy-input.js';
 import { formatProblems } from '../domain/manifests.js';
 import { inferAppName } from '../domain/subject.js';
 import { packJson } from '../domain/compression.js';
 import { DeployManifestsInput, type ApprovalInput, type DeployReport } from '../schemas/deploy.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
+import { MonitorHealthInput, type MonitorStatus, type MonitorTarget } from '../schemas/monitor.js';
 import type { ApprovalResult, DeployProgress } from '../workflows/deploy.js';
 import { InvalidInputError } from './errors.js';
-import { deployWorkflowId, scaleWorkflowId } from './ids.js';
+import { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
 import { KubeSchedules } from './schedules.js';
 
 /** Default task queue (DESIGN.md contract). */
@@ -41,6 +44,14 @@ export interface KubeWorkflowsClientOptions {
   tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
   /** Use an existing connection instead (it is not closed by {@link KubeWorkflowsClient.close}). */
   connection?: Connection;
+  /**
+   * Payload encryption (AES-256-GCM; must match the worker's keys). Default: `KUBE_WORKFLOWS_ENCRYPTION_KEYS` /
+   * `KUBE_WORKFLOWS_ENCRYPTION_KEY_ID`, else the `encryption` section of the `KUBE_WORKFLOWS_CONFIG` file, else off.
+   * `false` turns it off whatever the environment says. Search attributes are never encrypted.
+   */
+  encryption?: EncryptionConfig | false;
+  /** A data converter of your own; replaces {@link KubeWorkflowsClientOptions.encryption}. */
+  dataConverter?: DataConverter;
 }
 
 export { InvalidInputError } from './errors.js';
@@ -80,6 +91,24 @@ export interface ScaleHandle {
   /** Waits for the report. */
   result(): Promise<ScaleReport>;
   /** The underlying Temporal handle. */
+  raw: WorkflowHandle;
+}
+
+/** A running monitor. */
+export interface MonitorHandle {
+  workflowId: string;
+  /** Every target's state (healthy / pending / degraded) and open incidents. */
+  status(): Promise<MonitorStatus>;
+  /** Adds targets (validated by the monitor); resolves to the number of targets. */
+  addTargets(targets: MonitorTarget[]): Promise<number>;
+  /** Removes targets; their open incidents are resolved. */
+  removeTargets(targets: MonitorTarget[]): Promise<number>;
+  /** Pauses observation and alerting; open incidents stay open. */
+  pause(reason?: string): Promise<void>;
+  /** Resumes a paused monitor. */
+  resume(): Promise<void>;
+  /** Stops the monitor (cancels the workflow). */
+  stop(): Promise<void>;
   raw: WorkflowHandle;
 }
 
@@ -161,6 +190,33 @@ export class KubeWorkflowsClient {
     return wrapDeploy(handle);
   }
 
+  /**
+   * Validates and starts a monitor (workflow id `monitor/<name>`; one per name).
+   * @example
+   * const m = await client.monitor({ name: 'shop', channels: ['oncall'], forSeconds: 60,
+   *   targets: [{ type: 'kube', namespace: 'shop', selector: 'app.kubernetes.io/part-of=shop' }] });
+   * console.log(await m.status());
+   */
+  async monitor(input: MonitorHealthInput): Promise<MonitorHandle> {
+    const parsed = MonitorHealthInput.safeParse(input);
+    if (!parsed.success) throw new InvalidInputError(`invalid monitor input:\n${z.prettifyError(parsed.error)}`);
+    const v = parsed.data;
+    const workflowId = monitorWorkflowId(v.name);
+    const handle = await this.temporal.workflow.start('monitorHealth', {
+      taskQueue: this.taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'FAIL',
+      staticSummary: `monitor ${v.name}: ${v.targets.length} target spec(s), alerts to ${v.channels.join(', ') || 'no channel'} after ${v.forSeconds}s`,
+    });
+    return wrapMonitor(handle);
+  }
+
+  /** A handle to a running monitor by name. */
+  getMonitor(name: string): MonitorHandle {
+    return wrapMonitor(this.temporal.workflow.getHandle(monitorWorkflowId(name)));
+  }
+
   /** A handle to an existing deploy by workflow id. */
   getDeploy(workflowId: string, runId?: string): DeployHandle {
     return wrapDeploy(this.temporal.workflow.getHandle(workflowId, runId));
@@ -206,6 +262,27 @@ async function decideOn(
   }
 }
 
+function wrapMonitor(handle: WorkflowHandle): MonitorHandle {
+  return {
+    workflowId: handle.workflowId,
+    status: () => handle.query<MonitorStatus>('status'),
+    addTargets: (targets) =>
+      handle.executeUpdate<number, [{ targets: MonitorTarget[] }]>('addTargets', { args: [{ targets }] }),
+    removeTargets: (targets) =>
+      handle.executeUpdate<number, [{ targets: MonitorTarget[] }]>('removeTargets', { args: [{ targets }] }),
+    pause: async (reason) => {
+      await handle.executeUpdate('setPaused', { args: [{ paused: true, ...(reason ? { reason } : {}) }] });
+    },
+    resume: async () => {
+      await handle.executeUpdate('setPaused', { args: [{ paused: false }] });
+    },
+    stop: async () => {
+      await handle.cancel();
+    },
+    raw: handle,
+  };
+}
+
 function wrapDeploy(handle: WorkflowHandle): DeployHandle {
   return {
     workflowId: handle.workflowId,
@@ -232,6 +309,10 @@ export async function createKubeWorkflowsClient(
   const env = process.env;
   const namespace = options.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default';
   const taskQueue = options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+  // Before connecting: a bad key configuration fails fast (EncryptionConfigError), nothing is sent in plaintext.
+  const dataConverter =
+    options.dataConverter ??
+    createDataConverter(options.encryption === false ? undefined : (options.encryption ?? loadEncryptionConfig(env)));
   let connection = options.connection;
   let own: Connection | undefined;
   if (!connection) {
@@ -255,5 +336,9 @@ export async function createKubeWorkflowsClient(
     }
     connection = own = await Connection.connect(connOptions);
   }
-  return new KubeWorkflowsClient(new Client({ connection, namespace }), taskQueue, own);
+  return new KubeWorkflowsClient(
+    new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) }),
+    taskQueue,
+    own,
+  );
 }

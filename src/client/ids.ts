@@ -21,3 +21,8 @@ export function scaleWorkflowId(parts: {
 }): string {
   return `scale/${parts.cluster || 'default'}/${parts.namespace}/${parts.kind}/${parts.name}`;
 }
+
+/** Workflow id of a monitor: `monitor/<name>`. */
+export function monitorWorkflowId(name: string): string {
+  return `monitor/${name}`;
+}

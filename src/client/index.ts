@@ -10,8 +10,16 @@ export {
   InvalidInputError,
   KubeWorkflowsClient,
 } from './client.js';
-export type { DeployConflict, DeployHandle, DeployOptions, KubeWorkflowsClientOptions, ScaleHandle } from './client.js';
-export { deployWorkflowId, scaleWorkflowId } from './ids.js';
+export type {
+  DeployConflict,
+  DeployHandle,
+  DeployOptions,
+  KubeWorkflowsClientOptions,
+  MonitorHandle,
+  ScaleHandle,
+} from './client.js';
+export { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
+export type { MonitorHealthInput, MonitorStatus, MonitorTarget } from '../schemas/monitor.js';
 export { DEFAULT_CATCHUP_WINDOW, DEFAULT_OVERLAP, KubeSchedules } from './schedules.js';
 export type { OverlapPolicy, ScheduleCommonOptions } from './schedules.js';
 export type { ScaleReport, ScaleWorkloadInput } from '../schemas/scale.js';

@@ -5,10 +5,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Default sustained requests per second to one API server. */
-export const DEFAULT_QPS = 50;
+/**
+ * Default sustained requests per second to one API server. High enough that a 500-object deploy plans and applies
+ * in seconds; the API server's own priority & fairness still protects it, and 429 Retry-After is honoured.
+ */
+export const DEFAULT_QPS = 200;
 /** Default burst above the sustained rate. */
-export const DEFAULT_BURST = 100;
+export const DEFAULT_BURST = 400;
 
 /** Token bucket: `take()` resolves when a request may go. FIFO under contention. */
 export class TokenBucket {

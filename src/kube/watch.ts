@@ -32,11 +32,25 @@ export function cacheKey(apiVersion: string, kind: string, namespace: string | u
 export async function watchKinds(
   gateway: KubeGateway,
   targets: readonly WatchTarget[],
-  onChange: (state: WatchedState) => void,
+  onChange: (state: WatchedState, synced: boolean) => void,
   signal: AbortSignal,
 ): Promise<void> {
   const state: WatchedState = new Map();
-  const loops = targets.map((t) => watchLoop(gateway, t, state, onChange, signal));
+  // `synced` turns true once every collection has been listed at least once: before that, an object missing
+  // from the cache may simply not be listed yet.
+  const listedOnce = new Set<number>();
+  const loops = targets.map((t, i) =>
+    watchLoop(
+      gateway,
+      t,
+      state,
+      (s, initialList) => {
+        if (initialList) listedOnce.add(i);
+        onChange(s, listedOnce.size === targets.length);
+      },
+      signal,
+    ),
+  );
   await Promise.all(loops);
 }
 
@@ -44,7 +58,7 @@ async function watchLoop(
   gateway: KubeGateway,
   target: WatchTarget,
   state: WatchedState,
-  onChange: (state: WatchedState) => void,
+  onChange: (state: WatchedState, initialList: boolean) => void,
   signal: AbortSignal,
 ): Promise<void> {
   let backoffMs = 200;
@@ -57,7 +71,7 @@ async function watchLoop(
       for (const k of [...state.keys()]) if (k.startsWith(prefix)) state.delete(k);
       for (const item of listed.items) state.set(keyFor(target, item), item);
       resourceVersion = listed.resourceVersion;
-      onChange(state);
+      onChange(state, true);
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof KubeApiError && err.status !== 0 && err.status !== 429 && err.status < 500) throw err;
@@ -82,7 +96,7 @@ async function watchLoop(
             const key = keyFor(target, event.object);
             if (event.type === 'DELETED') state.delete(key);
             else state.set(key, event.object);
-            onChange(state);
+            onChange(state, false);
           },
           signal,
         );

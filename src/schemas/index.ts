@@ -16,3 +16,15 @@ export {
 } from './deploy.js';
 export type { DeployManifestsOptions } from './deploy.js';
 export { ScaleReport, ScaleWorkloadInput } from './scale.js';
+export {
+  DEFAULT_FOR_SECONDS,
+  DEFAULT_KEEPALIVE_SECONDS,
+  HttpTarget,
+  KubeTarget,
+  MonitorHealthInput,
+  MonitorTarget,
+  PrometheusTarget,
+  Severity,
+  TargetState,
+} from './monitor.js';
+export type { AlertEventData, MonitorStatus } from './monitor.js';

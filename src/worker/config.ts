@@ -7,6 +7,15 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import {
+  ENCRYPTION_KEY_ID_ENV,
+  ENCRYPTION_KEYS_ENV,
+  EncryptionConfig,
+  EncryptionConfigError,
+  resolveEncryptionConfig,
+} from '../codec/config.js';
+import { AlertChannelsConfig } from '../alerts/config.js';
+import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.js';
+import {
   DEFAULT_POLICY,
   DEFAULT_SCALE_BOUNDS,
   type Policy,
@@ -77,6 +86,8 @@ export const WorkerConfigFile = z.strictObject({
         .optional(),
     })
     .optional(),
+  /** Named alert channels (webhook, slack, alertmanager, pagerduty) with their credentials. */
+  alerts: AlertChannelsConfig.optional(),
   worker: z
     .strictObject({
       shutdownGraceTime: z
@@ -89,6 +100,8 @@ export const WorkerConfigFile = z.strictObject({
       kubeBurst: z.number().int().positive().optional(),
     })
     .optional(),
+  /** Payload encryption keys (see `src/codec`); `KUBE_WORKFLOWS_ENCRYPTION_KEYS` / `_KEY_ID` override. */
+  encryption: EncryptionConfig.optional(),
 });
 /** The configuration file as written. */
 export type WorkerConfigFile = z.infer<typeof WorkerConfigFile>;
@@ -113,6 +126,8 @@ export interface WorkerConfig {
       | undefined;
   };
   clusters: { default: string; entries: Record<string, ClusterConfig> };
+  /** Alert channels by name (credentials stay in the worker, never in workflow input or history). */
+  alerts: AlertChannelsConfig;
   policy: Policy & { scale: { defaults: ScaleBounds; rules: ScaleRule[] } };
   worker: {
     shutdownGraceTime: string;
@@ -121,6 +136,8 @@ export interface WorkerConfig {
     kubeQps: number;
     kubeBurst: number;
   };
+  /** Payload encryption; absent when off. Search attributes are never encrypted. */
+  encryption?: EncryptionConfig | undefined;
 }
 
 /** Start-up configuration error: says which variable or key and what was expected. */
@@ -144,6 +161,8 @@ export const WORKER_ENV_VARS = [
   'KUBE_WORKFLOWS_CLUSTER',
   'KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED',
   'KUBE_WORKFLOWS_NAMESPACES',
+  ENCRYPTION_KEYS_ENV,
+  ENCRYPTION_KEY_ID_ENV,
 ] as const;
 
 const EnvSchema = z.object({
@@ -234,6 +253,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   if (!tlsFromEnv && fileTls && !!fileTls.certFile !== !!fileTls.keyFile) {
     throw new ConfigError(`${path}: temporal.tls.certFile and temporal.tls.keyFile must be set together`);
   }
+  let encryption: EncryptionConfig | undefined;
+  try {
+    encryption = resolveEncryptionConfig(file.encryption, env, path ? `${path}: encryption` : 'encryption');
+  } catch (err) {
+    if (err instanceof EncryptionConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   return {
     temporal: {
       address: vars.TEMPORAL_ADDRESS ?? file.temporal?.address ?? DEFAULT_TEMPORAL_ADDRESS,
@@ -250,6 +276,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
         : file.temporal?.tls,
     },
     clusters: { default: defaultCluster, entries },
+    alerts: file.alerts ?? {},
     policy: {
       namespaces: vars.KUBE_WORKFLOWS_NAMESPACES?.split(',').map((s) => s.trim()) ??
         file.policy?.namespaces ?? [...DEFAULT_POLICY.namespaces],
@@ -271,8 +298,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       shutdownGraceTime: file.worker?.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
       maxConcurrentActivityTaskExecutions: file.worker?.maxConcurrentActivityTaskExecutions ?? 100,
       applyConcurrency: file.worker?.applyConcurrency ?? 16,
-      kubeQps: file.worker?.kubeQps ?? 50,
-      kubeBurst: file.worker?.kubeBurst ?? 100,
+      kubeQps: file.worker?.kubeQps ?? DEFAULT_QPS,
+      kubeBurst: file.worker?.kubeBurst ?? DEFAULT_BURST,
     },
+    ...(encryption ? { encryption } : {}),
   };
 }

@@ -7,9 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { createDataConverter, workflowCodeWithFailureConverter } from '../codec/index.js';
+import { createAlertChannels } from '../alerts/index.js';
 import { createKubeGateway, type KubeGateway } from '../kube/index.js';
 import type { WorkerConfig } from './config.js';
-import { workflowCodeOption } from './workflow-code.js';
+import { workflowCodeOption, workflowsPath } from './workflow-code.js';
 import { workflowInputReader } from './workflow-input.js';
 
 /** A running worker and what to close after it. */
@@ -57,6 +59,16 @@ export async function connectTemporal(config: WorkerConfig['temporal']): Promise
 /** Builds gateways for every configured cluster and a Worker on the configured task queue. */
 export async function createKubeWorker(options: CreateKubeWorkerOptions): Promise<KubeWorker> {
   const { config } = options;
+  // With encryption: payloads through the AES-GCM codec, failures through the encoding failure converter, also
+  // inside workflow code (a prebuilt bundle without that converter is replaced by bundling the sources at start).
+  const dataConverter = createDataConverter(config.encryption);
+  let workflowCode = options.bundlePath
+    ? { workflowBundle: { codePath: options.bundlePath } }
+    : workflowCodeOption(options.workflowsFromSource);
+  if (dataConverter) {
+    const explicitBundle = options.bundlePath || process.env.KUBE_WORKFLOWS_WORKFLOW_BUNDLE;
+    workflowCode = await workflowCodeWithFailureConverter(workflowCode, explicitBundle ? undefined : workflowsPath());
+  }
   const gateways = new Map<string, KubeGateway>();
   for (const [name, creds] of Object.entries(config.clusters.entries)) {
     gateways.set(
@@ -73,8 +85,14 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     ...(tls ? { tls } : {}),
     ...(apiKey ? { apiKey } : {}),
   });
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection: clientConnection,
+    namespace: config.temporal.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
+  const alertChannels = createAlertChannels(config.alerts);
   const activities = createActivities({
+    alertChannels,
     workflowInput: workflowInputReader(client),
     gateway(cluster) {
       const gw = gateways.get(cluster || config.clusters.default);
@@ -89,9 +107,8 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
-    ...(options.bundlePath
-      ? { workflowBundle: { codePath: options.bundlePath } }
-      : workflowCodeOption(options.workflowsFromSource)),
+    ...workflowCode,
+    ...(dataConverter ? { dataConverter } : {}),
     shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
   });
@@ -123,7 +140,10 @@ export async function runWorker(
   process.once('SIGTERM', stop);
   log(
     `worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (namespace ${config.temporal.namespace}); ` +
-      `clusters: ${[...kw.gateways.keys()].join(', ')} (default ${config.clusters.default})`,
+      `clusters: ${[...kw.gateways.keys()].join(', ')} (default ${config.clusters.default}); ` +
+      (config.encryption
+        ? `payloads encrypted with key id "${config.encryption.encryptWith}"`
+        : 'payload encryption off'),
   );
   try {
     await kw.worker.run();

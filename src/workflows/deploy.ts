@@ -18,7 +18,6 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
@@ -45,6 +44,7 @@ import {
 } from '../schemas/deploy.js';
 import type { KubeObject } from '../schemas/kube-object.js';
 import { KubeApp, KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
+import { upsertKubeAttributes } from './upsert.js';
 
 /** Above this many bytes of objects, activities read them from the start event instead of their own input. */
 export const INLINE_OBJECTS_LIMIT = 128 * 1024;
@@ -149,7 +149,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
 
   const namespaces = [...new Set(objects.map((o) => o.metadata.namespace).filter((n): n is string => !!n))];
   const homeNamespace = input.namespace ?? namespaces[0];
-  upsertSearchAttributes([
+  upsertKubeAttributes([
     ...(input.cluster ? [{ key: KubeCluster, value: input.cluster }] : []),
     ...(homeNamespace ? [{ key: KubeNamespace, value: homeNamespace }] : []),
     ...(input.app ? [{ key: KubeApp, value: input.app }] : []),
@@ -162,7 +162,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     extra: Partial<DeployReport> = {},
   ): DeployReport => {
     enter('done', message);
-    upsertSearchAttributes([{ key: KubeOutcome, value: outcome }]);
+    upsertKubeAttributes([{ key: KubeOutcome, value: outcome }]);
     durationsMs.total = Date.now() - started;
     delete durationsMs.done;
     return {
@@ -184,7 +184,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     source: sourceOf(allIndexes),
     force: input.force,
   });
-  upsertSearchAttributes([{ key: KubeCluster, value: plan.cluster }]);
+  upsertKubeAttributes([{ key: KubeCluster, value: plan.cluster }]);
   progress.objects = plan.entries.map(entryReport);
   progress.planId = computePlanId(plan.entries);
   const counts = countActions(plan.entries);

@@ -6,3 +6,10 @@ export { approveUpdate, deployManifests, INLINE_OBJECTS_LIMIT, progressQuery, re
 export type { ApprovalResult, DeployPhase, DeployProgress } from './deploy.js';
 export { scaleProgressQuery, scaleWorkload } from './scale.js';
 export type { ScaleProgress } from './scale.js';
+export {
+  addTargetsUpdate,
+  monitorHealth,
+  monitorStatusQuery,
+  removeTargetsUpdate,
+  setPausedUpdate,
+} from './monitor.js';

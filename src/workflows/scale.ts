@@ -4,20 +4,14 @@
  * failing fast on pod failures → report `{ outcome, from, to }`. Re-running with the same target changes nothing.
  * @module
  */
-import {
-  ApplicationFailure,
-  defineQuery,
-  proxyActivities,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
 import { formatSubject } from '../domain/subject.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
+import { upsertKubeAttributes } from './upsert.js';
 
 /** What the `progress` query of a scale returns. */
 export interface ScaleProgress {
@@ -53,11 +47,11 @@ export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<Scale
     durationsMs[name] = Date.now() - t;
     t = Date.now();
   };
-  upsertSearchAttributes([{ key: KubeNamespace, value: input.namespace }]);
+  upsertKubeAttributes([{ key: KubeNamespace, value: input.namespace }]);
   const ref = { cluster: input.cluster ?? '', kind: input.kind, namespace: input.namespace, name: input.name };
 
   const current = await readScale(ref);
-  upsertSearchAttributes([{ key: KubeCluster, value: current.cluster }]);
+  upsertKubeAttributes([{ key: KubeCluster, value: current.cluster }]);
   lap('read');
   const target = input.replicas ?? current.replicas + (input.delta ?? 0);
   Object.assign(progress, { from: current.replicas, to: target });
@@ -65,7 +59,7 @@ export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<Scale
     progress.phase = 'done';
     progress.message = message;
     setCurrentDetails(`**done** — ${message}`);
-    upsertSearchAttributes([{ key: KubeOutcome, value: outcome }]);
+    upsertKubeAttributes([{ key: KubeOutcome, value: outcome }]);
     durationsMs.total = Date.now() - started;
     return {
       outcome,

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
+import type { EncryptionConfig } from '../../src/codec/index.js';
 import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, type KubeWorker } from '../../src/worker/index.js';
 
@@ -28,10 +29,15 @@ export interface Harness {
 
 /** Options of {@link useHarness}. */
 export interface HarnessOptions {
-  /** Extra worker environment (policy variables). */
-  env?: Record<string, string>;
+  /** Extra worker environment (policy variables, config file), or a function producing it in `beforeAll`. */
+  env?: Record<string, string> | (() => Promise<Record<string, string>> | Record<string, string>);
   /** Create the namespace up front (default true). */
   createNamespace?: boolean;
+  /**
+   * Encrypt payloads with these keys in both the worker and the client (default: off, whatever the environment
+   * says). The worker then bundles the workflow sources itself, with the encoding failure converter.
+   */
+  encryption?: EncryptionConfig;
 }
 
 /** Registers beforeAll/afterAll hooks and returns the harness they fill. */
@@ -58,25 +64,38 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
       TEMPORAL_TASK_QUEUE: h.taskQueue,
       KUBECONFIG: stack.kubeconfig,
       KUBE_WORKFLOWS_CLUSTER: 'local',
-      ...options.env,
+      ...(typeof options.env === 'function' ? await options.env() : options.env),
     });
+    if (options.encryption) config.encryption = options.encryption;
     connection = await NativeConnection.connect({ address: stack.temporalAddress });
-    h.worker = await createKubeWorker({ config, connection, bundlePath: inject('workflowBundlePath') });
+    h.worker = await createKubeWorker({
+      config,
+      connection,
+      ...(options.encryption ? { workflowsFromSource: true } : { bundlePath: inject('workflowBundlePath') }),
+    });
     running = h.worker.worker.run();
     h.client = await createKubeWorkflowsClient({
       address: stack.temporalAddress,
       namespace: stack.temporalNamespace,
       taskQueue: h.taskQueue,
+      encryption: options.encryption ?? false,
     });
   });
   afterAll(async () => {
+    const t0 = Date.now();
+    const dbg = (m: string): void =>
+      void (process.env.KWF_DEBUG && process.stderr.write(`[harness ${Date.now() - t0}ms] ${m}\n`));
     await h.client?.close();
+    dbg('client closed');
     if (running) {
       h.worker.worker.shutdown();
       await running;
+      dbg('worker stopped');
     }
     await h.worker?.close();
+    dbg('worker closed');
     await connection?.close();
+    dbg('connection closed');
     if (h.namespace && h.kube)
       await h.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
     h.kube?.close();

@@ -31,8 +31,8 @@ async function settle(): Promise<void> {
 }
 
 describe('TokenBucket', () => {
-  it('defaults to 50 requests per second with a burst of 100', () => {
-    expect([DEFAULT_QPS, DEFAULT_BURST]).toEqual([50, 100]);
+  it('defaults to 200 requests per second with a burst of 400', () => {
+    expect([DEFAULT_QPS, DEFAULT_BURST]).toEqual([200, 400]);
   });
 
   it('grants the whole burst at once without the clock moving', async () => {

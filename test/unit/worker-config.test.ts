@@ -171,8 +171,8 @@ describe('loadWorkerConfig from the environment only', () => {
       shutdownGraceTime: DEFAULT_SHUTDOWN_GRACE_TIME,
       maxConcurrentActivityTaskExecutions: 100,
       applyConcurrency: 16,
-      kubeQps: 50,
-      kubeBurst: 100,
+      kubeQps: 200,
+      kubeBurst: 400,
     });
   });
 
@@ -281,6 +281,7 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
         default: 'staging',
         entries: { staging: { kubeconfig: '/k/staging', context: 'staging-admin' }, 'in-cluster': { inCluster: true } },
       },
+      alerts: {},
       policy: {
         namespaces: ['shop'],
         allowClusterScoped: true,

@@ -1,0 +1,286 @@
+/**
+ * `observeHealth`: the monitor's eyes. One long-running activity holds one list+watch per (namespace, kind,
+ * selector) of the monitored workloads (plus Pods and ReplicaSets of those namespaces, for fail-fast reasons),
+ * probes HTTP and Prometheus targets on an interval, heartbeats a summary, and RETURNS as soon as any target's
+ * health differs from what the workflow already knows (or after `maxDurationSeconds`, so the workflow can do
+ * its housekeeping). History therefore grows with transitions, not with time.
+ *
+ * `deliverAlert`: one alert event to ONE channel (a retry re-sends only to the channel that failed). Channel
+ * errors are classified: 4xx → AlertRejected (not retried), 429 / 5xx / network → AlertUnavailable with
+ * Retry-After honoured through `nextRetryDelay`.
+ * @module
+ */
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
+import { FailureType } from '../domain/failures.js';
+import { assessHealth, HealthStatus } from '../domain/health.js';
+import { formatSubject } from '../domain/subject.js';
+import { watchKinds, type WatchTarget } from '../kube/watch.js';
+import type { KubeGateway, LiveObject } from '../kube/index.js';
+import type { AlertEventData, MonitorTarget } from '../schemas/monitor.js';
+import { classified, toApplicationFailure } from './failures.js';
+import { coalesce, relatedIndex } from './related.js';
+
+/** One target's observed health. */
+export interface Observation {
+  key: string;
+  healthy: boolean;
+  message: string;
+}
+
+/** Input of `observeHealth`. */
+export interface ObserveHealthInput {
+  cluster: string;
+  targets: MonitorTarget[];
+  /** Target key → healthy, as the workflow knows it. Returns when reality differs. */
+  known: Record<string, boolean>;
+  maxDurationSeconds: number;
+  probeIntervalSeconds: number;
+}
+
+/** Result of `observeHealth`: every current observation, and which keys changed (empty on max duration). */
+export interface ObserveHealthResult {
+  observations: Observation[];
+  changed: string[];
+}
+
+/** Input of `deliverAlert`. */
+export interface DeliverAlertInput {
+  channel: string;
+  event: AlertEventData;
+  /** Only deliver to channels that expire alerts unless re-sent (Alertmanager); others skip. */
+  keepAliveOnly?: boolean;
+}
+
+/** What the monitor activities need. */
+export interface MonitorActivityDeps {
+  gateway(cluster: string): KubeGateway;
+  /** Alert channels configured on the worker, by name. */
+  alertChannels?: ReadonlyMap<string, AlertChannel>;
+  /** `fetch` for probes (tests may inject). */
+  fetch?: typeof fetch;
+}
+
+const WORKLOAD_API: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
+
+/** Builds the monitor activities. */
+export function createMonitorActivities(deps: MonitorActivityDeps) {
+  const doFetch = deps.fetch ?? fetch;
+  return {
+    async observeHealth(input: ObserveHealthInput): Promise<ObserveHealthResult> {
+      const kube = input.targets.filter((t) => t.type === 'kube');
+      const probes = input.targets.filter((t) => t.type !== 'kube');
+      const abort = new AbortController();
+      const signal = cancellationSignal();
+      const onCancel = (): void => abort.abort();
+      signal.addEventListener('abort', onCancel);
+      // Cancellation (workflow cancelled, worker shutting down) must end the activity even with no watch running.
+      const cancelled = new Promise<undefined>((resolve) =>
+        abort.signal.addEventListener('abort', () => resolve(undefined)),
+      );
+
+      const kubeObs = new Map<string, Observation>();
+      const probeObs = new Map<string, Observation>();
+      let kubeReady = kube.length === 0;
+      let probesReady = probes.length === 0;
+      let settle: (r: ObserveHealthResult) => void = () => undefined;
+      const done = new Promise<ObserveHealthResult>((r) => (settle = r));
+      const all = (): Observation[] => [...kubeObs.values(), ...probeObs.values()];
+      const check = (): void => {
+        if (!kubeReady || !probesReady) return;
+        const obs = all();
+        const current = new Map(obs.map((o) => [o.key, o.healthy]));
+        const changed = [
+          ...obs.filter((o) => input.known[o.key] !== o.healthy).map((o) => o.key),
+          ...Object.keys(input.known).filter((k) => !current.has(k)),
+        ];
+        if (changed.length) settle({ observations: obs, changed });
+      };
+
+      // Kubernetes: one watch per (namespace, kind, selector); pods/replicasets per namespace for fail-fast.
+      const watchTargets: WatchTarget[] = [];
+      const seen = new Set<string>();
+      const add = (t: WatchTarget): void => {
+        const k = `${t.apiVersion}|${t.kind}|${t.namespace}|${t.labelSelector ?? ''}`;
+        if (!seen.has(k)) {
+          seen.add(k);
+          watchTargets.push(t);
+        }
+      };
+      for (const t of kube) {
+        for (const kind of t.kinds)
+          add({ apiVersion: WORKLOAD_API[kind] ?? 'apps/v1', kind, namespace: t.namespace, labelSelector: t.selector });
+        add({ apiVersion: 'v1', kind: 'Pod', namespace: t.namespace });
+        if (t.kinds.includes('Deployment')) add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: t.namespace });
+      }
+      const onKube = coalesce((state: Map<string, LiveObject>, synced: boolean): void => {
+        if (!synced) return;
+        const objects = [...state.values()];
+        const related = relatedIndex(objects);
+        const now = new Date();
+        kubeObs.clear();
+        for (const t of kube) {
+          for (const o of objects) {
+            if (!t.kinds.includes(o.kind as never) || o.metadata.namespace !== t.namespace) continue;
+            if (t.names && !t.names.includes(o.metadata.name)) continue;
+            if (t.selector && !matchesSelector(o.metadata.labels ?? {}, t.selector)) continue;
+            const a = assessHealth(o, related(o), { now });
+            const key = formatSubject({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+            kubeObs.set(key, {
+              key,
+              healthy: a.status === HealthStatus.Current,
+              message: `${a.status} ${a.reason}: ${a.message}`,
+            });
+          }
+        }
+        kubeReady = true;
+        check();
+      });
+
+      const probeOnce = async (): Promise<void> => {
+        await Promise.all(
+          probes.map(async (t) => {
+            const o =
+              t.type === 'http'
+                ? await probeHttp(doFetch, t)
+                : t.type === 'prometheus'
+                  ? await probePrometheus(doFetch, t)
+                  : undefined;
+            if (o) probeObs.set(o.key, o);
+          }),
+        );
+        probesReady = true;
+        check();
+      };
+      const probeTimer = probes.length
+        ? setInterval(() => void probeOnce().catch(() => undefined), input.probeIntervalSeconds * 1000)
+        : undefined;
+      if (probes.length) void probeOnce().catch(() => undefined);
+      const beat = setInterval(() => {
+        const obs = all();
+        heartbeat({ healthy: obs.filter((o) => o.healthy).length, total: obs.length });
+      }, 5_000);
+      const maxTimer = setTimeout(() => settle({ observations: all(), changed: [] }), input.maxDurationSeconds * 1000);
+      // Probe-only monitors hold no watch.
+      const watching = kube.length
+        ? watchKinds(deps.gateway(input.cluster), watchTargets, onKube, abort.signal)
+        : undefined;
+      try {
+        const result = await Promise.race([done, cancelled, ...(watching ? [watching.then(() => undefined)] : [])]);
+        if (signal.aborted) throw new CancelledFailure('cancelled while watching');
+        if (!result) throw ApplicationFailure.retryable('watch ended unexpectedly', FailureType.KubeUnavailable);
+        return result;
+      } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
+        throw toApplicationFailure(err);
+      } finally {
+        clearInterval(beat);
+        if (probeTimer) clearInterval(probeTimer);
+        clearTimeout(maxTimer);
+        onKube.cancel();
+        abort.abort();
+        signal.removeEventListener('abort', onCancel);
+        await watching?.catch(() => undefined);
+      }
+    },
+
+    async deliverAlert(input: DeliverAlertInput): Promise<{ channel: string; status: number; skipped?: string }> {
+      const channel = deps.alertChannels?.get(input.channel);
+      if (!channel) {
+        throw ApplicationFailure.nonRetryable(
+          `alert channel "${input.channel}" is not configured on this worker (configured: ${[...(deps.alertChannels?.keys() ?? [])].join(', ') || 'none'})`,
+          FailureType.InvalidInput,
+        );
+      }
+      if (!severityAtLeast(input.event.severity, channel.minSeverity))
+        return { channel: channel.name, status: 0, skipped: 'below minSeverity' };
+      if (input.keepAliveOnly && channel.type !== 'alertmanager')
+        return { channel: channel.name, status: 0, skipped: 'no keep-alive needed' };
+      return classified(async () => {
+        try {
+          const r = await channel.send(input.event, { signal: cancellationSignal() });
+          return { channel: r.channel, status: r.status };
+        } catch (err) {
+          if (!isAlertDeliveryError(err)) throw err;
+          throw ApplicationFailure.create({
+            message: err.message,
+            type: err.retryable ? FailureType.AlertUnavailable : FailureType.AlertRejected,
+            nonRetryable: !err.retryable,
+            ...(err.retryAfterSeconds ? { nextRetryDelay: `${Math.min(err.retryAfterSeconds, 600)}s` } : {}),
+          });
+        }
+      });
+    },
+  };
+}
+
+/** Equality-based label selectors (`a=b,c!=d,e`), what monitors use. Set-based selectors are not supported here. */
+export function matchesSelector(labels: Record<string, string>, selector: string): boolean {
+  return selector
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .every((term) => {
+      const ne = term.split('!=');
+      if (ne.length === 2) return labels[(ne[0] ?? '').trim()] !== (ne[1] ?? '').trim();
+      const eq = term.split(/==?/);
+      if (eq.length === 2) return labels[(eq[0] ?? '').trim()] === (eq[1] ?? '').trim();
+      if (term.startsWith('!')) return !(term.slice(1) in labels);
+      return term in labels;
+    });
+}
+
+async function probeHttp(doFetch: typeof fetch, t: Extract<MonitorTarget, { type: 'http' }>): Promise<Observation> {
+  const key = `http:${t.id}`;
+  try {
+    const res = await doFetch(t.url, { signal: AbortSignal.timeout(t.timeoutMs), redirect: 'manual' });
+    await res.body?.cancel();
+    const ok = res.status === t.expectStatus;
+    return { key, healthy: ok, message: ok ? `HTTP ${res.status}` : `HTTP ${res.status}, expected ${t.expectStatus}` };
+  } catch (err) {
+    return { key, healthy: false, message: `no answer within ${t.timeoutMs} ms: ${(err as Error).name}` };
+  }
+}
+
+async function probePrometheus(
+  doFetch: typeof fetch,
+  t: Extract<MonitorTarget, { type: 'prometheus' }>,
+): Promise<Observation> {
+  const key = `prom:${t.id}`;
+  try {
+    const url = `${t.url.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(t.query)}`;
+    const res = await doFetch(url, { signal: AbortSignal.timeout(10_000) });
+    const body = (await res.json()) as {
+      status: string;
+      data?: { resultType: string; result: { value?: [number, string] }[] };
+      error?: string;
+    };
+    if (body.status !== 'success' || !body.data)
+      return { key, healthy: false, message: `query failed: ${body.error ?? res.status}` };
+    const values = body.data.result.map((r) => Number(r.value?.[1]));
+    const breaching = values.filter((v) => compare(v, t.op, t.threshold));
+    return breaching.length
+      ? { key, healthy: false, message: `${t.query} = ${breaching[0]} ${t.op} ${t.threshold}` }
+      : { key, healthy: true, message: `${t.query}: ${values.length} series within threshold` };
+  } catch (err) {
+    return { key, healthy: false, message: `Prometheus unreachable: ${(err as Error).message}` };
+  }
+}
+
+function compare(v: number, op: string, threshold: number): boolean {
+  switch (op) {
+    case '>':
+      return v > threshold;
+    case '>=':
+      return v >= threshold;
+    case '<':
+      return v < threshold;
+    case '<=':
+      return v <= threshold;
+    case '==':
+      return v === threshold;
+    default:
+      return v !== threshold;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Input, state and status of the `monitorHealth` workflow, and the alert events it sends. The monitor's state is
+ * part of its input so that continue-as-new carries it: open incidents survive, and are never re-fired.
+ * @module
+ */
+import { z } from 'zod';
+import { NamespaceName } from './kube-object.js';
+
+/** Alert severities, worst first (the same names PagerDuty uses). */
+export const Severity = z.enum(['critical', 'error', 'warning', 'info']);
+/** An alert severity. */
+export type Severity = z.infer<typeof Severity>;
+
+const TargetId = z
+  .string()
+  .regex(/^[a-z0-9][-a-z0-9_.]*$/, 'an id is lowercase letters, digits, "-", "_" and "."')
+  .max(100);
+
+/** Workloads selected by namespace and label selector (or names): each object becomes one monitored target. */
+export const KubeTarget = z.object({
+  type: z.literal('kube'),
+  namespace: NamespaceName,
+  /** Label selector, e.g. `app.kubernetes.io/part-of=shop`. */
+  selector: z.string().optional(),
+  /** Only these object names. */
+  names: z.array(z.string().min(1)).optional(),
+  /** Kinds watched (default Deployment, StatefulSet, DaemonSet). */
+  kinds: z
+    .array(z.enum(['Deployment', 'StatefulSet', 'DaemonSet']))
+    .min(1)
+    .default(['Deployment', 'StatefulSet', 'DaemonSet']),
+});
+
+/** An HTTP probe: healthy when the URL answers with the expected status within the timeout. */
+export const HttpTarget = z.object({
+  type: z.literal('http'),
+  id: TargetId,
+  url: z.url({ protocol: /^https?$/ }),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+});
+
+/** A Prometheus instant query: unhealthy while `value <op> threshold` holds for any series. */
+export const PrometheusTarget = z.object({
+  type: z.literal('prometheus'),
+  id: TargetId,
+  /** Prometheus base URL, e.g. http://prometheus:9090. */
+  url: z.url({ protocol: /^https?$/ }),
+  query: z.string().min(1),
+  op: z.enum(['>', '>=', '<', '<=', '==', '!=']),
+  threshold: z.number(),
+});
+
+/** Anything a monitor watches. */
+export const MonitorTarget = z.discriminatedUnion('type', [KubeTarget, HttpTarget, PrometheusTarget]);
+/** Anything a monitor watches. */
+export type MonitorTarget = z.output<typeof MonitorTarget>;
+
+/** One target's state machine (healthy → pending → degraded → healthy) and its incident bookkeeping. */
+export const TargetState = z.object({
+  key: z.string(),
+  healthy: z.boolean(),
+  /** Workflow time (ms) when the current health began. */
+  since: z.number(),
+  message: z.string(),
+  /** Incidents opened so far for this target (the next one gets this + 1): part of the alert dedupe key. */
+  incidents: z.number().int().min(0),
+  /** The open incident, if any. */
+  open: z.object({ number: z.number().int().min(1), firedAt: z.number(), lastSentAt: z.number() }).optional(),
+});
+/** One target's state. */
+export type TargetState = z.infer<typeof TargetState>;
+
+/** Default seconds a target must stay unhealthy before it is degraded (and alerts). */
+export const DEFAULT_FOR_SECONDS = 60;
+/** Default seconds between re-sends of a firing alert to channels that expire alerts (Alertmanager). */
+export const DEFAULT_KEEPALIVE_SECONDS = 120;
+
+/** Input of `monitorHealth`. */
+export const MonitorHealthInput = z.object({
+  /** Monitor name (workflow id `monitor/<name>`, alert source). */
+  name: z
+    .string()
+    .regex(/^[a-z0-9][-a-z0-9.]*$/, 'lowercase letters, digits, "-" and "."')
+    .max(100),
+  cluster: z.string().min(1).optional(),
+  targets: z.array(MonitorTarget).min(1).max(200),
+  /** Alert channel names configured on the worker. */
+  channels: z.array(z.string().min(1)).default([]),
+  severity: Severity.default('critical'),
+  /** Seconds a target must stay unhealthy before it is degraded and alerts (anti-flapping). */
+  forSeconds: z.number().int().min(0).max(86_400).default(DEFAULT_FOR_SECONDS),
+  /** Re-send firing alerts to channels that expire them (Alertmanager) this often. */
+  keepAliveSeconds: z.number().int().min(10).max(3_600).default(DEFAULT_KEEPALIVE_SECONDS),
+  /** Also remind every channel (Slack, PagerDuty, webhook) this often while an incident is open (default: never). */
+  remindEverySeconds: z.number().int().min(60).optional(),
+  /** Seconds between HTTP / Prometheus probes. */
+  probeIntervalSeconds: z.number().int().min(1).max(3_600).default(15),
+  /** Link shown in alerts (e.g. the Temporal UI). */
+  url: z.string().optional(),
+  /** Continue-as-new after this many observation rounds even if Temporal does not suggest it yet. */
+  maxIterationsPerRun: z.number().int().min(1).max(10_000).default(400),
+  /** Carried across continue-as-new; leave empty when starting. */
+  state: z.object({ targets: z.array(TargetState), paused: z.boolean() }).optional(),
+});
+/** Input of `monitorHealth` as callers write it. */
+export type MonitorHealthInput = z.input<typeof MonitorHealthInput>;
+
+/** The alert event sent to channels (mirrors the alert adapters' `AlertEvent`). */
+export interface AlertEventData {
+  action: 'trigger' | 'resolve';
+  dedupKey: string;
+  summary: string;
+  source: string;
+  severity: Severity;
+  startsAt: string;
+  endsAt?: string;
+  labels?: Record<string, string>;
+  details?: Record<string, string>;
+  url?: string;
+}
+
+/** What the monitor's `status` query returns. */
+export interface MonitorStatus {
+  name: string;
+  paused: boolean;
+  targets: (TargetState & { state: 'healthy' | 'pending' | 'degraded' })[];
+  healthy: number;
+  degraded: number;
+  pending: number;
+  /** Last delivery error per alert channel (cleared by the next success). */
+  deliveryErrors: Record<string, string>;
+}

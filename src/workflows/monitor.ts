@@ -1,0 +1,290 @@
+/**
+ * `monitorHealth`: a long-running monitor. The `observeHealth` activity watches (one list+watch per namespace and
+ * kind) and probes, and returns only on transitions; this workflow keeps each target's state machine:
+ *
+ *   healthy → pending (unhealthy for less than `forSeconds`) → degraded (fires ONE incident) → healthy (resolves it)
+ *
+ * Each incident has a stable dedupe key `<workflowId>/<target>/<incident number>`, carried across retries,
+ * worker restarts and continue-as-new, so a degradation pages once and resolves itself. Controls: the `status`
+ * query, and validated updates to add/remove targets and pause/resume.
+ * @module
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities, ObserveHealthResult } from '../activities/index.js';
+import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
+import {
+  MonitorHealthInput,
+  MonitorTarget,
+  type AlertEventData,
+  type MonitorStatus,
+  type TargetState,
+} from '../schemas/monitor.js';
+import { KubeCluster, KubeNamespace } from './search-attributes.js';
+import { upsertKubeAttributes } from './upsert.js';
+
+/** Query: every target's state. */
+export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
+/** Update: add targets (validated with the same schema as the input). Returns the number of targets. */
+export const addTargetsUpdate = defineUpdate<number, [{ targets: MonitorTarget[] }]>('addTargets');
+/** Update: remove targets by key (`Deployment/ns/name`, `http:<id>`, `prom:<id>`) or by spec; open incidents are resolved. */
+export const removeTargetsUpdate = defineUpdate<number, [{ targets: MonitorTarget[] }]>('removeTargets');
+/** Update: pause (no observation, no new alerts; open incidents stay open) or resume. */
+export const setPausedUpdate = defineUpdate<boolean, [{ paused: boolean; reason?: string }]>('setPaused');
+
+/** Longest an observation activity runs before returning for housekeeping. */
+export const OBSERVE_MAX_SECONDS = 300;
+
+const retry = { maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
+const { observeHealth } = proxyActivities<Activities>({
+  startToCloseTimeout: `${OBSERVE_MAX_SECONDS + 120}s`,
+  heartbeatTimeout: '30s',
+  retry,
+});
+const { deliverAlert } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { ...retry, initialInterval: '2s' },
+});
+
+/** Watches targets and alerts on degradation; runs until cancelled, continuing-as-new to keep history short. */
+export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never> {
+  const parsed = MonitorHealthInput.safeParse(rawInput);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid monitor input:\n${z.prettifyError(parsed.error)}`,
+      FailureType.InvalidInput,
+    );
+  }
+  const input = parsed.data;
+  const info = workflowInfo();
+  const forMs = input.forSeconds * 1000;
+  let targets: MonitorTarget[] = input.targets;
+  const states = new Map<string, TargetState>((input.state?.targets ?? []).map((t) => [t.key, t]));
+  let paused = input.state?.paused ?? false;
+  let controlsChanged = false;
+  let observed: ObserveHealthResult | undefined;
+  let observeFailed: unknown;
+  const deliveryErrors: Record<string, string> = {};
+
+  const stateOf = (t: TargetState): 'healthy' | 'pending' | 'degraded' =>
+    t.open ? 'degraded' : t.healthy ? 'healthy' : 'pending';
+  const status = (): MonitorStatus => {
+    const list = [...states.values()].map((t) => ({ ...t, state: stateOf(t) }));
+    return {
+      name: input.name,
+      paused,
+      targets: list,
+      healthy: list.filter((t) => t.state === 'healthy').length,
+      degraded: list.filter((t) => t.state === 'degraded').length,
+      pending: list.filter((t) => t.state === 'pending').length,
+      deliveryErrors: { ...deliveryErrors },
+    };
+  };
+  const showDetails = (): void => {
+    const s = status();
+    setCurrentDetails(
+      `${paused ? '**paused** — ' : ''}${s.targets.length} targets: ${s.healthy} healthy, ${s.pending} pending, ${s.degraded} degraded` +
+        (s.degraded
+          ? `\n\ndegraded: ${s.targets
+              .filter((t) => t.state === 'degraded')
+              .map((t) => t.key)
+              .join(', ')}`
+          : ''),
+    );
+  };
+  setHandler(monitorStatusQuery, status);
+  const validTargets = (u: { targets: MonitorTarget[] }): void => {
+    const r = z.object({ targets: z.array(MonitorTarget).min(1) }).safeParse(u);
+    if (!r.success) throw new Error(`invalid targets: ${z.prettifyError(r.error)}`);
+  };
+  setHandler(
+    addTargetsUpdate,
+    (u) => {
+      const parsedTargets = z.array(MonitorTarget).parse(u.targets);
+      targets = [...targets, ...parsedTargets];
+      controlsChanged = true;
+      return targets.length;
+    },
+    { validator: validTargets },
+  );
+  setHandler(
+    removeTargetsUpdate,
+    (u) => {
+      const remove = new Set(u.targets.map((t) => JSON.stringify(z.array(MonitorTarget).parse([t])[0])));
+      targets = targets.filter((t) => !remove.has(JSON.stringify(t)));
+      controlsChanged = true;
+      return targets.length;
+    },
+    { validator: validTargets },
+  );
+  setHandler(
+    setPausedUpdate,
+    (u) => {
+      paused = u.paused;
+      controlsChanged = true;
+      return paused;
+    },
+    { validator: (u) => void z.object({ paused: z.boolean(), reason: z.string().optional() }).parse(u) },
+  );
+
+  const namespaces = [...new Set(targets.filter((t) => t.type === 'kube').map((t) => t.namespace))];
+  upsertKubeAttributes([
+    ...(input.cluster ? [{ key: KubeCluster, value: input.cluster }] : []),
+    ...(namespaces[0] ? [{ key: KubeNamespace, value: namespaces[0] }] : []),
+  ]);
+
+  const send = async (t: TargetState, action: 'trigger' | 'resolve', keepAliveOnly = false): Promise<void> => {
+    const incident = t.open?.number ?? t.incidents;
+    const event: AlertEventData = {
+      action,
+      dedupKey: `${info.workflowId}/${t.key}/${incident}`.slice(0, 255),
+      summary: action === 'trigger' ? `${t.key} is degraded: ${t.message}` : `${t.key} recovered`,
+      source: t.key,
+      severity: input.severity,
+      startsAt: new Date(t.open?.firedAt ?? t.since).toISOString(),
+      ...(action === 'resolve' ? { endsAt: new Date(Date.now()).toISOString() } : {}),
+      labels: { monitor: input.name, target: t.key, incident: String(incident) },
+      details: { message: t.message, workflowId: info.workflowId },
+      ...(input.url ? { url: input.url } : {}),
+    };
+    // One activity per channel: a retry re-sends only to the channel that failed. A channel that refuses
+    // (misconfigured, 4xx) must not stop the monitor: its error is kept for the status query.
+    const results = await Promise.allSettled(
+      input.channels.map((channel) => deliverAlert({ channel, event, keepAliveOnly })),
+    );
+    results.forEach((r, i) => {
+      const channel = input.channels[i] ?? '';
+      if (r.status === 'rejected') {
+        const err = r.reason as Error & { cause?: Error };
+        deliveryErrors[channel] = err.cause?.message ?? err.message;
+      } else delete deliveryErrors[channel];
+    });
+  };
+
+  /** Applies the state machine at the current workflow time; sends what must be sent. */
+  const evaluate = async (): Promise<void> => {
+    const now = Date.now();
+    for (const t of states.values()) {
+      if (!t.healthy && !t.open && now - t.since >= forMs) {
+        t.incidents += 1;
+        t.open = { number: t.incidents, firedAt: now, lastSentAt: now };
+        await send(t, 'trigger');
+      } else if (t.healthy && t.open) {
+        await send(t, 'resolve');
+        delete t.open;
+      } else if (t.open) {
+        const remind =
+          input.remindEverySeconds !== undefined && now - t.open.lastSentAt >= input.remindEverySeconds * 1000;
+        if (remind || now - t.open.lastSentAt >= input.keepAliveSeconds * 1000) {
+          t.open.lastSentAt = now;
+          await send(t, 'trigger', !remind);
+        }
+      }
+    }
+    showDetails();
+  };
+
+  /** Milliseconds until the next time-based transition (a pending target turning degraded, a keep-alive). */
+  const nextDeadline = (): number | undefined => {
+    const now = Date.now();
+    const times: number[] = [];
+    for (const t of states.values()) {
+      if (!t.healthy && !t.open) times.push(t.since + forMs);
+      if (t.open)
+        times.push(t.open.lastSentAt + Math.min(input.keepAliveSeconds, input.remindEverySeconds ?? Infinity) * 1000);
+    }
+    return times.length ? Math.max(0, Math.min(...times) - now) : undefined;
+  };
+
+  const applyObservations = (r: ObserveHealthResult): void => {
+    const now = Date.now();
+    const seen = new Set(r.observations.map((o) => o.key));
+    for (const o of r.observations) {
+      const t = states.get(o.key);
+      if (!t) states.set(o.key, { key: o.key, healthy: o.healthy, since: now, message: o.message, incidents: 0 });
+      else {
+        if (t.healthy !== o.healthy) t.since = now;
+        t.healthy = o.healthy;
+        t.message = o.message;
+      }
+    }
+    // Targets that disappeared (deleted objects, removed targets): resolve their incident and forget them.
+    for (const t of [...states.values()]) {
+      if (!seen.has(t.key)) {
+        if (t.open) {
+          t.healthy = true;
+          t.message = 'no longer monitored';
+        } else states.delete(t.key);
+      }
+    }
+  };
+
+  showDetails();
+  let iterations = 0;
+  for (;;) {
+    iterations += 1;
+    if (paused) {
+      await condition(() => !paused);
+      controlsChanged = false;
+      continue;
+    }
+    controlsChanged = false;
+    observed = undefined;
+    observeFailed = undefined;
+    const known = Object.fromEntries([...states.values()].map((t) => [t.key, t.healthy]));
+    const scope = new CancellationScope();
+    const observing = scope
+      .run(() =>
+        observeHealth({
+          cluster: input.cluster ?? '',
+          targets,
+          known,
+          maxDurationSeconds: OBSERVE_MAX_SECONDS,
+          probeIntervalSeconds: input.probeIntervalSeconds,
+        }),
+      )
+      .then(
+        (r) => (observed = r),
+        (err: unknown) => (observeFailed = err),
+      );
+    // Wake on: new observations, a control change, or the next time-based transition.
+    for (;;) {
+      const wait = nextDeadline();
+      const woke = await condition(
+        () => observed !== undefined || observeFailed !== undefined || controlsChanged,
+        wait ?? '1 day',
+      );
+      if (!woke) {
+        await evaluate(); // a pending target's `for` window elapsed, or a keep-alive is due
+        continue;
+      }
+      break;
+    }
+    if (!observed && observeFailed === undefined) {
+      scope.cancel(); // controls changed: restart observation with the new targets
+      await observing;
+    }
+    if (observeFailed !== undefined && !isCancellation(observeFailed)) throw observeFailed as Error;
+    if (observed) applyObservations(observed);
+    await evaluate();
+    if (workflowInfo().continueAsNewSuggested || iterations >= input.maxIterationsPerRun) {
+      await continueAsNew<typeof monitorHealth>({
+        ...rawInput,
+        targets,
+        state: { targets: [...states.values()], paused },
+      });
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * monitorHealth end to end: a monitored Deployment broken with the KWOK crash stage produces exactly one firing
+ * alert in a real Alertmanager and one signed webhook (verified independently with the `standardwebhooks`
+ * package); fixing it resolves the alert in Alertmanager and sends one resolve webhook. A flapping HTTP target
+ * does not alert inside its `for` window and does after it. A monitor that continued-as-new keeps its incident.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MonitorHandle } from '../../src/client/index.js';
+import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
+import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
+import { useHarness } from './harness.js';
+
+const secret = `whsec_${randomBytes(32).toString('base64')}`;
+let am: RunningAlertmanager;
+let hooks: TestReceiver;
+let site: TestReceiver;
+let siteStatus = 200;
+const verified: { id: string; type: string; target: string }[] = [];
+
+const h = useHarness('monitor', {
+  env: async () => {
+    am = await startAlertmanager();
+    hooks = await startReceiver((req) => {
+      const payload = new Webhook(secret).verify(req.body, req.headers as Record<string, string>) as {
+        type: string;
+        data: { labels?: Record<string, string> };
+      };
+      verified.push({
+        id: String(req.headers['webhook-id']),
+        type: payload.type,
+        target: payload.data.labels?.target ?? '',
+      });
+      return { status: 204 };
+    });
+    site = await startReceiver(() => ({ status: siteStatus }));
+    const dir = mkdtempSync(join(tmpdir(), 'kwf-monitor-'));
+    const file = join(dir, 'worker.yaml');
+    writeFileSync(
+      file,
+      `alerts:\n  am: { type: alertmanager, url: "${am.url}" }\n  hook: { type: webhook, url: "${hooks.url}/alerts", secret: "${secret}" }\n`,
+    );
+    return { KUBE_WORKFLOWS_CONFIG: file };
+  },
+});
+
+afterAll(async () => {
+  await hooks?.close();
+  await site?.close();
+  await am?.stop();
+});
+
+interface AmAlert {
+  labels: Record<string, string>;
+  status: { state: string };
+}
+
+async function activeAlerts(target: string): Promise<AmAlert[]> {
+  const res = await fetch(`${am.url}/api/v2/alerts?active=true&silenced=false&inhibited=false`);
+  const all = (await res.json()) as AmAlert[];
+  return all.filter((a) => a.labels.target === target && a.status.state === 'active');
+}
+
+function deployment(name: string, chaos?: string): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: h.namespace, labels: { tier: 'web' } },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, ...(chaos ? { 'kube-workflows.dev/chaos': chaos } : {}) } },
+        spec: { containers: [{ name: 'app', image: `registry.example/${name}:${chaos ? '2' : '1'}` }] },
+      },
+    },
+  };
+}
+
+async function waitForStatus(m: MonitorHandle, key: string, state: string): Promise<void> {
+  await expect
+    .poll(async () => (await m.status()).targets.find((t) => t.key === key)?.state, { timeout: 60_000, interval: 250 })
+    .toBe(state);
+}
+
+describe('monitorHealth', () => {
+  it('a crash-looping Deployment fires one alert in Alertmanager and one signed webhook; fixing it resolves both', async () => {
+    await h.kube.apply(deployment('web') as never);
+    const key = `Deployment/${h.namespace}/web`;
+    const m = await h.client.monitor({
+      name: `mon-${h.namespace}`,
+      targets: [{ type: 'kube', namespace: h.namespace, selector: 'tier=web' }],
+      channels: ['am', 'hook'],
+      forSeconds: 2,
+      keepAliveSeconds: 30,
+    });
+    await waitForStatus(m, key, 'healthy');
+
+    await h.kube.apply(deployment('web', 'crash') as never);
+    await waitForStatus(m, key, 'degraded');
+    await expect.poll(() => activeAlerts(key), { timeout: 30_000, interval: 250 }).toHaveLength(1);
+    await expect
+      .poll(() => verified.filter((v) => v.target === key && v.type === 'alert.triggered').length, { timeout: 30_000 })
+      .toBe(1);
+
+    await h.kube.apply(deployment('web') as never);
+    await waitForStatus(m, key, 'healthy');
+    await expect.poll(() => activeAlerts(key), { timeout: 30_000, interval: 250 }).toHaveLength(0);
+    await expect
+      .poll(() => verified.filter((v) => v.target === key && v.type === 'alert.resolved').length, { timeout: 30_000 })
+      .toBe(1);
+    // exactly one of each, whatever the retries: one webhook id per action
+    const forTarget = verified.filter((v) => v.target === key);
+    expect(new Set(forTarget.map((v) => v.id)).size).toBe(2);
+    expect((await m.status()).targets.find((t) => t.key === key)?.incidents).toBe(1);
+    await m.stop();
+  });
+
+  it('a flapping HTTP target does not alert inside its for window, and does after it', async () => {
+    const key = 'http:site';
+    siteStatus = 200;
+    const m = await h.client.monitor({
+      name: `flap-${h.namespace}`,
+      targets: [{ type: 'http', id: 'site', url: `${site.url}/healthz` }],
+      channels: ['hook'],
+      forSeconds: 6,
+      probeIntervalSeconds: 1,
+    });
+    await waitForStatus(m, key, 'healthy');
+    siteStatus = 503;
+    await waitForStatus(m, key, 'pending');
+    siteStatus = 200; // back before the 6 s window ends
+    await waitForStatus(m, key, 'healthy');
+    expect(verified.filter((v) => v.target === key)).toHaveLength(0);
+    siteStatus = 503;
+    await waitForStatus(m, key, 'pending');
+    await waitForStatus(m, key, 'degraded');
+    await expect
+      .poll(() => verified.filter((v) => v.target === key && v.type === 'alert.triggered').length, { timeout: 30_000 })
+      .toBe(1);
+    siteStatus = 200;
+    await waitForStatus(m, key, 'healthy');
+    await m.stop();
+  });
+
+  it('a monitor that continued-as-new keeps its open incident and does not alert again', async () => {
+    const key = 'http:can';
+    siteStatus = 503;
+    const m = await h.client.monitor({
+      name: `can-${h.namespace}`,
+      targets: [{ type: 'http', id: 'can', url: `${site.url}/can` }],
+      channels: ['hook'],
+      forSeconds: 1,
+      probeIntervalSeconds: 1,
+      maxIterationsPerRun: 1,
+    });
+    await waitForStatus(m, key, 'degraded');
+    const firstRun = (await m.raw.describe()).runId;
+    // add and remove a target: each is an observation round, so the run continues-as-new
+    await m.addTargets([{ type: 'http', id: 'extra', url: `${site.url}/extra`, expectStatus: 503, timeoutMs: 5_000 }]);
+    await expect
+      .poll(async () => (await h.client.temporal.workflow.getHandle(m.workflowId).describe()).runId, {
+        timeout: 60_000,
+      })
+      .not.toBe(firstRun);
+    await waitForStatus(m, 'http:extra', 'healthy');
+    const status = await m.status();
+    expect(status.targets.find((t) => t.key === key)).toMatchObject({ state: 'degraded', incidents: 1 });
+    expect(verified.filter((v) => v.target === key && v.type === 'alert.triggered')).toHaveLength(1);
+    await m.stop();
+  });
+});
