@@ -21,6 +21,7 @@ import { ExitCode, exitCodeForError, exitCodeForReport, messageOf } from './exit
 import { loadManifestSources } from './files.js';
 import { followDeploy } from './follow.js';
 import { renderReport } from './render.js';
+import { addMonitorCommands } from './monitor.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
 
 const progress = (line: string): void => {
@@ -228,6 +229,7 @@ Examples:
       process.exitCode = await codecServerCommand(opts);
     });
   addScaleAndScheduleCommands(program);
+  addMonitorCommands(program);
   return program;
 }
 
@@ -336,7 +338,7 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
     client = await createKubeWorkflowsClient();
   } catch (err) {
     progress(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
-    return ExitCode.Unreachable;
+    return (err as Error).name === 'EncryptionConfigError' ? ExitCode.BadInput : ExitCode.Unreachable;
   }
   try {
     const handle = await client.deploy(

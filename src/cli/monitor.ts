@@ -1,0 +1,130 @@
+/**
+ * `kube-workflows monitor start|status|stop|pause|resume`.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { type Command, InvalidArgumentError } from 'commander';
+import pc from 'picocolors';
+import { parse as parseYaml } from 'yaml';
+import { createKubeWorkflowsClient, InvalidInputError, type KubeWorkflowsClient, type MonitorHealthInput } from '../client/index.js';
+import { ExitCode, exitCodeForError, messageOf } from './exit-codes.js';
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected whole seconds');
+  return n;
+}
+
+async function withClient(fn: (client: KubeWorkflowsClient) => Promise<number>): Promise<number> {
+  let client: KubeWorkflowsClient;
+  try {
+    client = await createKubeWorkflowsClient();
+  } catch (err) {
+    log(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
+    return (err as Error).name === 'EncryptionConfigError' ? ExitCode.BadInput : ExitCode.Unreachable;
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    log(pc.red(`${err instanceof InvalidInputError ? 'rejected before anything ran' : 'failed'}: ${messageOf(err)}`));
+    return exitCodeForError(err);
+  } finally {
+    await client.close();
+  }
+}
+
+interface StartOptions {
+  file?: string;
+  namespace?: string;
+  selector?: string;
+  http?: string[];
+  channel?: string[];
+  severity?: string;
+  for?: number;
+  cluster?: string;
+}
+
+/** Adds the `monitor` command group. */
+export function addMonitorCommands(program: Command): void {
+  const monitor = program.command('monitor').description('long-running health monitors that alert once per degradation');
+  monitor
+    .command('start <name>')
+    .description('start a monitor (workflow id monitor/<name>) from flags or a YAML spec (-f)')
+    .option('-f, --file <path>', 'YAML/JSON file with the monitor input (targets, channels, forSeconds, …)')
+    .option('-n, --namespace <ns>', 'watch the workloads of this namespace')
+    .option('-l, --selector <selector>', 'label selector of the workloads, e.g. app.kubernetes.io/part-of=shop')
+    .option('--http <id=url...>', 'HTTP probe(s) expecting 200')
+    .option('--channel <name...>', 'alert channel(s) configured on the worker')
+    .option('--severity <s>', 'critical | error | warning | info')
+    .option('--for <seconds>', 'seconds unhealthy before alerting', seconds)
+    .option('--cluster <name>', 'configured cluster name')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  kube-workflows monitor start shop -n shop -l app.kubernetes.io/part-of=shop --channel oncall --for 60\n  kube-workflows monitor start edge -f monitors/edge.yaml',
+    )
+    .action(async (name: string, opts: StartOptions) => {
+      let input: MonitorHealthInput;
+      try {
+        const fromFile = opts.file ? (parseYaml(await readFile(opts.file, 'utf8')) as Partial<MonitorHealthInput>) : {};
+        const targets = [...(fromFile.targets ?? [])];
+        if (opts.namespace) targets.push({ type: 'kube', namespace: opts.namespace, ...(opts.selector ? { selector: opts.selector } : {}) });
+        for (const h of opts.http ?? []) {
+          const [id, ...url] = h.split('=');
+          targets.push({ type: 'http', id: id ?? '', url: url.join('=') });
+        }
+        input = {
+          ...fromFile,
+          name,
+          targets,
+          ...(opts.channel ? { channels: opts.channel } : {}),
+          ...(opts.severity ? { severity: opts.severity as MonitorHealthInput['severity'] } : {}),
+          ...(opts.for !== undefined ? { forSeconds: opts.for } : {}),
+          ...(opts.cluster ? { cluster: opts.cluster } : {}),
+        };
+      } catch (err) {
+        log(pc.red(`cannot read the monitor spec: ${messageOf(err)}`));
+        process.exitCode = ExitCode.BadInput;
+        return;
+      }
+      process.exitCode = await withClient(async (client) => {
+        const m = await client.monitor(input);
+        process.stdout.write(`monitor ${name} started (${m.workflowId})\n`);
+        return ExitCode.Ok;
+      });
+    });
+  monitor
+    .command('status <name>')
+    .description("every target's state: healthy, pending (inside its for window) or degraded")
+    .option('--json', 'print JSON', false)
+    .action(async (name: string, opts: { json: boolean }) => {
+      process.exitCode = await withClient(async (client) => {
+        const s = await client.getMonitor(name).status();
+        if (opts.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+        else {
+          process.stdout.write(`${s.name}${s.paused ? ' (paused)' : ''}: ${s.healthy} healthy, ${s.pending} pending, ${s.degraded} degraded\n`);
+          for (const t of s.targets) {
+            const colour = t.state === 'healthy' ? pc.green : t.state === 'degraded' ? pc.red : pc.yellow;
+            process.stdout.write(`  ${colour(t.state.padEnd(8))} ${t.key}  ${t.message}\n`);
+          }
+          for (const [c, e] of Object.entries(s.deliveryErrors)) process.stdout.write(pc.red(`  channel ${c}: ${e}\n`));
+        }
+        return s.degraded ? ExitCode.Failed : ExitCode.Ok;
+      });
+    });
+  for (const verb of ['stop', 'pause', 'resume'] as const) {
+    monitor
+      .command(`${verb} <name>`)
+      .description(verb === 'stop' ? 'stop the monitor (open incidents stay as they are)' : `${verb} observation and alerting`)
+      .action(async (name: string) => {
+        process.exitCode = await withClient(async (client) => {
+          await client.getMonitor(name)[verb]();
+          process.stdout.write(`monitor ${name}: ${verb === 'stop' ? 'stopped' : `${verb}d`}\n`);
+          return ExitCode.Ok;
+        });
+      });
+  }
+}
