@@ -1,0 +1,211 @@
+/**
+ * Starts a real Prometheus server (Debian package `prometheus`) for integration tests, together with a tiny local
+ * metrics endpoint it scrapes every second: the test sets gauges (`metrics.set('demo_queue_depth', 50)`) and
+ * Prometheus sees the new value at its next scrape. Prometheus gets a private folder (configuration and TSDB),
+ * a free port on 127.0.0.1, and is ready once `GET /-/ready` answers 200; `stop()` ends that process by its pid,
+ * closes the metrics endpoint and removes the folder. A missing binary is an error that says how to install it:
+ * these tests never skip.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The binary to run: `PROMETHEUS_BIN`, else the Debian package's. */
+export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+
+/** How to get the binary, quoted in the error when it is missing. */
+export const PROMETHEUS_INSTALL_HINT = 'apt-get update && apt-get install -y prometheus';
+
+/** How long Prometheus gets to become ready. */
+export const DEFAULT_PROMETHEUS_READY_TIMEOUT_MS = 30_000;
+
+/** The scrape job name of the test's metrics endpoint (the `job` label of its series). */
+export const TEST_SCRAPE_JOB = 'kwf-test';
+
+/** Gauges served in the Prometheus text format at `<url>/metrics`. */
+export interface TestMetrics {
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** Sets a gauge (created on first use). */
+  set(name: string, value: number): void;
+  /** Number of scrapes served so far. */
+  readonly scrapes: number;
+  close(): Promise<void>;
+}
+
+/** A running Prometheus with its scraped test endpoint. */
+export interface RunningPrometheus {
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  /** As `--version` prints it, for example `2.42.0+ds`. */
+  version: string;
+  pid: number;
+  /** The endpoint Prometheus scrapes every second. */
+  metrics: TestMetrics;
+  /** Runs an instant query and returns each series' value (what a monitor's prometheus target sees). */
+  query(promql: string): Promise<number[]>;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s), closes the metrics endpoint and removes the folder. */
+  stop(): Promise<void>;
+}
+
+/** Serves gauges in the Prometheus text exposition format on a free port of 127.0.0.1. */
+export async function startTestMetrics(): Promise<TestMetrics> {
+  const gauges = new Map<string, number>();
+  let scrapes = 0;
+  const server = createHttpServer((req, res) => {
+    if (req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    scrapes += 1;
+    const lines: string[] = [];
+    for (const [name, value] of gauges) lines.push(`# TYPE ${name} gauge`, `${name} ${value}`);
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    res.end(`${lines.join('\n')}\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    set(name, value) {
+      gauges.set(name, value);
+    },
+    get scrapes() {
+      return scrapes;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Starts Prometheus scraping a fresh test endpoint every second; waits until it is ready. */
+export async function startPrometheus(options: { readyTimeoutMs?: number } = {}): Promise<RunningPrometheus> {
+  if (!existsSync(PROMETHEUS_BIN)) {
+    throw new Error(
+      `Prometheus is not installed (${PROMETHEUS_BIN} is missing): install it with \`${PROMETHEUS_INSTALL_HINT}\` ` +
+        'or point PROMETHEUS_BIN at a prometheus binary',
+    );
+  }
+  const versionText = execFileSync(PROMETHEUS_BIN, ['--version'], { encoding: 'utf8' });
+  const version = /version (\S+)/.exec(versionText)?.[1] ?? 'unknown';
+  const metrics = await startTestMetrics();
+  let lastError: Error | undefined;
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        return await startOnce(version, metrics, options.readyTimeoutMs ?? DEFAULT_PROMETHEUS_READY_TIMEOUT_MS);
+      } catch (err) {
+        lastError = err as Error;
+        if (!/address already in use/.test(lastError.message)) throw lastError;
+      }
+    }
+    throw lastError ?? new Error('Prometheus did not start');
+  } catch (err) {
+    await metrics.close();
+    throw err;
+  }
+}
+
+async function startOnce(version: string, metrics: TestMetrics, readyTimeoutMs: number): Promise<RunningPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'kwf-prometheus-'));
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(
+    configFile,
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      '  evaluation_interval: 1s',
+      'scrape_configs:',
+      `  - job_name: ${TEST_SCRAPE_JOB}`,
+      '    scrape_interval: 1s',
+      '    static_configs:',
+      `      - targets: ['${new URL(metrics.url).host}']`,
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(
+    PROMETHEUS_BIN,
+    [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  const keep = (chunk: Buffer): void => {
+    log = (log + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  const pid = child.pid;
+  const stopProcess = async (): Promise<void> => {
+    if (!exited && pid !== undefined) {
+      process.kill(pid, 'SIGTERM');
+      const stopped = await Promise.race([exit.then(() => true), sleep(5_000).then(() => false)]);
+      if (!stopped) {
+        process.kill(pid, 'SIGKILL');
+        await exit;
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const stop = async (): Promise<void> => {
+    await stopProcess();
+    await metrics.close();
+  };
+  const query = async (promql: string): Promise<number[]> => {
+    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await res.json()) as { status: string; data?: { result: { value?: [number, string] }[] } };
+    if (body.status !== 'success' || !body.data) throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
+    return body.data.result.map((r) => Number(r.value?.[1]));
+  };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  while (Date.now() < deadline) {
+    if (exited || pid === undefined) {
+      await stopProcess();
+      throw new Error(`Prometheus exited before becoming ready; its log ends with:\n${log}`);
+    }
+    try {
+      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+      if (res.status === 200) return { url, version, pid, metrics, query, stop };
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  await stopProcess();
+  throw new Error(`Prometheus was not ready within ${readyTimeoutMs} ms; its log ends with:\n${log}`);
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
