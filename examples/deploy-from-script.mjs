@@ -16,9 +16,11 @@ try {
     timeoutSeconds: 120,
   });
   console.error(`started ${handle.workflowId}`);
-  const timer = setInterval(async () => {
-    const p = await handle.progress().catch(() => undefined);
-    if (p) console.error(`${p.phase}: ${p.message}`);
+  const timer = setInterval(() => {
+    handle
+      .progress()
+      .then((p) => console.error(`${p.phase}: ${p.message}`))
+      .catch(() => undefined);
   }, 1000);
   const report = await handle.result().finally(() => clearInterval(timer));
   console.log(JSON.stringify(report, null, 2));

@@ -6,7 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { parse as parseYaml } from 'yaml';
-import { createKubeWorkflowsClient, InvalidInputError, type KubeWorkflowsClient, type MonitorHealthInput } from '../client/index.js';
+import {
+  createKubeWorkflowsClient,
+  InvalidInputError,
+  type KubeWorkflowsClient,
+  type MonitorHealthInput,
+} from '../client/index.js';
 import { ExitCode, exitCodeForError, messageOf } from './exit-codes.js';
 
 const log = (line: string): void => {
@@ -50,7 +55,9 @@ interface StartOptions {
 
 /** Adds the `monitor` command group. */
 export function addMonitorCommands(program: Command): void {
-  const monitor = program.command('monitor').description('long-running health monitors that alert once per degradation');
+  const monitor = program
+    .command('monitor')
+    .description('long-running health monitors that alert once per degradation');
   monitor
     .command('start <name>')
     .description('start a monitor (workflow id monitor/<name>) from flags or a YAML spec (-f)')
@@ -71,7 +78,12 @@ export function addMonitorCommands(program: Command): void {
       try {
         const fromFile = opts.file ? (parseYaml(await readFile(opts.file, 'utf8')) as Partial<MonitorHealthInput>) : {};
         const targets = [...(fromFile.targets ?? [])];
-        if (opts.namespace) targets.push({ type: 'kube', namespace: opts.namespace, ...(opts.selector ? { selector: opts.selector } : {}) });
+        if (opts.namespace)
+          targets.push({
+            type: 'kube',
+            namespace: opts.namespace,
+            ...(opts.selector ? { selector: opts.selector } : {}),
+          });
         for (const h of opts.http ?? []) {
           const [id, ...url] = h.split('=');
           targets.push({ type: 'http', id: id ?? '', url: url.join('=') });
@@ -105,7 +117,9 @@ export function addMonitorCommands(program: Command): void {
         const s = await client.getMonitor(name).status();
         if (opts.json) process.stdout.write(`${JSON.stringify(s)}\n`);
         else {
-          process.stdout.write(`${s.name}${s.paused ? ' (paused)' : ''}: ${s.healthy} healthy, ${s.pending} pending, ${s.degraded} degraded\n`);
+          process.stdout.write(
+            `${s.name}${s.paused ? ' (paused)' : ''}: ${s.healthy} healthy, ${s.pending} pending, ${s.degraded} degraded\n`,
+          );
           for (const t of s.targets) {
             const colour = t.state === 'healthy' ? pc.green : t.state === 'degraded' ? pc.red : pc.yellow;
             process.stdout.write(`  ${colour(t.state.padEnd(8))} ${t.key}  ${t.message}\n`);
@@ -118,7 +132,9 @@ export function addMonitorCommands(program: Command): void {
   for (const verb of ['stop', 'pause', 'resume'] as const) {
     monitor
       .command(`${verb} <name>`)
-      .description(verb === 'stop' ? 'stop the monitor (open incidents stay as they are)' : `${verb} observation and alerting`)
+      .description(
+        verb === 'stop' ? 'stop the monitor (open incidents stay as they are)' : `${verb} observation and alerting`,
+      )
       .action(async (name: string) => {
         process.exitCode = await withClient(async (client) => {
           await client.getMonitor(name)[verb]();

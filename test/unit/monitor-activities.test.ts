@@ -32,14 +32,15 @@ async function observe(
   known: Record<string, boolean> = {},
   maxDurationSeconds = 5,
 ): Promise<ObserveHealthResult> {
-  const acts = createMonitorActivities({ gateway: noCluster });
-  return (await new MockActivityEnvironment().run(acts.observeHealth, {
+  const activities = createMonitorActivities({ gateway: noCluster });
+  const input = {
     cluster: '',
     targets: targets.map((t) => MonitorTarget.parse(t)),
     known,
     maxDurationSeconds,
     probeIntervalSeconds: 1,
-  })) as ObserveHealthResult;
+  };
+  return new MockActivityEnvironment().run((i: typeof input) => activities.observeHealth(i), input);
 }
 
 describe('observeHealth probes', () => {
