@@ -73,6 +73,8 @@ const calls = {
   watchOpens: 0,
   openNow: 0,
   maxOpen: 0,
+  /** performance.now() when the open watches last reached the expected count (0 while below it). */
+  lastAllOpenAt: 0,
   /** `kind|namespace` → watches open now, and the most ever open at once. */
   openByCollection: new Map<string, number>(),
   maxByCollection: new Map<string, number>(),
@@ -109,6 +111,8 @@ interface SteadyState {
 let setupTimes: { deploymentsAvailableS: number; monitorAllHealthyS: number } | undefined;
 let steady: SteadyState | undefined;
 const detections: Detection[] = [];
+/** Trigger webhook of one break → every watch of the restarted observation open again (the monitor's blind window). */
+const reopenMs: number[] = [];
 let breakPhase: { requests: number; lists: number; watchOpens: number } | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -254,19 +258,28 @@ describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker`
     const gw = workerGateway();
     const observer = new AbortController();
     const observing = observeCrashPods(observer.signal);
+    const expectedWatches = NAMESPACES * WATCHED_KINDS.length;
     const before = { requests: gw.stats.requests, lists: calls.lists, watchOpens: calls.watchOpens };
     try {
       for (let i = 0; i < BREAKS; i++) {
         const namespace = namespaces[i % NAMESPACES] ?? '';
         const name = deploymentName(i);
         const target = `Deployment/${namespace}/${name}`;
+        // One at a time: the previous transition restarted the observation (relist + new watches); wait for it.
+        const reopened = await waitFor(`${expectedWatches} watches open again`, 60_000, () =>
+          Promise.resolve(calls.openNow === expectedWatches ? calls.lastAllOpenAt : 0),
+        );
+        if (i > 0) {
+          const previous = webhooks.filter((w) => w.type === 'alert.triggered').at(-1);
+          if (previous) reopenMs.push(Math.round(reopened - previous.at));
+        }
         const t0 = performance.now();
         await admin.apply({
           apiVersion: 'apps/v1',
           kind: 'Deployment',
           metadata: { name, namespace },
           spec: { template: { metadata: { labels: { [CHAOS_LABEL]: 'crash' } } } },
-        } as never);
+        });
         const arrived = await waitFor(`the trigger webhook of ${target}`, 120_000, () =>
           Promise.resolve(webhooks.find((w) => w.target === target && w.type === 'alert.triggered')),
         );
@@ -336,10 +349,12 @@ function instrument(gw: KubeGateway): void {
     calls.maxOpen = Math.max(calls.maxOpen, calls.openNow);
     const open = bump(calls.openByCollection, key, 1);
     calls.maxByCollection.set(key, Math.max(calls.maxByCollection.get(key) ?? 0, open));
+    if (calls.openNow === NAMESPACES * WATCHED_KINDS.length) calls.lastAllOpenAt = performance.now();
     try {
       return await watch(apiVersion, kind, options, onEvent, signal);
     } finally {
       calls.openNow -= 1;
+      calls.lastAllOpenAt = 0;
       bump(calls.openByCollection, key, -1);
     }
   };
@@ -525,6 +540,10 @@ function printSummary(): void {
         ['that pod in CrashLoopBackOff', ms(l.crashLoop.p50), ms(l.crashLoop.p99), ms(l.crashLoop.max)],
       ],
     ),
+    reopenMs.length
+      ? `after each transition the observation restarts (relist + re-watch of every collection): watches open again ` +
+          `p50 ${ms(percentile(reopenMs, 50))} ms / max ${ms(Math.max(...reopenMs))} ms after the webhook`
+      : '',
     breakPhase
       ? `while breaking: ${breakPhase.requests} API requests (${breakPhase.lists} lists, ${breakPhase.watchOpens} watch opens), ` +
           `${(breakPhase.requests / Math.max(1, detections.length)).toFixed(1)} per broken Deployment`
@@ -565,6 +584,7 @@ async function writeResults(): Promise<void> {
     steadyState: steady,
     detection: { latenciesMs: latencies(), perDeployment: detections },
     breakPhase,
+    reopenAfterTransitionMs: { p50: percentile(reopenMs, 50), max: reopenMs.length ? Math.max(...reopenMs) : null },
     watchesByKind: Object.fromEntries(calls.watchesByKind),
     listsByKind: Object.fromEntries(calls.listsByKind),
     targets: { ...TARGETS, met: verdicts() },

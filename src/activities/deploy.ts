@@ -4,6 +4,7 @@
  * retryable, idempotent unit of I/O.
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { heartbeat, cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { KubeObject } from '../schemas/kube-object.js';
@@ -54,6 +55,8 @@ export interface DeployActivityDeps {
   applyConcurrency?: number;
   /** Milliseconds between heartbeats while waiting (default 2000). */
   heartbeatIntervalMs?: number;
+  /** Operational counters (exported at the worker's /metrics). */
+  counters?: { inc(name: string, labels?: Record<string, string>, by?: number): void };
 }
 
 /** From this many objects of one kind in one namespace, planning LISTs the collection instead of GETting each. */
@@ -208,6 +211,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           return { subject: formatSubject(keyOf(obj)), uid: live.metadata.uid, generation: live.metadata.generation };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        deps.counters?.inc(
+          'kube_workflows_objects_applied_total',
+          { cluster: gw.cluster },
+          objects.length - failures.length,
+        );
         if (failures.length) throw combineFailures('applying failed for', failures);
         return settled.map((r) => (r as PromiseFulfilledResult<AppliedObject>).value);
       });
@@ -229,6 +237,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           return { subject: subjectOf(obj), uid: live.metadata.uid, generation: live.metadata.generation };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        deps.counters?.inc(
+          'kube_workflows_rollbacks_total',
+          { cluster: gw.cluster, action: 'restore' },
+          objects.length - failures.length,
+        );
         if (failures.length) throw combineFailures('restoring failed for', failures);
         return settled.map((r) => (r as PromiseFulfilledResult<AppliedObject>).value);
       });
@@ -324,6 +337,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           return ref.subject;
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+        deps.counters?.inc(
+          'kube_workflows_rollbacks_total',
+          { cluster: gw.cluster, action: 'delete' },
+          input.objects.length - failures.length,
+        );
         if (failures.length) throw combineFailures('deleting failed for', failures);
         return input.objects.map((o) => o.subject);
       });
@@ -338,6 +356,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       const gw = deps.gateway(input.cluster);
       const targets = watchTargets(input.objects);
       const abort = new AbortController();
+      setMaxListeners(0, abort.signal); // one listener per watch request on this signal
       const activitySignal = cancellationSignal();
       const onCancel = (): void => abort.abort();
       activitySignal.addEventListener('abort', onCancel);

@@ -10,6 +10,7 @@
  * Retry-After honoured through `nextRetryDelay`.
  * @module
  */
+import { setMaxListeners } from 'node:events';
 import { cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
@@ -60,6 +61,8 @@ export interface MonitorActivityDeps {
   alertChannels?: ReadonlyMap<string, AlertChannel>;
   /** `fetch` for probes (tests may inject). */
   fetch?: typeof fetch;
+  /** Operational counters (exported at the worker's /metrics). */
+  counters?: { inc(name: string, labels?: Record<string, string>, by?: number): void };
 }
 
 const WORKLOAD_API: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
@@ -72,6 +75,7 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       const kube = input.targets.filter((t) => t.type === 'kube');
       const probes = input.targets.filter((t) => t.type !== 'kube');
       const abort = new AbortController();
+      setMaxListeners(0, abort.signal); // one listener per watch request on this signal
       const signal = cancellationSignal();
       const onCancel = (): void => abort.abort();
       signal.addEventListener('abort', onCancel);
@@ -200,8 +204,10 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       return classified(async () => {
         try {
           const r = await channel.send(input.event, { signal: cancellationSignal() });
+          deps.counters?.inc('kube_workflows_alerts_sent_total', { channel: channel.name, action: input.event.action });
           return { channel: r.channel, status: r.status };
         } catch (err) {
+          deps.counters?.inc('kube_workflows_alert_failures_total', { channel: channel.name });
           if (!isAlertDeliveryError(err)) throw err;
           throw ApplicationFailure.create({
             message: err.message,

@@ -79,6 +79,8 @@ export interface KubeGateway {
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void>;
+  /** Asks the API server for its version (allowed to every authenticated user): reachability for readiness. */
+  ping(): Promise<string>;
   /** Sets `spec.replicas` through the scale subresource; returns the previous count. */
   scale(key: ObjectKey, replicas: number): Promise<{ previous: number }>;
   close(): void;
@@ -240,6 +242,11 @@ export class HttpKubeGateway implements KubeGateway {
       },
       signal,
     );
+  }
+
+  async ping(): Promise<string> {
+    const v = await this.transport.request<{ gitVersion?: string }>('GET', '/version');
+    return v.gitVersion ?? 'unknown';
   }
 
   async scale(key: ObjectKey, replicas: number): Promise<{ previous: number }> {

@@ -98,6 +98,13 @@ export const WorkerConfigFile = z.strictObject({
       applyConcurrency: z.number().int().min(1).max(128).optional(),
       kubeQps: z.number().positive().optional(),
       kubeBurst: z.number().int().positive().optional(),
+      healthPort: z.number().int().min(0).max(65_535).optional(),
+      metricsBindAddress: z
+        .string()
+        .regex(/^[^\s:]+:\d+$/, 'host:port, e.g. 0.0.0.0:9464')
+        .optional(),
+      logFormat: z.enum(['json', 'text']).optional(),
+      logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
     })
     .optional(),
   /** Payload encryption keys (see `src/codec`); `KUBE_WORKFLOWS_ENCRYPTION_KEYS` / `_KEY_ID` override. */
@@ -135,6 +142,12 @@ export interface WorkerConfig {
     applyConcurrency: number;
     kubeQps: number;
     kubeBurst: number;
+    /** Port of /healthz, /readyz and /metrics (our counters); none when undefined. */
+    healthPort?: number | undefined;
+    /** host:port of the Temporal runtime's Prometheus exporter; none when undefined. */
+    metricsBindAddress?: string | undefined;
+    logFormat: 'json' | 'text';
+    logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   };
   /** Payload encryption; absent when off. Search attributes are never encrypted. */
   encryption?: EncryptionConfig | undefined;
@@ -161,6 +174,10 @@ export const WORKER_ENV_VARS = [
   'KUBE_WORKFLOWS_CLUSTER',
   'KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED',
   'KUBE_WORKFLOWS_NAMESPACES',
+  'KUBE_WORKFLOWS_HEALTH_PORT',
+  'KUBE_WORKFLOWS_RUNTIME_METRICS',
+  'KUBE_WORKFLOWS_LOG_FORMAT',
+  'KUBE_WORKFLOWS_LOG_LEVEL',
   ENCRYPTION_KEYS_ENV,
   ENCRYPTION_KEY_ID_ENV,
 ] as const;
@@ -185,6 +202,18 @@ const EnvSchema = z.object({
     .optional(),
   KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
   KUBE_WORKFLOWS_NAMESPACES: z.string().min(1).optional(),
+  KUBE_WORKFLOWS_HEALTH_PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, 'expected a port number')
+    .optional(),
+  KUBE_WORKFLOWS_RUNTIME_METRICS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'expected host:port, e.g. 0.0.0.0:9464')
+    .optional(),
+  KUBE_WORKFLOWS_LOG_FORMAT: z.enum(['json', 'text'], { error: 'expected json or text' }).optional(),
+  KUBE_WORKFLOWS_LOG_LEVEL: z
+    .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'expected TRACE, DEBUG, INFO, WARN or ERROR' })
+    .optional(),
 });
 
 /**
@@ -300,6 +329,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       applyConcurrency: file.worker?.applyConcurrency ?? 16,
       kubeQps: file.worker?.kubeQps ?? DEFAULT_QPS,
       kubeBurst: file.worker?.kubeBurst ?? DEFAULT_BURST,
+      healthPort:
+        vars.KUBE_WORKFLOWS_HEALTH_PORT !== undefined
+          ? Number(vars.KUBE_WORKFLOWS_HEALTH_PORT)
+          : file.worker?.healthPort,
+      metricsBindAddress: vars.KUBE_WORKFLOWS_RUNTIME_METRICS ?? file.worker?.metricsBindAddress,
+      logFormat: vars.KUBE_WORKFLOWS_LOG_FORMAT ?? file.worker?.logFormat ?? 'json',
+      logLevel: vars.KUBE_WORKFLOWS_LOG_LEVEL ?? file.worker?.logLevel ?? 'INFO',
     },
     ...(encryption ? { encryption } : {}),
   };

@@ -17,3 +17,5 @@ export {
 export type { ClusterConfig, WorkerConfig } from './config.js';
 export { WORKFLOW_BUNDLE_PATH, workflowCodeOption, workflowsPath } from './workflow-code.js';
 export { workflowInputReader, WORKFLOW_INPUT_CACHE_SIZE } from './workflow-input.js';
+export { Counters, createCounters, installRuntime, jsonLogLine, startOpsServer } from './ops.js';
+export type { OpsServerOptions } from './ops.js';

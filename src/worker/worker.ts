@@ -11,6 +11,7 @@ import { createDataConverter, workflowCodeWithFailureConverter } from '../codec/
 import { createAlertChannels } from '../alerts/index.js';
 import { createKubeGateway, type KubeGateway } from '../kube/index.js';
 import type { WorkerConfig } from './config.js';
+import { createCounters, installRuntime, startOpsServer, type Counters } from './ops.js';
 import { workflowCodeOption, workflowsPath } from './workflow-code.js';
 import { workflowInputReader } from './workflow-input.js';
 
@@ -29,6 +30,8 @@ export interface CreateKubeWorkerOptions {
   connection?: NativeConnection;
   /** Bundle workflows from source even when a prebuilt bundle exists. */
   workflowsFromSource?: boolean;
+  /** Counters the activities increment, exported at /metrics by the ops server (default: fresh ones). */
+  counters?: Counters;
   /** Use this prebuilt workflow bundle (tests build one per run). */
   bundlePath?: string;
 }
@@ -91,6 +94,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     ...(dataConverter ? { dataConverter } : {}),
   });
   const alertChannels = createAlertChannels(config.alerts);
+  const counters = options.counters ?? createCounters();
   const activities = createActivities({
     alertChannels,
     workflowInput: workflowInputReader(client),
@@ -101,6 +105,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     },
     policy: config.policy,
     applyConcurrency: config.worker.applyConcurrency,
+    counters,
   });
   const worker = await Worker.create({
     connection,
@@ -131,7 +136,33 @@ export async function runWorker(
   config: WorkerConfig,
   log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<void> {
-  const kw = await createKubeWorker({ config });
+  installRuntime({
+    json: config.worker.logFormat === 'json',
+    logLevel: config.worker.logLevel,
+    metricsBindAddress: config.worker.metricsBindAddress,
+  });
+  const counters = createCounters();
+  const kw = await createKubeWorker({ config, counters });
+  const ops =
+    config.worker.healthPort === undefined
+      ? undefined
+      : await startOpsServer({
+          port: config.worker.healthPort,
+          counters,
+          async readiness() {
+            const reasons: string[] = [];
+            if (kw.worker.getState() !== 'RUNNING') reasons.push(`worker is ${kw.worker.getState()}`);
+            await Promise.all(
+              [...kw.gateways.values()].map((gw) =>
+                gw.ping().catch((err: unknown) => reasons.push(`cluster ${gw.cluster}: ${(err as Error).message}`)),
+              ),
+            );
+            return reasons;
+          },
+        });
+  if (ops) log(`health and metrics on ${ops.url}/healthz, /readyz, /metrics`);
+  if (config.worker.metricsBindAddress)
+    log(`Temporal runtime metrics on http://${config.worker.metricsBindAddress}/metrics`);
   const stop = (signal: string): void => {
     log(`received ${signal}: shutting down (grace time ${config.worker.shutdownGraceTime})`);
     kw.worker.shutdown();
@@ -150,6 +181,7 @@ export async function runWorker(
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    await ops?.close();
     await kw.close();
   }
 }

@@ -53,8 +53,11 @@ const { observeHealth } = proxyActivities<Activities>({
   heartbeatTimeout: '30s',
   retry,
 });
+/** A delivery still failing after this long is given up (and shown in the status query's deliveryErrors). */
+export const DELIVERY_GIVE_UP_AFTER = '15m';
 const { deliverAlert } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: DELIVERY_GIVE_UP_AFTER,
   retry: { ...retry, initialInterval: '2s' },
 });
 
@@ -77,6 +80,8 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
   let observed: ObserveHealthResult | undefined;
   let observeFailed: unknown;
   const deliveryErrors: Record<string, string> = {};
+  /** The latest queued delivery per target (chained so they arrive in order). */
+  const deliveries = new Map<string, Promise<void>>();
 
   const stateOf = (t: TargetState): 'healthy' | 'pending' | 'degraded' =>
     t.open ? 'degraded' : t.healthy ? 'healthy' : 'pending';
@@ -145,7 +150,22 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     ...(namespaces[0] ? [{ key: KubeNamespace, value: namespaces[0] }] : []),
   ]);
 
-  const send = async (t: TargetState, action: 'trigger' | 'resolve', keepAliveOnly = false): Promise<void> => {
+  /**
+   * Queues an alert for a target. Deliveries run in the background so that a channel that is down (retried with
+   * backoff up to {@link DELIVERY_GIVE_UP_AFTER}) never stalls observation of the other targets; per target they
+   * are chained, so a resolve never overtakes its trigger.
+   */
+  const send = (t: TargetState, action: 'trigger' | 'resolve', keepAliveOnly = false): void => {
+    const event = alertEvent(t, action);
+    const previous = deliveries.get(t.key) ?? Promise.resolve();
+    const next = previous.then(() => deliver(event, keepAliveOnly));
+    deliveries.set(t.key, next);
+    void next.then(() => {
+      if (deliveries.get(t.key) === next) deliveries.delete(t.key);
+    });
+  };
+
+  const alertEvent = (t: TargetState, action: 'trigger' | 'resolve'): AlertEventData => {
     const incident = t.open?.number ?? t.incidents;
     const event: AlertEventData = {
       action,
@@ -159,8 +179,12 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
       details: { message: t.message, workflowId: info.workflowId },
       ...(input.url ? { url: input.url } : {}),
     };
+    return event;
+  };
+
+  const deliver = async (event: AlertEventData, keepAliveOnly: boolean): Promise<void> => {
     // One activity per channel: a retry re-sends only to the channel that failed. A channel that refuses
-    // (misconfigured, 4xx) must not stop the monitor: its error is kept for the status query.
+    // (misconfigured, 4xx) or stays down must not stop the monitor: its error is kept for the status query.
     const results = await Promise.allSettled(
       input.channels.map((channel) => deliverAlert({ channel, event, keepAliveOnly })),
     );
@@ -174,22 +198,22 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
   };
 
   /** Applies the state machine at the current workflow time; sends what must be sent. */
-  const evaluate = async (): Promise<void> => {
+  const evaluate = (): void => {
     const now = Date.now();
     for (const t of states.values()) {
       if (!t.healthy && !t.open && now - t.since >= forMs) {
         t.incidents += 1;
         t.open = { number: t.incidents, firedAt: now, lastSentAt: now };
-        await send(t, 'trigger');
+        send(t, 'trigger');
       } else if (t.healthy && t.open) {
-        await send(t, 'resolve');
+        send(t, 'resolve');
         delete t.open;
       } else if (t.open) {
         const remind =
           input.remindEverySeconds !== undefined && now - t.open.lastSentAt >= input.remindEverySeconds * 1000;
         if (remind || now - t.open.lastSentAt >= input.keepAliveSeconds * 1000) {
           t.open.lastSentAt = now;
-          await send(t, 'trigger', !remind);
+          send(t, 'trigger', !remind);
         }
       }
     }
@@ -267,7 +291,7 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
         wait ?? '1 day',
       );
       if (!woke) {
-        await evaluate(); // a pending target's `for` window elapsed, or a keep-alive is due
+        evaluate(); // a pending target's `for` window elapsed, or a keep-alive is due
         continue;
       }
       break;
@@ -278,8 +302,10 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     }
     if (observeFailed !== undefined && !isCancellation(observeFailed)) throw observeFailed as Error;
     if (observed) applyObservations(observed);
-    await evaluate();
+    evaluate();
     if (workflowInfo().continueAsNewSuggested || iterations >= input.maxIterationsPerRun) {
+      // Alerts in flight are finished before the run hands over; their state is already in `states`.
+      await Promise.all(deliveries.values());
       await continueAsNew<typeof monitorHealth>({
         ...rawInput,
         targets,

@@ -173,6 +173,10 @@ describe('loadWorkerConfig from the environment only', () => {
       applyConcurrency: 16,
       kubeQps: 200,
       kubeBurst: 400,
+      healthPort: undefined,
+      metricsBindAddress: undefined,
+      logFormat: 'json',
+      logLevel: 'INFO',
     });
   });
 
@@ -294,6 +298,10 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
         applyConcurrency: 4,
         kubeQps: 20,
         kubeBurst: 40,
+        healthPort: undefined,
+        metricsBindAddress: undefined,
+        logFormat: 'json',
+        logLevel: 'INFO',
       },
     });
   });
