@@ -13,9 +13,13 @@ const configSection = readme.slice(readme.indexOf('## Configuration'), readme.in
 /** Every key path of an object schema, e.g. `policy.scale.maxReplicas`. */
 function keyPaths(schema: z.ZodType, prefix = ''): string[] {
   let s: z.ZodType = schema;
-  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable)
+    s = s.unwrap() as z.ZodType;
   if (!(s instanceof z.ZodObject)) return [];
-  return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([k, v]) => [`${prefix}${k}`, ...keyPaths(v, `${prefix}${k}.`)]);
+  return Object.entries(s.shape as Record<string, z.ZodType>).flatMap(([k, v]) => [
+    `${prefix}${k}`,
+    ...keyPaths(v, `${prefix}${k}.`),
+  ]);
 }
 
 describe('README configuration reference', () => {
@@ -23,8 +27,11 @@ describe('README configuration reference', () => {
     expect(configSection).toMatch(new RegExp(`^\\| \`${name}\``, 'm'));
   });
 
-  it.each(keyPaths(WorkerConfigFile).filter((p) => !p.startsWith('clusters.entries')))('documents the file key %s', (path) => {
-    const last = path.split('.').at(-1) ?? path;
-    expect(configSection).toMatch(new RegExp(`\\b${last}:`));
-  });
+  it.each(keyPaths(WorkerConfigFile).filter((p) => !p.startsWith('clusters.entries')))(
+    'documents the file key %s',
+    (path) => {
+      const last = path.split('.').at(-1) ?? path;
+      expect(configSection).toMatch(new RegExp(`\\b${last}:`));
+    },
+  );
 });
