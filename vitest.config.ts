@@ -36,6 +36,20 @@ export default defineConfig({
           pool: 'forks',
         },
       },
+      {
+        // the Temporal Web UI in Chromium (playwright-core): its own Temporal dev server with a codec endpoint,
+        // the shared cluster from the integration global setup
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+        },
+      },
     ],
   },
 });

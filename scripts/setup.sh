@@ -22,6 +22,7 @@ say "2/4 Debian packages the tests use (Alertmanager, Prometheus)"
 missing=()
 [[ -x /usr/bin/prometheus-alertmanager ]] || missing+=(prometheus-alertmanager)
 [[ -x /usr/bin/prometheus ]] || missing+=(prometheus)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 if [[ ${#missing[@]} -gt 0 ]]; then
   if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
   echo "installing ${missing[*]}" >&2
