@@ -48,7 +48,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (stopping) return;
     stopping = true;
     log(pc.dim('stopping the local stack…'));
-    await stopStack({ dir, onProgress: (l) => log(pc.dim(l)) });
+    // purge: every demo starts from an empty Temporal and cluster
+    await stopStack({ dir, onProgress: (l) => log(pc.dim(l)), purge: true });
   };
   const onSignal = (sig: NodeJS.Signals): void => {
     log(`\n${sig}: cleaning up`);

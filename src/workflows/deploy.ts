@@ -304,6 +304,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     }
     if (!restore.length) return true;
     const after = await waitFor(p.cluster, restore.map(refOf), timeoutSeconds);
+    mergeHealth(progress.objects, after); // the report shows the restored objects' health, not the failed rollout's
     return after.outcome === 'Current';
   }
 }

@@ -108,6 +108,11 @@ describe('deployManifests', () => {
     // fail fast: the cause is the pods' crash, not the 90 s health timeout
     expect(report.message).toMatch(/CrashLoopBackOff/);
     expect(report.message).not.toMatch(/timeout after/);
+    // the report shows the restored Deployment as it is now: healthy again
+    expect(report.objects.find((o) => o.subject === `Deployment/${h.namespace}/web`)).toMatchObject({
+      action: 'restored',
+      status: 'Current',
+    });
     const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
     const spec = dep as unknown as {
       spec: { template: { spec: { containers: { image: string }[] }; metadata: { labels: Record<string, string> } } };
