@@ -6,13 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { parse as parseYaml } from 'yaml';
-import {
-  createKubeWorkflowsClient,
-  InvalidInputError,
-  type KubeWorkflowsClient,
-  type MonitorHealthInput,
-} from '../client/index.js';
-import { ExitCode, exitCodeForError, messageOf } from './exit-codes.js';
+import type { MonitorHealthInput } from '../client/index.js';
+import { ExitCode, messageOf } from './exit-codes.js';
+import { withClient } from './with-client.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -22,24 +18,6 @@ function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected whole seconds');
   return n;
-}
-
-async function withClient(fn: (client: KubeWorkflowsClient) => Promise<number>): Promise<number> {
-  let client: KubeWorkflowsClient;
-  try {
-    client = await createKubeWorkflowsClient();
-  } catch (err) {
-    log(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
-    return (err as Error).name === 'EncryptionConfigError' ? ExitCode.BadInput : ExitCode.Unreachable;
-  }
-  try {
-    return await fn(client);
-  } catch (err) {
-    log(pc.red(`${err instanceof InvalidInputError ? 'rejected before anything ran' : 'failed'}: ${messageOf(err)}`));
-    return exitCodeForError(err);
-  } finally {
-    await client.close();
-  }
 }
 
 interface StartOptions {

@@ -4,14 +4,10 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import {
-  createKubeWorkflowsClient,
-  InvalidInputError,
-  type KubeWorkflowsClient,
-  type OverlapPolicy,
-} from '../client/index.js';
+import type { OverlapPolicy } from '../client/index.js';
 import type { ScaleReport } from '../schemas/scale.js';
-import { ExitCode, exitCodeForError, messageOf } from './exit-codes.js';
+import { ExitCode, messageOf } from './exit-codes.js';
+import { withClient } from './with-client.js';
 import { loadManifestSources } from './files.js';
 
 const log = (line: string): void => {
@@ -30,25 +26,6 @@ function integer(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a whole number');
   return n;
-}
-
-async function withClient(fn: (client: KubeWorkflowsClient) => Promise<number>): Promise<number> {
-  let client: KubeWorkflowsClient;
-  try {
-    client = await createKubeWorkflowsClient();
-  } catch (err) {
-    log(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
-    return ExitCode.Unreachable;
-  }
-  try {
-    return await fn(client);
-  } catch (err) {
-    const code = exitCodeForError(err);
-    log(pc.red(`${err instanceof InvalidInputError ? 'rejected before anything ran' : 'failed'}: ${messageOf(err)}`));
-    return code;
-  } finally {
-    await client.close();
-  }
 }
 
 /** Adds `scale` and `schedule` to the program. */

@@ -3,18 +3,16 @@
  * the health wait. A new worker picks the deploy up (after the activity's heartbeat timeout) and completes it,
  * with no object applied twice in a way that changes its generation.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DeployProgress } from '../../src/workflows/deploy.js';
-import { useHarness } from './harness.js';
+import { spawnCliWorker, useHarness } from './harness.js';
 
 // The harness worker polls another task queue; the deploys below go to a child-process worker we can kill.
 const h = useHarness('durable');
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let taskQueue: string;
 let configFile: string;
 const children = new Set<ChildProcess>();
@@ -30,28 +28,12 @@ beforeAll(() => {
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
-  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join(''));
+  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join('\n'));
 });
 
 /** Starts `kube-workflows worker` as a separate process on the child task queue. */
 function startWorker(): ChildProcess {
-  const stack = inject('stack');
-  const child = spawn(process.execPath, [join(root, 'bin', 'kube-workflows.js'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      KUBECONFIG: stack.kubeconfig,
-      KUBE_WORKFLOWS_CLUSTER: 'local',
-      KUBE_WORKFLOWS_CONFIG: configFile,
-      KUBE_WORKFLOWS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  // Keep the worker's log for diagnosis: a failed test prints it.
-  child.stderr?.on('data', (chunk: Buffer) => workerLog.push(chunk.toString()));
+  const child = spawnCliWorker({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }, workerLog);
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;

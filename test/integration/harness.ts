@@ -4,7 +4,8 @@
  * access for assertions through the same gateway the activities use. Everything is closed in `afterAll`.
  */
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -149,4 +150,32 @@ export async function recordHistory(
   );
   const { writeFile } = await import('node:fs/promises');
   await writeFile(new URL(`../fixtures/histories/${name}.json`, import.meta.url), stdout);
+}
+
+/**
+ * Starts `kube-workflows worker` (the compiled CLI) as a separate process against the shared stack, for tests that
+ * kill workers or read their HTTP endpoints. `env` adds or overrides variables (task queue, config file, ports).
+ * Its stderr lines go to `logs` when given. Kill it yourself (by the returned process) in the test or afterAll.
+ */
+export function spawnCliWorker(env: Record<string, string>, logs?: string[]): ChildProcess {
+  const stack = inject('stack');
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('../../bin/kube-workflows.js', import.meta.url)), 'worker'],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TEMPORAL_ADDRESS: stack.temporalAddress,
+        TEMPORAL_NAMESPACE: stack.temporalNamespace,
+        KUBECONFIG: stack.kubeconfig,
+        KUBE_WORKFLOWS_CLUSTER: 'local',
+        KUBE_WORKFLOWS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  child.stderr?.on('data', (c: Buffer) => logs?.push(...c.toString().split('\n').filter(Boolean)));
+  return child;
 }

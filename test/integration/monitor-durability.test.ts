@@ -3,21 +3,19 @@
  * neither re-fired nor lost — exactly one firing alert in Alertmanager and one signed trigger webhook, and fixing
  * the Deployment resolves both once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
-import { useHarness } from './harness.js';
+import { spawnCliWorker, useHarness } from './harness.js';
 
 const h = useHarness('mondur');
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 const verified: { id: string; type: string }[] = [];
 const children = new Set<ChildProcess>();
@@ -57,21 +55,7 @@ afterAll(async () => {
 });
 
 function startWorker(): ChildProcess {
-  const stack = inject('stack');
-  const child = spawn(process.execPath, [join(root, 'bin', 'kube-workflows.js'), 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      KUBECONFIG: stack.kubeconfig,
-      KUBE_WORKFLOWS_CLUSTER: 'local',
-      KUBE_WORKFLOWS_CONFIG: configFile,
-      KUBE_WORKFLOWS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-    },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
+  const child = spawnCliWorker({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;
