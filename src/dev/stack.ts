@@ -51,8 +51,8 @@ import {
   tailLines,
   waitForExit,
 } from './process.js';
-import { cacheRoot, ensureToolchain, resolveToolchain } from './toolchain.js';
-import type { Toolchain, ToolchainBinary } from './toolchain.js';
+import { cacheRoot, ensureToolchain, resolveToolchain, STACK_BINARIES } from './toolchain.js';
+import type { Toolchain } from './toolchain.js';
 
 /** How to reach a running stack: what `dev up` / `dev status` print and what tests connect to. */
 export interface StackInfo {
@@ -197,16 +197,6 @@ const STACK_EXECUTABLES = new Set([
   'kube-controller-manager',
   'kube-scheduler',
 ]);
-const STACK_BINARIES: readonly ToolchainBinary[] = [
-  'temporal',
-  'kwokctl',
-  'kwok',
-  'etcd',
-  'kubeApiserver',
-  'kubeControllerManager',
-  'kubeScheduler',
-  'kubectl',
-];
 
 /** The default stack folder: `KUBE_WORKFLOWS_STACK_DIR`, else `<cache root>/stack`. */
 export function defaultStackDir(env: NodeJS.ProcessEnv = process.env): string {

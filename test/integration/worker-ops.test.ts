@@ -3,47 +3,23 @@
  * cluster reachable), /metrics with our counters, the Temporal runtime's Prometheus exporter, JSON logs, and
  * readiness failing (naming the cluster) when an API server is unreachable.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createKubeWorkflowsClient } from '../../src/client/index.js';
-import { useHarness } from './harness.js';
+import { freePort } from '../support/daemon.js';
+import { spawnCliWorker, useHarness } from './harness.js';
 
 const h = useHarness('ops');
-const bin = fileURLToPath(new URL('../../bin/kube-workflows.js', import.meta.url));
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function worker(env: Record<string, string>, logs: string[]): ChildProcess {
-  const stack = inject('stack');
-  const child = spawn(process.execPath, [bin, 'worker'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      TEMPORAL_NAMESPACE: stack.temporalNamespace,
-      KUBE_WORKFLOWS_CLUSTER: 'local',
-      KUBE_WORKFLOWS_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.on('data', (c: Buffer) => logs.push(...c.toString().split('\n').filter(Boolean)));
+  const child = spawnCliWorker(env, logs);
   children.push(child);
   return child;
 }

@@ -4,12 +4,11 @@
  * off, a free port on 127.0.0.1. Resolves once `GET /-/ready` answers 200; `stop()` ends that process by its pid
  * and removes the folder. A missing binary is an error that says how to install it: these tests never skip.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { startDaemon } from './daemon.js';
 
 /** The binary to run: `ALERTMANAGER_BIN`, else the Debian package's. */
 export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager';
@@ -48,86 +47,22 @@ export async function startAlertmanager(options: { readyTimeoutMs?: number } = {
   }
   const versionText = execFileSync(ALERTMANAGER_BIN, ['--version'], { encoding: 'utf8' });
   const version = /version (\S+)/.exec(versionText)?.[1] ?? 'unknown';
-  let lastError: Error | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startOnce(version, options.readyTimeoutMs ?? DEFAULT_ALERTMANAGER_READY_TIMEOUT_MS);
-    } catch (err) {
-      lastError = err as Error;
-      if (!/address already in use/.test(lastError.message)) throw lastError;
-    }
-  }
-  throw lastError ?? new Error('Alertmanager did not start');
-}
-
-async function startOnce(version: string, readyTimeoutMs: number): Promise<RunningAlertmanager> {
   const dir = mkdtempSync(join(tmpdir(), 'kwf-alertmanager-'));
   const configFile = join(dir, 'am.yml');
   writeFileSync(configFile, MINIMAL_CONFIG);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    ALERTMANAGER_BIN,
-    [
+  const daemon = await startDaemon({
+    name: 'Alertmanager',
+    bin: ALERTMANAGER_BIN,
+    dir,
+    readyPath: '/-/ready',
+    readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_ALERTMANAGER_READY_TIMEOUT_MS,
+    args: (port) => [
       `--config.file=${configFile}`,
       `--storage.path=${dir}`,
       `--web.listen-address=127.0.0.1:${port}`,
       // empty: no gossip cluster, so nothing listens on 9094 and two runs cannot collide there
       '--cluster.listen-address=',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
   });
-  const pid = child.pid;
-  const stop = async (): Promise<void> => {
-    if (!exited && pid !== undefined) {
-      process.kill(pid, 'SIGTERM');
-      const stopped = await Promise.race([exit.then(() => true), sleep(5_000).then(() => false)]);
-      if (!stopped) {
-        process.kill(pid, 'SIGKILL');
-        await exit;
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-
-  const deadline = Date.now() + readyTimeoutMs;
-  while (Date.now() < deadline) {
-    if (exited || pid === undefined) {
-      await stop();
-      throw new Error(`Alertmanager exited before becoming ready; its log ends with:\n${log}`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 200) return { url, version, pid, stop };
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  await stop();
-  throw new Error(`Alertmanager was not ready within ${readyTimeoutMs} ms; its log ends with:\n${log}`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return { ...daemon, version };
 }

@@ -6,13 +6,13 @@
  * closes the metrics endpoint and removes the folder. A missing binary is an error that says how to install it:
  * these tests never skip.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { startDaemon } from './daemon.js';
 
 /** The binary to run: `PROMETHEUS_BIN`, else the Debian package's. */
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -99,113 +99,49 @@ export async function startPrometheus(options: { readyTimeoutMs?: number } = {})
   const versionText = execFileSync(PROMETHEUS_BIN, ['--version'], { encoding: 'utf8' });
   const version = /version (\S+)/.exec(versionText)?.[1] ?? 'unknown';
   const metrics = await startTestMetrics();
-  let lastError: Error | undefined;
   try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        return await startOnce(version, metrics, options.readyTimeoutMs ?? DEFAULT_PROMETHEUS_READY_TIMEOUT_MS);
-      } catch (err) {
-        lastError = err as Error;
-        if (!/address already in use/.test(lastError.message)) throw lastError;
-      }
-    }
-    throw lastError ?? new Error('Prometheus did not start');
+    const dir = mkdtempSync(join(tmpdir(), 'kwf-prometheus-'));
+    const configFile = join(dir, 'prometheus.yml');
+    writeFileSync(
+      configFile,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'scrape_configs:',
+        `  - job_name: ${TEST_SCRAPE_JOB}`,
+        '    scrape_interval: 1s',
+        '    static_configs:',
+        `      - targets: ['${new URL(metrics.url).host}']`,
+        '',
+      ].join('\n'),
+    );
+    const daemon = await startDaemon({
+      name: 'Prometheus',
+      bin: PROMETHEUS_BIN,
+      dir,
+      readyPath: '/-/ready',
+      readyTimeoutMs: options.readyTimeoutMs ?? DEFAULT_PROMETHEUS_READY_TIMEOUT_MS,
+      args: (port) => [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+    });
+    const query = async (promql: string): Promise<number[]> => {
+      const res = await fetch(`${daemon.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await res.json()) as { status: string; data?: { result: { value?: [number, string] }[] } };
+      if (body.status !== 'success' || !body.data) throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
+      return body.data.result.map((r) => Number(r.value?.[1]));
+    };
+    const stop = async (): Promise<void> => {
+      await daemon.stop();
+      await metrics.close();
+    };
+    return { ...daemon, version, metrics, query, stop };
   } catch (err) {
     await metrics.close();
     throw err;
   }
-}
-
-async function startOnce(version: string, metrics: TestMetrics, readyTimeoutMs: number): Promise<RunningPrometheus> {
-  const dir = mkdtempSync(join(tmpdir(), 'kwf-prometheus-'));
-  const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(
-    configFile,
-    [
-      'global:',
-      '  scrape_interval: 1s',
-      '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      `  - job_name: ${TEST_SCRAPE_JOB}`,
-      '    scrape_interval: 1s',
-      '    static_configs:',
-      `      - targets: ['${new URL(metrics.url).host}']`,
-      '',
-    ].join('\n'),
-  );
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    PROMETHEUS_BIN,
-    [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  const keep = (chunk: Buffer): void => {
-    log = (log + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited = false;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-  });
-  const pid = child.pid;
-  const stopProcess = async (): Promise<void> => {
-    if (!exited && pid !== undefined) {
-      process.kill(pid, 'SIGTERM');
-      const stopped = await Promise.race([exit.then(() => true), sleep(5_000).then(() => false)]);
-      if (!stopped) {
-        process.kill(pid, 'SIGKILL');
-        await exit;
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const stop = async (): Promise<void> => {
-    await stopProcess();
-    await metrics.close();
-  };
-  const query = async (promql: string): Promise<number[]> => {
-    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; data?: { result: { value?: [number, string] }[] } };
-    if (body.status !== 'success' || !body.data) throw new Error(`query ${promql} failed: ${JSON.stringify(body)}`);
-    return body.data.result.map((r) => Number(r.value?.[1]));
-  };
-
-  const deadline = Date.now() + readyTimeoutMs;
-  while (Date.now() < deadline) {
-    if (exited || pid === undefined) {
-      await stopProcess();
-      throw new Error(`Prometheus exited before becoming ready; its log ends with:\n${log}`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1_000) });
-      if (res.status === 200) return { url, version, pid, metrics, query, stop };
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  await stopProcess();
-  throw new Error(`Prometheus was not ready within ${readyTimeoutMs} ms; its log ends with:\n${log}`);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
