@@ -22,7 +22,17 @@ import { createKubeWorkflowsClient, type DeployReport, type KubeWorkflowsClient 
 import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
-import { log, manifestSet, objectNames, run, secs, startBenchStack, table, type BenchStack } from './support.js';
+import {
+  log,
+  manifestSet,
+  objectNames,
+  run,
+  secs,
+  startBenchStack,
+  table,
+  writeResults,
+  type BenchStack,
+} from './support.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters (defaults are what the committed results use)
@@ -271,7 +281,7 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
 
   it('summary', async () => {
     printSummary();
-    await writeResults();
+    await saveResults();
   }, 60_000);
 });
 
@@ -455,7 +465,7 @@ function printSummary(): void {
   console.log(lines.join('\n'));
 }
 
-async function writeResults(): Promise<void> {
+async function saveResults(): Promise<void> {
   const defaults =
     SIZES.join(',') === DEFAULT_SIZES.join(',') &&
     Object.values(OVERRIDES).every((v) => v === undefined) &&
@@ -496,17 +506,7 @@ async function writeResults(): Promise<void> {
     },
     results: results.map((r) => ({ ...r, ratio: Math.round(r.ratio * 1000) / 1000 })),
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  let text = `${JSON.stringify(doc, null, 2)}\n`;
-  try {
-    // Formatted as `npm run format:check` expects, so the committed file stays clean.
-    const prettier = await import('prettier');
-    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
-  } catch (err) {
-    log(`prettier unavailable, writing plain JSON (${String(err)})`);
-  }
-  writeFileSync(file, text);
-  log(`results written to ${file}`);
+  await writeResults(file, doc);
 }
 
 function round(ms: number): number {

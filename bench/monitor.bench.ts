@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,7 +23,7 @@ import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway, type LiveObject } from '../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
 import { startReceiver, type TestReceiver } from '../test/support/http-receiver.js';
-import { log, run, startBenchStack, table, type BenchStack } from './support.js';
+import { log, run, startBenchStack, table, writeResults, type BenchStack } from './support.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters
@@ -315,7 +315,7 @@ describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker`
 
   it('summary', async () => {
     printSummary();
-    await writeResults();
+    await saveResults();
   }, 60_000);
 });
 
@@ -556,7 +556,7 @@ function printSummary(): void {
   console.log(lines.join('\n'));
 }
 
-async function writeResults(): Promise<void> {
+async function saveResults(): Promise<void> {
   const file =
     process.env.BENCH_RESULTS || (process.env.BENCH_NODES ? undefined : join(RESULTS_DIR, 'monitor-latest.json'));
   if (!file) {
@@ -589,16 +589,7 @@ async function writeResults(): Promise<void> {
     listsByKind: Object.fromEntries(calls.listsByKind),
     targets: { ...TARGETS, met: verdicts() },
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  let text = `${JSON.stringify(doc, null, 2)}\n`;
-  try {
-    const prettier = await import('prettier');
-    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
-  } catch (err) {
-    log(`prettier unavailable, writing plain JSON (${String(err)})`);
-  }
-  writeFileSync(file, text);
-  log(`results written to ${file}`);
+  await writeResults(file, doc);
 }
 
 function round1(v: number): number {

@@ -5,9 +5,9 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
 
 /** Progress lines go to stderr so the result table on stdout stays readable. */
@@ -244,3 +244,17 @@ export function table(header: readonly string[], rows: readonly (readonly string
 
 /** Seconds with two decimals. */
 export const secs = (ms: number): string => (ms / 1000).toFixed(2);
+
+/** Writes a results document as JSON formatted the way `npm run format:check` expects, so committed files stay clean. */
+export async function writeResults(file: string, doc: unknown): Promise<void> {
+  mkdirSync(dirname(file), { recursive: true });
+  let text = `${JSON.stringify(doc, null, 2)}\n`;
+  try {
+    const prettier = await import('prettier');
+    text = await prettier.format(text, { ...(await prettier.resolveConfig(file)), filepath: file });
+  } catch (err) {
+    log(`prettier unavailable, writing plain JSON (${String(err)})`);
+  }
+  writeFileSync(file, text);
+  log(`results written to ${file}`);
+}

@@ -83,20 +83,13 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     });
   });
   afterAll(async () => {
-    const t0 = Date.now();
-    const dbg = (m: string): void =>
-      void (process.env.KWF_DEBUG && process.stderr.write(`[harness ${Date.now() - t0}ms] ${m}\n`));
     await h.client?.close();
-    dbg('client closed');
     if (running) {
       h.worker.worker.shutdown();
       await running;
-      dbg('worker stopped');
     }
     await h.worker?.close();
-    dbg('worker closed');
     await connection?.close();
-    dbg('connection closed');
     if (h.namespace && h.kube)
       await h.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
     h.kube?.close();
