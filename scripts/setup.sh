@@ -7,9 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 [[ -d /usr/local/go/bin ]] && export PATH="$PATH:/usr/local/go/bin"
-command -v node >/dev/null || { echo "Node.js >= 20.3 is required (https://nodejs.org)" >&2; exit 1; }
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=3)?0:1)' ||
-  { echo "Node.js >= 20.3 is required; this is $(node --version)" >&2; exit 1; }
+command -v node >/dev/null || { echo "Node.js >= 20.19 is required (https://nodejs.org)" >&2; exit 1; }
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>=23||(a===22&&b>=12)||(a===20&&b>=19)?0:1)' ||
+  { echo "Node.js >= 20.19 is required; this is $(node --version)" >&2; exit 1; }
 
 say "1/4 Node dependencies"
 if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then

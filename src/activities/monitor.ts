@@ -201,6 +201,10 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
         return { channel: channel.name, status: 0, skipped: 'below minSeverity' };
       if (input.keepAliveOnly && channel.type !== 'alertmanager')
         return { channel: channel.name, status: 0, skipped: 'no keep-alive needed' };
+      // Heartbeats while the request is in flight: if this worker dies mid-delivery, Temporal retries the event on
+      // another worker after the heartbeat timeout (seconds) instead of the start-to-close timeout (a minute),
+      // so a resolve queued behind it is not held back. The retry carries the same dedup key / webhook-id.
+      const beat = setInterval(() => heartbeat(), 2_000);
       return classified(async () => {
         try {
           const r = await channel.send(input.event, { signal: cancellationSignal() });
@@ -215,6 +219,8 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
             nonRetryable: !err.retryable,
             ...(err.retryAfterSeconds ? { nextRetryDelay: `${Math.min(err.retryAfterSeconds, 600)}s` } : {}),
           });
+        } finally {
+          clearInterval(beat);
         }
       });
     },

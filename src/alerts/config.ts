@@ -11,6 +11,12 @@ import { AlertSeverity } from './types.js';
 
 /** Default time one delivery attempt may take. */
 export const DEFAULT_ALERT_TIMEOUT_MS = 10_000;
+
+/**
+ * Longest accepted per-channel `timeoutMs`: the delivery activity may run for one minute (start-to-close), so an
+ * attempt that outlived it would be abandoned by Temporal while still in flight.
+ */
+export const MAX_ALERT_TIMEOUT_MS = 50_000;
 /** Default PagerDuty Events API base URL. */
 export const DEFAULT_PAGERDUTY_URL = 'https://events.pagerduty.com';
 /** Default {@link AlertChannelConfig} `minSeverity`: every event. */
@@ -42,8 +48,11 @@ const secretBearingUrl = httpUrl.refine((raw) => {
 const channelCommon = {
   /** Only events at or above this severity reach the channel (default {@link DEFAULT_MIN_SEVERITY}). */
   minSeverity: z.enum(AlertSeverity).optional(),
-  /** Timeout of one attempt in milliseconds (default {@link DEFAULT_ALERT_TIMEOUT_MS}). */
-  timeoutMs: z.int().min(100).max(300_000).optional(),
+  /**
+   * Timeout of one attempt in milliseconds (default {@link DEFAULT_ALERT_TIMEOUT_MS}); at most
+   * {@link MAX_ALERT_TIMEOUT_MS}, which keeps one attempt inside the delivery activity's one-minute limit.
+   */
+  timeoutMs: z.int().min(100).max(MAX_ALERT_TIMEOUT_MS).optional(),
 };
 
 /** A generic webhook signed with Standard Webhooks. */

@@ -50,13 +50,15 @@ export const OBSERVE_MAX_SECONDS = 300;
 const retry = { maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 const { observeHealth } = proxyActivities<Activities>({
   startToCloseTimeout: `${OBSERVE_MAX_SECONDS + 120}s`,
-  heartbeatTimeout: '30s',
+  // the activity heartbeats every 5 s: a dead worker is noticed, and observation moves to another, within 15 s
+  heartbeatTimeout: '15s',
   retry,
 });
 /** A delivery still failing after this long is given up (and shown in the status query's deliveryErrors). */
 export const DELIVERY_GIVE_UP_AFTER = '15m';
 const { deliverAlert } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
+  heartbeatTimeout: '10s',
   scheduleToCloseTimeout: DELIVERY_GIVE_UP_AFTER,
   retry: { ...retry, initialInterval: '2s' },
 });

@@ -1,7 +1,12 @@
 /**
  * A monitor whose worker is SIGKILLed while an incident is open: after a new worker takes over, the incident is
- * neither re-fired nor lost — exactly one firing alert in Alertmanager and one signed trigger webhook, and fixing
+ * neither re-fired nor lost — exactly one firing alert in Alertmanager and one signed trigger message, and fixing
  * the Deployment resolves both once.
+ *
+ * Delivery is at-least-once: the kill can land after the receiver answered but before Temporal recorded the
+ * activity as completed, and then the retry re-sends the SAME message (same `webhook-id`, which Standard Webhooks
+ * receivers dedupe on). So the test counts distinct message ids per type; a re-fire would be a new incident with
+ * a new id and fail it.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +22,10 @@ import { spawnCliWorker, useHarness } from './harness.js';
 
 const h = useHarness('mondur');
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
-const verified: { id: string; type: string }[] = [];
+const verified: { id: string; type: string; source: string }[] = [];
+/** Webhook deliveries for this target are held open (never answered) until the sending worker dies. */
+let holdFor: string | undefined;
+let held = 0;
 const children = new Set<ChildProcess>();
 let am: RunningAlertmanager;
 let hooks: TestReceiver;
@@ -28,8 +36,15 @@ let taskQueue: string;
 beforeAll(async () => {
   am = await startAlertmanager();
   hooks = await startReceiver((req) => {
-    const p = new Webhook(secret).verify(req.body, req.headers as Record<string, string>) as { type: string };
-    verified.push({ id: String(req.headers['webhook-id']), type: p.type });
+    const p = new Webhook(secret).verify(req.body, req.headers as Record<string, string>) as {
+      type: string;
+      data: { source: string };
+    };
+    verified.push({ id: String(req.headers['webhook-id']), type: p.type, source: p.data.source });
+    if (holdFor === p.data.source && held === 0) {
+      held += 1;
+      return new Promise(() => undefined);
+    }
     return { status: 204 };
   });
   configFile = join(mkdtempSync(join(tmpdir(), 'kwf-mondur-')), 'worker.yaml');
@@ -61,21 +76,35 @@ function startWorker(): ChildProcess {
   return child;
 }
 
-function deployment(chaos: boolean): Record<string, unknown> {
+function deployment(chaos: boolean, name = 'api'): Record<string, unknown> {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'api', namespace: h.namespace },
+    metadata: { name, namespace: h.namespace, labels: { app: name } },
     spec: {
       replicas: 1,
-      selector: { matchLabels: { app: 'api' } },
+      selector: { matchLabels: { app: name } },
       template: {
-        metadata: { labels: { app: 'api', ...(chaos ? { 'kube-workflows.dev/chaos': 'crash' } : {}) } },
-        spec: { containers: [{ name: 'api', image: `registry.example/api:${chaos ? 2 : 1}` }] },
+        metadata: { labels: { app: name, ...(chaos ? { 'kube-workflows.dev/chaos': 'crash' } : {}) } },
+        spec: { containers: [{ name, image: `registry.example/${name}:${chaos ? 2 : 1}` }] },
       },
     },
   };
 }
+
+async function kill(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Distinct message ids of one type for one target. */
+function distinct(type: string, source: string): string[] {
+  return [...new Set(verified.filter((v) => v.type === type && v.source === source).map((v) => v.id))];
+}
+
+const count = (type: string, source: string): number =>
+  verified.filter((v) => v.type === type && v.source === source).length;
 
 async function firing(target: string): Promise<number> {
   const alerts = (await (await fetch(`${am.url}/api/v2/alerts?active=true`)).json()) as {
@@ -91,7 +120,7 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     const first = startWorker();
     const m = await client.monitor({
       name: `dur-${h.namespace}`,
-      targets: [{ type: 'kube', namespace: h.namespace }],
+      targets: [{ type: 'kube', namespace: h.namespace, selector: 'app=api' }],
       channels: ['am', 'hook'],
       forSeconds: 1,
       keepAliveSeconds: 15,
@@ -99,22 +128,55 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
     await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
     await h.kube.apply(deployment(true) as never);
-    await expect.poll(() => verified.filter((v) => v.type === 'alert.triggered').length, { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
     await expect.poll(() => firing(key), { timeout: 30_000 }).toBe(1);
 
-    const exited = new Promise((r) => first.once('exit', r));
-    first.kill('SIGKILL');
-    await exited;
-    startWorker();
+    await kill(first);
+    const second = startWorker();
 
     await h.kube.apply(deployment(false) as never);
     await expect
-      .poll(() => verified.filter((v) => v.type === 'alert.resolved').length, { timeout: 120_000, interval: 250 })
-      .toBe(1);
+      .poll(() => count('alert.resolved', key), { timeout: 120_000, interval: 250 })
+      .toBeGreaterThanOrEqual(1);
     await expect.poll(() => firing(key), { timeout: 30_000 }).toBe(0);
-    expect(verified.filter((v) => v.type === 'alert.triggered')).toHaveLength(1);
-    expect(new Set(verified.map((v) => v.id)).size).toBe(2);
+    expect(distinct('alert.triggered', key), JSON.stringify(verified)).toHaveLength(1);
+    expect(distinct('alert.resolved', key), JSON.stringify(verified)).toHaveLength(1);
     expect((await m.status()).targets.find((t) => t.key === key)?.incidents).toBe(1);
     await m.stop();
+    await kill(second);
+  });
+
+  it('killed in the middle of a delivery: another worker re-sends the same message, then the resolve', async () => {
+    const key = `Deployment/${h.namespace}/held`;
+    holdFor = key;
+    await h.kube.apply(deployment(false, 'held') as never);
+    const first = startWorker();
+    const m = await client.monitor({
+      name: `held-${h.namespace}`,
+      targets: [{ type: 'kube', namespace: h.namespace, selector: 'app=held' }],
+      channels: ['am', 'hook'],
+      forSeconds: 1,
+      keepAliveSeconds: 15,
+    });
+    const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
+    await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
+    await h.kube.apply(deployment(true, 'held') as never);
+    // the trigger reached the receiver, which has not answered: the activity is in flight when the worker dies
+    await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
+    await kill(first);
+    const second = startWorker();
+
+    await expect.poll(() => count('alert.triggered', key), { timeout: 120_000, interval: 250 }).toBe(2);
+    expect(distinct('alert.triggered', key), JSON.stringify(verified)).toHaveLength(1);
+    await h.kube.apply(deployment(false, 'held') as never);
+    await expect
+      .poll(() => count('alert.resolved', key), { timeout: 120_000, interval: 250 })
+      .toBeGreaterThanOrEqual(1);
+    await expect.poll(() => firing(key), { timeout: 30_000 }).toBe(0);
+    expect(distinct('alert.resolved', key), JSON.stringify(verified)).toHaveLength(1);
+    const target = (await m.status()).targets.find((t) => t.key === key);
+    expect(target?.incidents).toBe(1);
+    await m.stop();
+    await kill(second);
   });
 });

@@ -34,8 +34,13 @@ export interface TestReceiver {
   close(): Promise<void>;
 }
 
-/** Starts a receiver; `handle` gets each request and its 0-based position. */
-export async function startReceiver(handle: (req: ReceivedRequest, index: number) => Reply): Promise<TestReceiver> {
+/**
+ * Starts a receiver; `handle` gets each request and its 0-based position. It may answer later (a promise), which
+ * lets a test hold a request open, e.g. to kill the sender mid-request.
+ */
+export async function startReceiver(
+  handle: (req: ReceivedRequest, index: number) => Reply | Promise<Reply>,
+): Promise<TestReceiver> {
   const requests: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -48,14 +53,17 @@ export async function startReceiver(handle: (req: ReceivedRequest, index: number
         body: Buffer.concat(chunks).toString('utf8'),
       };
       requests.push(received);
-      let reply: Reply;
-      try {
-        reply = handle(received, requests.length - 1);
-      } catch (err) {
-        reply = { status: 500, body: `test receiver: ${(err as Error).message}` };
-      }
-      res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...reply.headers });
-      res.end(reply.body ?? '');
+      void (async () => {
+        let reply: Reply;
+        try {
+          reply = await handle(received, requests.length - 1);
+        } catch (err) {
+          reply = { status: 500, body: `test receiver: ${(err as Error).message}` };
+        }
+        if (res.destroyed) return;
+        res.writeHead(reply.status, { 'content-type': 'text/plain; charset=utf-8', ...reply.headers });
+        res.end(reply.body ?? '');
+      })();
     });
   });
   await new Promise<void>((resolve, reject) => {

@@ -76,6 +76,11 @@ describe('alert channel configuration', () => {
     ['a misspelt key', { type: 'alertmanager', url: 'http://127.0.0.1:9093', minSeverty: 'info' }, 'minSeverty'],
     ['an unknown severity', { type: 'alertmanager', url: 'http://127.0.0.1:9093', minSeverity: 'page' }, 'minSeverity'],
     ['a timeout of zero', { type: 'alertmanager', url: 'http://127.0.0.1:9093', timeoutMs: 0 }, 'timeoutMs'],
+    [
+      'a timeout longer than the delivery activity may run',
+      { type: 'alertmanager', url: 'http://127.0.0.1:9093', timeoutMs: 120_000 },
+      'timeoutMs',
+    ],
   ];
   it.each(bad)('rejects %s with an AlertConfigError naming the field', (_case, channelConfig, field) => {
     const err = (() => {
