@@ -22,6 +22,7 @@ import { createKubeWorkflowsClient, type DeployReport, type KubeWorkflowsClient 
 import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
+import { prometheusOperatorCrds } from '../test/support/fixtures.js';
 import {
   log,
   manifestSet,
@@ -122,7 +123,24 @@ interface SizeResult {
   rssMb: number;
 }
 
+/** The prometheus-operator CRD bundle deployed both ways (each side under its own API group, so both create). */
+interface CrdBundleResult {
+  crds: number;
+  yamlBytes: number;
+  kubectl: { applyMs: number; waitMs: number; totalMs: number };
+  kubeWorkflows: {
+    totalMs: number;
+    durationsMs: Record<string, number>;
+    /** Largest payload in the workflow's history and all payloads together (bytes). */
+    largestPayload: number;
+    historyPayloads: number;
+  };
+  ratio: number;
+}
+
 const results: SizeResult[] = [];
+let crdResult: CrdBundleResult | undefined;
+const CRD_CASE = process.env.BENCH_CRDS !== '0';
 const suffix = randomBytes(3).toString('hex');
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -167,6 +185,8 @@ beforeAll(async () => {
     TEMPORAL_TASK_QUEUE: taskQueue,
     KUBECONFIG: stack.info.kubeconfig,
     KUBE_WORKFLOWS_CLUSTER: CLUSTER,
+    // the CRD-bundle case writes CustomResourceDefinitions
+    KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
   });
   if (OVERRIDES.kubeQps !== undefined) workerConfig.worker.kubeQps = OVERRIDES.kubeQps;
   if (OVERRIDES.kubeBurst !== undefined) workerConfig.worker.kubeBurst = OVERRIDES.kubeBurst;
@@ -278,6 +298,56 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
       );
     }, 3_600_000);
   }
+
+  it.runIf(CRD_CASE)(
+    'the prometheus-operator CRD bundle (10 CRDs, 4.6 MB of YAML)',
+    async () => {
+      const text = prometheusOperatorCrds()
+        .map((f) => f.text)
+        .join('\n---\n');
+      // each side gets its own API group, so both create ten new CRDs from scratch
+      const kText = text.replaceAll('monitoring.coreos.com', `monitoring-k${suffix}.coreos.com`);
+      const wText = text.replaceAll('monitoring.coreos.com', `monitoring-w${suffix}.coreos.com`);
+      const crdNames = [...kText.matchAll(/^ {2}name: (\S+)$/gm)].map((m) => m[1] ?? '');
+      const file = join(stack.dir, 'crds.yaml');
+      writeFileSync(file, kText);
+      const [, nsW] = await freshNamespaces('crds');
+
+      log(`CRDs: kubectl apply --server-side + kubectl wait --for=condition=Established (${crdNames.length} CRDs)`);
+      const t0 = performance.now();
+      await kubectl('apply', '--server-side', '--field-manager=bench', '-f', file);
+      const applied = performance.now();
+      await kubectl('wait', '--for=condition=Established', '--timeout=300s', ...crdNames.map((n) => `crd/${n}`));
+      const done = performance.now();
+      const k = { applyMs: round(applied - t0), waitMs: round(done - applied), totalMs: round(done - t0) };
+
+      log('CRDs: kube-workflows deploy');
+      const w0 = performance.now();
+      const handle = await client.deploy({ manifests: wText, app: 'bench-crds', namespace: nsW, timeoutSeconds: 300 });
+      const report = await handle.result();
+      const totalMs = performance.now() - w0;
+      expect(report.outcome, report.message).toBe('succeeded');
+      expect(report.objects.filter((o) => o.status !== 'Current')).toEqual([]);
+      const sizes = payloadSizes(await handle.raw.fetchHistory());
+      crdResult = {
+        crds: crdNames.length,
+        yamlBytes: Buffer.byteLength(text),
+        kubectl: k,
+        kubeWorkflows: {
+          totalMs: round(totalMs),
+          durationsMs: report.durationsMs,
+          largestPayload: Math.max(...sizes),
+          historyPayloads: sizes.reduce((a, b) => a + b, 0),
+        },
+        ratio: totalMs / k.totalMs,
+      };
+      log(
+        `CRDs: kubectl ${secs(k.totalMs)}s (apply ${secs(k.applyMs)}s, wait ${secs(k.waitMs)}s); kube-workflows ` +
+          `${secs(totalMs)}s ${JSON.stringify(report.durationsMs)}; ratio ${crdResult.ratio.toFixed(2)}`,
+      );
+    },
+    900_000,
+  );
 
   it('summary', async () => {
     printSummary();
@@ -453,6 +523,17 @@ function printSummary(): void {
     `target at N = ${TARGET.n} (ours <= ${TARGET.maxRatio} x kubectl, no 429s): ${verdict}`,
     '',
   ];
+  if (crdResult) {
+    const c = crdResult;
+    lines.push(
+      `prometheus-operator CRD bundle (${c.crds} CRDs, ${(c.yamlBytes / 1e6).toFixed(1)} MB of YAML): kubectl apply ` +
+        `--server-side + wait Established ${secs(c.kubectl.totalMs)}s, kube-workflows ${secs(c.kubeWorkflows.totalMs)}s ` +
+        `(plan ${secs(c.kubeWorkflows.durationsMs.planning ?? 0)}s, apply ${secs(c.kubeWorkflows.durationsMs.applying ?? 0)}s, ` +
+        `wait ${secs(c.kubeWorkflows.durationsMs.waiting ?? 0)}s), ratio ${c.ratio.toFixed(2)}; history payloads ` +
+        `${(c.kubeWorkflows.historyPayloads / 1e3).toFixed(0)} kB in all, largest ${(c.kubeWorkflows.largestPayload / 1e3).toFixed(0)} kB`,
+      '',
+    );
+  }
   const last = results.at(-1);
   if (last) {
     lines.push(`activities of the N = ${last.n} deploy (s after start, queued ms, ran ms):`);
@@ -505,8 +586,18 @@ async function saveResults(): Promise<void> {
       met: target ? target.ratio <= TARGET.maxRatio && target.kubeWorkflows.throttled429 === 0 : null,
     },
     results: results.map((r) => ({ ...r, ratio: Math.round(r.ratio * 1000) / 1000 })),
+    crdBundle: crdResult ? { ...crdResult, ratio: Math.round(crdResult.ratio * 1000) / 1000 } : null,
   };
   await writeResults(file, doc);
+}
+
+/** Byte size of every payload anywhere in a history. */
+function payloadSizes(node: unknown, out: number[] = []): number[] {
+  if (!node || typeof node !== 'object' || node instanceof Uint8Array) return out;
+  const rec = node as Record<string, unknown>;
+  if (rec.data instanceof Uint8Array && rec.metadata) out.push(rec.data.length);
+  for (const v of Object.values(rec)) payloadSizes(v, out);
+  return out;
 }
 
 function round(ms: number): number {

@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup.sh
+printf '\n\033[1m==> test fixtures too big for git (prometheus-operator CRDs, from the Go module proxy, cached)\033[0m\n' >&2
+tools/fetch-fixtures.sh >/dev/null
 printf '\n\033[1m==> static checks: typecheck, lint, format\033[0m\n' >&2
 npm run --silent typecheck
 npm run --silent lint

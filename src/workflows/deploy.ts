@@ -185,7 +185,10 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     force: input.force,
   });
   upsertKubeAttributes([{ key: KubeCluster, value: plan.cluster }]);
-  progress.objects = plan.entries.map(entryReport);
+  // reported in the order objects are applied (definitions first, then by kind), not in document order
+  const indexed = objects.map((o, index) => ({ kind: o.kind, metadata: o.metadata, index }));
+  const stages = planStages(indexed);
+  progress.objects = stages.flatMap((s) => s.items.map((o) => entryReport(plan.entries[o.index] as PlanEntry)));
   progress.planId = computePlanId(plan.entries);
   const counts = countActions(plan.entries);
   if (input.dryRun) return report('planned', plan.cluster, `dry run: ${counts}; nothing was written`);
@@ -216,11 +219,10 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
 
   // 4. apply in stages, waiting after each
   const bySubject = new Map(plan.entries.map((e) => [e.subject, e]));
-  const indexed = objects.map((o, index) => ({ kind: o.kind, metadata: o.metadata, index }));
   const applied: PlanEntry[] = [];
   let health: HealthResult | undefined;
   try {
-    for (const stage of planStages(indexed)) {
+    for (const stage of stages) {
       const drifted = stage.items.filter((o) => bySubject.get(subjectOf(o))?.action !== 'unchanged');
       if (drifted.length) {
         enter('applying', `${stage.name}: applying ${drifted.length} of ${stage.items.length} objects (${counts})`);

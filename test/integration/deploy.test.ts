@@ -65,9 +65,10 @@ describe('deployManifests', () => {
     const report = await deploy(webApp(h.namespace), {}, 'deploy-created');
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.map((o) => [o.subject, o.action, o.status])).toEqual([
+      // in the order they were applied: configuration, then Services, then workloads
       [`ConfigMap/${h.namespace}/web-config`, 'created', 'Current'],
-      [`Deployment/${h.namespace}/web`, 'created', 'Current'],
       [`Service/${h.namespace}/web`, 'created', 'Current'],
+      [`Deployment/${h.namespace}/web`, 'created', 'Current'],
     ]);
     const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
     expect((dep?.status as { readyReplicas?: number }).readyReplicas).toBe(2);
