@@ -93,7 +93,7 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   const started = Date.now();
   const durationsMs: Record<string, number> = {};
   const progress: DeployProgress = { phase: 'validating', objects: [], message: 'validating input' };
-  let decision: { decision: 'approved' | 'rejected'; by: string; comment?: string | undefined } | undefined;
+  let decision: { decision: 'approved' | 'rejected' | 'timedOut'; by?: string; comment?: string | undefined } | undefined;
   setHandler(progressQuery, () => progress);
   const decide =
     (kind: 'approved' | 'rejected') =>
@@ -198,18 +198,11 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     enter('awaitingApproval', `plan ${progress.planId} (${counts}) waits for approve/reject`);
     const answered = await condition(() => decision !== undefined, `${input.approvalTimeoutSeconds}s`);
     if (!answered) {
-      decision = {
-        decision: 'rejected',
-        by: 'timeout',
-        comment: `no approval within ${input.approvalTimeoutSeconds}s`,
-      };
+      decision = { decision: 'timedOut', comment: `no approval within ${input.approvalTimeoutSeconds}s` };
       return report(
         'rejected',
         plan.cluster,
         `not approved within ${input.approvalTimeoutSeconds}s; nothing was written`,
-        {
-          approval: { decision: 'timedOut' },
-        },
       );
     }
     if (decision?.decision === 'rejected') {

@@ -230,6 +230,32 @@ describe('approval gate', () => {
   });
 });
 
+describe('approval timeout', () => {
+  it('a plan nobody approves in time ends rejected (timedOut), writes nothing and refuses a late approval', async () => {
+    const manifests = shop(h.namespace).replace(
+      'registry.example/shop/search:1.0.0',
+      'registry.example/shop/search:7.7.7',
+    );
+    const handle = await h.client.deploy({ manifests, app: 'shop', requireApproval: true, approvalTimeoutSeconds: 2 });
+    const waiting = await pollUntil(
+      () => handle.progress(),
+      (p) => p.phase === 'awaitingApproval',
+    );
+    const report = await handle.result();
+    expect(report.outcome).toBe('rejected');
+    expect(report.approval).toEqual({ decision: 'timedOut', comment: 'no approval within 2s' });
+    expect(report.message).toBe('not approved within 2s; nothing was written');
+    await expect(handle.approve({ planId: waiting.planId ?? '', by: 'late' })).rejects.toThrow();
+    const search = await h.kube.get({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: h.namespace,
+      name: 'search',
+    });
+    expect(JSON.stringify(search)).not.toContain('7.7.7');
+  });
+});
+
 describe('one deploy per app', () => {
   it('latest wins: the running deploy is cancelled and rolled back before the new one starts', async () => {
     const slow = `${shop(h.namespace, [])}${service(h.namespace, 'slowpoke', { chaos: 'slow', delay: '10m' })}`;
