@@ -93,7 +93,8 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   const started = Date.now();
   const durationsMs: Record<string, number> = {};
   const progress: DeployProgress = { phase: 'validating', objects: [], message: 'validating input' };
-  let decision: { decision: 'approved' | 'rejected' | 'timedOut'; by?: string; comment?: string | undefined } | undefined;
+  let decision:
+    { decision: 'approved' | 'rejected' | 'timedOut'; by?: string; comment?: string | undefined } | undefined;
   setHandler(progressQuery, () => progress);
   const decide =
     (kind: 'approved' | 'rejected') =>
