@@ -26,5 +26,11 @@ export type * from './types.js';
 export { toApplicationFailure } from './failures.js';
 export { DEFAULT_APPLY_CONCURRENCY } from './pool.js';
 export type { WorkloadRef } from './scale.js';
-export type { DeliverAlertInput, Observation, ObserveHealthInput, ObserveHealthResult } from './monitor.js';
+export type {
+  DeliverAlertInput,
+  Observation,
+  ObservationBatch,
+  ObserveHealthInput,
+  ObserveHealthResult,
+} from './monitor.js';
 export { matchesSelector } from './monitor.js';

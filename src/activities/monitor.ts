@@ -1,9 +1,12 @@
 /**
  * `observeHealth`: the monitor's eyes. One long-running activity holds one list+watch per (namespace, kind,
  * selector) of the monitored workloads (plus Pods and ReplicaSets of those namespaces, for fail-fast reasons),
- * probes HTTP and Prometheus targets on an interval, heartbeats a summary, and RETURNS as soon as any target's
- * health differs from what the workflow already knows (or after `maxDurationSeconds`, so the workflow can do
- * its housekeeping). History therefore grows with transitions, not with time.
+ * probes HTTP and Prometheus targets on an interval and heartbeats a summary. With `stream`, it SIGNALS each
+ * change of health to its workflow ({@link OBSERVATIONS_SIGNAL}: changed targets only) and keeps its watches open,
+ * so a transition costs one signal and no relist; it returns after `maxDurationSeconds` (the workflow's
+ * housekeeping) or when cancelled. Without `stream` (runs started before streaming existed, or a worker without
+ * a Temporal client) it RETURNS as soon as any target's health differs from what the workflow knows. Either way
+ * history grows with transitions, not with time.
  *
  * `deliverAlert`: one alert event to ONE channel (a retry re-sends only to the channel that failed). Channel
  * errors are classified: 4xx → AlertRejected (not retried), 429 / 5xx / network → AlertUnavailable with
@@ -11,7 +14,7 @@
  * @module
  */
 import { setMaxListeners } from 'node:events';
-import { cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
 import { FailureType } from '../domain/failures.js';
@@ -19,7 +22,7 @@ import { assessHealth, HealthStatus } from '../domain/health.js';
 import { formatSubject } from '../domain/subject.js';
 import { watchKinds, type WatchTarget } from '../kube/watch.js';
 import type { KubeGateway, LiveObject } from '../kube/index.js';
-import type { AlertEventData, MonitorTarget } from '../schemas/monitor.js';
+import { OBSERVATIONS_SIGNAL, type AlertEventData, type MonitorTarget } from '../schemas/monitor.js';
 import { classified, toApplicationFailure } from './failures.js';
 import { coalesce, relatedIndex } from './related.js';
 
@@ -34,10 +37,29 @@ export interface Observation {
 export interface ObserveHealthInput {
   cluster: string;
   targets: MonitorTarget[];
-  /** Target key → healthy, as the workflow knows it. Returns when reality differs. */
+  /** Target key → healthy, as the workflow knows it. Changes are relative to this. */
   known: Record<string, boolean>;
   maxDurationSeconds: number;
   probeIntervalSeconds: number;
+  /**
+   * Signal changes to the workflow instead of returning on the first one. `epoch` is echoed in every batch so the
+   * workflow can ignore batches of an observation it has already replaced.
+   */
+  stream?: { epoch: number };
+}
+
+/** What one {@link OBSERVATIONS_SIGNAL} carries: the targets whose health changed since the last batch. */
+export interface ObservationBatch {
+  epoch: number;
+  /** New targets and targets whose health flipped, with their current message (every target when `full`). */
+  observations: Observation[];
+  /** Keys that are no longer observed (object deleted, target removed). */
+  removed: string[];
+  /**
+   * Every current observation: a target not in it is gone. A retried attempt starts with one, because batches
+   * of the failed attempt may have moved the workflow on from the `known` it was started with.
+   */
+  full?: boolean;
 }
 
 /** Result of `observeHealth`: every current observation, and which keys changed (empty on max duration). */
@@ -63,6 +85,12 @@ export interface MonitorActivityDeps {
   fetch?: typeof fetch;
   /** Operational counters (exported at the worker's /metrics). */
   counters?: { inc(name: string, labels?: Record<string, string>, by?: number): void };
+  /**
+   * Signals a workflow run (the worker's Temporal client, through its data converter). Without it, a streaming
+   * request falls back to returning on the first change. Rejects with a `WorkflowNotFoundError` when the run has
+   * ended.
+   */
+  signalWorkflow?(ref: { workflowId: string; runId: string }, signal: string, arg: unknown): Promise<void>;
 }
 
 const WORKLOAD_API: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
@@ -91,8 +119,65 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       let settle: (r: ObserveHealthResult) => void = () => undefined;
       const done = new Promise<ObserveHealthResult>((r) => (settle = r));
       const all = (): Observation[] => [...kubeObs.values(), ...probeObs.values()];
+      /** Health per key as the workflow knows it: the input, then every batch it has accepted. */
+      const reported = new Map(Object.entries(input.known));
+      const run = activityInfo().workflowExecution;
+      const sendBatch =
+        input.stream && deps.signalWorkflow && run
+          ? (batch: ObservationBatch) => deps.signalWorkflow?.(run, OBSERVATIONS_SIGNAL, batch) ?? Promise.resolve()
+          : undefined;
+      const epoch = input.stream?.epoch ?? 0;
+      let sending = false;
+      let dirty = false;
+      let needFull = activityInfo().attempt > 1;
+      /** Signals what changed since the last accepted batch; one batch in flight, changes meanwhile coalesced. */
+      const stream = async (send: NonNullable<typeof sendBatch>): Promise<void> => {
+        if (sending) {
+          dirty = true;
+          return;
+        }
+        sending = true;
+        try {
+          do {
+            dirty = false;
+            const obs = all();
+            const current = new Set(obs.map((o) => o.key));
+            const batch: ObservationBatch = needFull
+              ? { epoch, observations: obs, removed: [], full: true }
+              : {
+                  epoch,
+                  observations: obs.filter((o) => reported.get(o.key) !== o.healthy),
+                  removed: [...reported.keys()].filter((k) => !current.has(k)),
+                };
+            if (!batch.full && !batch.observations.length && !batch.removed.length) continue;
+            for (let attempt = 1; !abort.signal.aborted; attempt += 1) {
+              try {
+                await send(batch);
+                break;
+              } catch (err) {
+                // the run ended (continued as new, cancelled): nobody is listening any more
+                if ((err as Error).name === 'WorkflowNotFoundError') return settle({ observations: obs, changed: [] });
+                deps.counters?.inc('kube_workflows_observation_signal_failures_total');
+                await new Promise((r) => setTimeout(r, Math.min(attempt, 10) * 500));
+              }
+            }
+            if (batch.full) {
+              needFull = false;
+              reported.clear();
+            }
+            for (const o of batch.observations) reported.set(o.key, o.healthy);
+            for (const k of batch.removed) reported.delete(k);
+          } while (dirty && !abort.signal.aborted);
+        } finally {
+          sending = false;
+        }
+      };
       const check = (): void => {
         if (!kubeReady || !probesReady) return;
+        if (sendBatch) {
+          void stream(sendBatch);
+          return;
+        }
         const obs = all();
         const current = new Map(obs.map((o) => [o.key, o.healthy]));
         const changed = [

@@ -131,3 +131,9 @@ export interface MonitorStatus {
   /** Last delivery error per alert channel (cleared by the next success). */
   deliveryErrors: Record<string, string>;
 }
+
+/**
+ * Name of the signal a streaming `observeHealth` activity sends its monitor workflow with each batch of changed
+ * observations (internal: sent by the worker, not by people).
+ */
+export const OBSERVATIONS_SIGNAL = 'observations';

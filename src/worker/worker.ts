@@ -98,6 +98,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
   const activities = createActivities({
     alertChannels,
     workflowInput: workflowInputReader(client),
+    signalWorkflow: (ref, signal, arg) => client.workflow.getHandle(ref.workflowId, ref.runId).signal(signal, arg),
     gateway(cluster) {
       const gw = gateways.get(cluster || config.clusters.default);
       if (!gw) throw new Error(`unknown cluster "${cluster}"; configured: ${[...gateways.keys()].join(', ')}`);

@@ -1,6 +1,8 @@
 /**
  * `monitorHealth`: a long-running monitor. The `observeHealth` activity watches (one list+watch per namespace and
- * kind) and probes, and returns only on transitions; this workflow keeps each target's state machine:
+ * kind) and probes, and signals this workflow each transition (the `observations` signal, changed targets only)
+ * while keeping its watches open; it returns every {@link OBSERVE_MAX_SECONDS} for housekeeping, or is cancelled
+ * and restarted when the targets change. This workflow keeps each target's state machine:
  *
  *   healthy → pending (unhealthy for less than `forSeconds`) → degraded (fires ONE incident) → healthy (resolves it)
  *
@@ -15,19 +17,22 @@ import {
   condition,
   continueAsNew,
   defineQuery,
+  defineSignal,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities, ObserveHealthResult } from '../activities/index.js';
+import type { Activities, Observation, ObservationBatch, ObserveHealthResult } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
 import {
   MonitorHealthInput,
   MonitorTarget,
+  OBSERVATIONS_SIGNAL,
   type AlertEventData,
   type MonitorStatus,
   type TargetState,
@@ -35,6 +40,8 @@ import {
 import { KubeCluster, KubeNamespace } from './search-attributes.js';
 import { upsertKubeAttributes } from './upsert.js';
 
+/** Signal (internal, sent by the `observeHealth` activity): targets whose health changed. */
+export const observationsSignal = defineSignal<[ObservationBatch]>(OBSERVATIONS_SIGNAL);
 /** Query: every target's state. */
 export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
 /** Update: add targets (validated with the same schema as the input). Returns the number of targets. */
@@ -81,6 +88,14 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
   let controlsChanged = false;
   let observed: ObserveHealthResult | undefined;
   let observeFailed: unknown;
+  // Runs started before observations were streamed keep returning from the activity on each change.
+  const streaming = patched('observations-by-signal');
+  /** Which observation activity the workflow listens to; batches of an earlier one are dropped. */
+  let epoch = 0;
+  const batches: ObservationBatch[] = [];
+  setHandler(observationsSignal, (b) => {
+    if (b.epoch === epoch) batches.push(b);
+  });
   const deliveryErrors: Record<string, string> = {};
   /** The latest queued delivery per target (chained so they arrive in order). */
   const deliveries = new Map<string, Promise<void>>();
@@ -234,26 +249,37 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     return times.length ? Math.max(0, Math.min(...times) - now) : undefined;
   };
 
+  const observe = (o: Observation, now: number): void => {
+    const t = states.get(o.key);
+    if (!t) states.set(o.key, { key: o.key, healthy: o.healthy, since: now, message: o.message, incidents: 0 });
+    else {
+      if (t.healthy !== o.healthy) t.since = now;
+      t.healthy = o.healthy;
+      t.message = o.message;
+    }
+  };
+  /** A target that disappeared (deleted object, removed target): its incident is resolved, then it is forgotten. */
+  const forget = (t: TargetState): void => {
+    if (t.open) {
+      t.healthy = true;
+      t.message = 'no longer monitored';
+    } else states.delete(t.key);
+  };
+  /** The activity's full result: every current observation. */
   const applyObservations = (r: ObserveHealthResult): void => {
     const now = Date.now();
     const seen = new Set(r.observations.map((o) => o.key));
-    for (const o of r.observations) {
-      const t = states.get(o.key);
-      if (!t) states.set(o.key, { key: o.key, healthy: o.healthy, since: now, message: o.message, incidents: 0 });
-      else {
-        if (t.healthy !== o.healthy) t.since = now;
-        t.healthy = o.healthy;
-        t.message = o.message;
-      }
-    }
-    // Targets that disappeared (deleted objects, removed targets): resolve their incident and forget them.
-    for (const t of [...states.values()]) {
-      if (!seen.has(t.key)) {
-        if (t.open) {
-          t.healthy = true;
-          t.message = 'no longer monitored';
-        } else states.delete(t.key);
-      }
+    for (const o of r.observations) observe(o, now);
+    for (const t of [...states.values()]) if (!seen.has(t.key)) forget(t);
+  };
+  /** A streamed batch: only what changed (or everything, when `full`). */
+  const applyBatch = (b: ObservationBatch): void => {
+    if (b.full) return applyObservations({ observations: b.observations, changed: [] });
+    const now = Date.now();
+    for (const o of b.observations) observe(o, now);
+    for (const key of b.removed) {
+      const t = states.get(key);
+      if (t) forget(t);
     }
   };
 
@@ -269,6 +295,8 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     controlsChanged = false;
     observed = undefined;
     observeFailed = undefined;
+    epoch += 1;
+    batches.length = 0;
     const known = Object.fromEntries([...states.values()].map((t) => [t.key, t.healthy]));
     const scope = new CancellationScope();
     const observing = scope
@@ -279,27 +307,36 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
           known,
           maxDurationSeconds: OBSERVE_MAX_SECONDS,
           probeIntervalSeconds: input.probeIntervalSeconds,
+          ...(streaming ? { stream: { epoch } } : {}),
         }),
       )
       .then(
         (r) => (observed = r),
         (err: unknown) => (observeFailed = err),
       );
-    // Wake on: new observations, a control change, or the next time-based transition.
+    // Wake on: streamed changes, the activity's end, a control change, or the next time-based transition.
+    let handOver = false;
     for (;;) {
       const wait = nextDeadline();
       const woke = await condition(
-        () => observed !== undefined || observeFailed !== undefined || controlsChanged,
+        () => batches.length > 0 || observed !== undefined || observeFailed !== undefined || controlsChanged,
         wait ?? '1 day',
       );
       if (!woke) {
         evaluate(); // a pending target's `for` window elapsed, or a keep-alive is due
         continue;
       }
+      if (batches.length) {
+        for (const b of batches.splice(0)) applyBatch(b);
+        evaluate();
+        iterations += 1;
+        handOver = workflowInfo().continueAsNewSuggested || iterations >= input.maxIterationsPerRun;
+        if (!handOver && observed === undefined && observeFailed === undefined && !controlsChanged) continue;
+      }
       break;
     }
     if (!observed && observeFailed === undefined) {
-      scope.cancel(); // controls changed: restart observation with the new targets
+      scope.cancel(); // controls changed or the run hands over: stop this observation
       await observing;
     }
     if (observeFailed !== undefined && !isCancellation(observeFailed)) throw observeFailed as Error;

@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { MonitorHandle } from '../../src/client/index.js';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
-import { useHarness } from './harness.js';
+import { recordHistory, useHarness } from './harness.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 let am: RunningAlertmanager;
@@ -99,6 +99,8 @@ describe('monitorHealth', () => {
       keepAliveSeconds: 30,
     });
     await waitForStatus(m, key, 'healthy');
+    const gateway = h.worker.gateways.get('local');
+    const requestsBefore = gateway?.stats.requests ?? NaN;
 
     await h.kube.apply(deployment('web', 'crash') as never);
     await waitForStatus(m, key, 'degraded');
@@ -117,7 +119,21 @@ describe('monitorHealth', () => {
     const forTarget = verified.filter((v) => v.target === key);
     expect(new Set(forTarget.map((v) => v.id)).size).toBe(2);
     expect((await m.status()).targets.find((t) => t.key === key)?.incidents).toBe(1);
+
+    // The watches were held through both transitions: each one reached the workflow as an `observations` signal
+    // from the one observation activity, with no relist. (Restarting observation per transition would cost a
+    // list and a watch per collection, 12 requests here; a watch the API server happens to end is reopened.)
+    const events = (await m.raw.fetchHistory()).events ?? [];
+    const observations = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'observeHealth',
+    );
+    const signals = events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'observations');
+    expect(observations).toHaveLength(1);
+    expect(signals.length).toBeGreaterThanOrEqual(3); // the initial state, degraded, recovered
+    expect((gateway?.stats.requests ?? NaN) - requestsBefore).toBeLessThanOrEqual(2);
     await m.stop();
+    await m.raw.result().catch(() => undefined); // cancelled
+    await recordHistory('monitor-streamed', m.raw);
   });
 
   it('a flapping HTTP target does not alert inside its for window, and does after it', async () => {
