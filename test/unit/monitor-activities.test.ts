@@ -1,19 +1,28 @@
 /**
- * observeHealth probes (HTTP and Prometheus, against local HTTP receivers) in a MockActivityEnvironment, and the
- * label selector matcher. Kubernetes watching is covered by the integration tests on the real cluster.
+ * observeHealth probes (HTTP and Prometheus, against local HTTP receivers) in a MockActivityEnvironment, its
+ * streaming of changes as batches (to a recording signal sender), and the label selector matcher. Kubernetes watching is covered by the integration tests on the real cluster.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMonitorActivities, matchesSelector, type ObserveHealthResult } from '../../src/activities/monitor.js';
-import { MonitorTarget } from '../../src/schemas/monitor.js';
+import {
+  createMonitorActivities,
+  matchesSelector,
+  type ObservationBatch,
+  type ObserveHealthResult,
+} from '../../src/activities/monitor.js';
+import { MonitorTarget, OBSERVATIONS_SIGNAL } from '../../src/schemas/monitor.js';
 import { json, startReceiver, type TestReceiver } from '../support/http-receiver.js';
 
 let site: TestReceiver;
 let prom: TestReceiver;
 let promValue = '3';
+/** Status of `/flip`, changed by the streaming tests. */
+let flipStatus = 200;
 
 beforeAll(async () => {
-  site = await startReceiver((req) => ({ status: req.path === '/down' ? 503 : 200 }));
+  site = await startReceiver((req) => ({
+    status: req.path === '/down' ? 503 : req.path === '/flip' ? flipStatus : 200,
+  }));
   prom = await startReceiver(() =>
     json(200, { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [1, promValue] }] } }),
   );
@@ -84,6 +93,139 @@ describe('observeHealth probes', () => {
     ]);
     expect(under.observations[0]).toMatchObject({ healthy: true });
     expect(prom.requests.at(-1)?.path).toBe(`/api/v1/query?query=${encodeURIComponent('rate(errors[5m])')}`);
+  });
+});
+
+/** observeHealth with `stream`: batches go to a recording `signalWorkflow` (the integration tests use Temporal). */
+function streaming(
+  targets: unknown[],
+  options: {
+    known?: Record<string, boolean>;
+    attempt?: number;
+    maxDurationSeconds?: number;
+    signal?: (batch: ObservationBatch, call: number) => Promise<void>;
+  } = {},
+): { batches: ObservationBatch[]; calls: number; done: Promise<ObserveHealthResult> } {
+  const state = {
+    batches: [] as ObservationBatch[],
+    calls: 0,
+    done: undefined as never as Promise<ObserveHealthResult>,
+  };
+  const activities = createMonitorActivities({
+    gateway: noCluster,
+    async signalWorkflow(ref, name, arg) {
+      expect(ref).toEqual({ workflowId: 'monitor/test', runId: 'run-1' });
+      expect(name).toBe(OBSERVATIONS_SIGNAL);
+      state.calls += 1;
+      await options.signal?.(arg as ObservationBatch, state.calls);
+      state.batches.push(arg as ObservationBatch);
+    },
+  });
+  const input = {
+    cluster: '',
+    targets: targets.map((t) => MonitorTarget.parse(t)),
+    known: options.known ?? {},
+    maxDurationSeconds: options.maxDurationSeconds ?? 60,
+    probeIntervalSeconds: 1,
+    stream: { epoch: 7 },
+  };
+  const env = new MockActivityEnvironment({
+    attempt: options.attempt ?? 1,
+    workflowExecution: { workflowId: 'monitor/test', runId: 'run-1' },
+  });
+  state.done = env.run((i: typeof input) => activities.observeHealth(i), input);
+  return state;
+}
+
+// each runs until its max duration (3–6 s): more than vitest's default 5 s per test on a busy machine
+describe('observeHealth streaming', { timeout: 20_000 }, () => {
+  it('signals each change (changed targets only, epoch echoed) and keeps running', async () => {
+    flipStatus = 200;
+    let finished = false;
+    const s = streaming(
+      [
+        { type: 'http', id: 'flip', url: `${site.url}/flip` },
+        { type: 'http', id: 'steady', url: `${site.url}/up` },
+      ],
+      { maxDurationSeconds: 6 },
+    );
+    void s.done.then(() => (finished = true));
+    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    expect(s.batches[0]).toEqual({
+      epoch: 7,
+      observations: [
+        { key: 'http:flip', healthy: true, message: 'HTTP 200' },
+        { key: 'http:steady', healthy: true, message: 'HTTP 200' },
+      ],
+      removed: [],
+    });
+    flipStatus = 503;
+    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(2);
+    expect(s.batches[1]).toEqual({
+      epoch: 7,
+      observations: [{ key: 'http:flip', healthy: false, message: 'HTTP 503, expected 200' }],
+      removed: [],
+    });
+    flipStatus = 200;
+    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(3);
+    expect(s.batches[2]?.observations).toEqual([{ key: 'http:flip', healthy: true, message: 'HTTP 200' }]);
+    expect(finished).toBe(false);
+    // it returns only at its max duration, with nothing left unreported
+    const r = await s.done;
+    expect(r.changed).toEqual([]);
+    expect(s.batches).toHaveLength(3);
+  });
+
+  it('a known target no longer observed is signalled as removed', async () => {
+    const s = streaming([{ type: 'http', id: 'up', url: `${site.url}/up` }], {
+      known: { 'http:up': true, 'http:gone': false },
+      maxDurationSeconds: 3,
+    });
+    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    expect(s.batches[0]).toEqual({ epoch: 7, observations: [], removed: ['http:gone'] });
+    await s.done;
+  });
+
+  it('a retried attempt starts with a full snapshot, even when nothing differs from the input', async () => {
+    const s = streaming([{ type: 'http', id: 'up', url: `${site.url}/up` }], {
+      known: { 'http:up': true },
+      attempt: 2,
+      maxDurationSeconds: 3,
+    });
+    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    expect(s.batches[0]).toEqual({
+      epoch: 7,
+      observations: [{ key: 'http:up', healthy: true, message: 'HTTP 200' }],
+      removed: [],
+      full: true,
+    });
+    await s.done;
+    expect(s.batches).toHaveLength(1);
+  });
+
+  it('a failed signal is sent again; a batch counts as reported only once accepted', async () => {
+    const s = streaming([{ type: 'http', id: 'up', url: `${site.url}/up` }], {
+      maxDurationSeconds: 4,
+      signal: (_b, call) => (call === 1 ? Promise.reject(new Error('Temporal unavailable')) : Promise.resolve()),
+    });
+    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    expect(s.calls).toBe(2);
+    expect(s.batches[0]?.observations.map((o) => o.key)).toEqual(['http:up']);
+    await s.done;
+    expect(s.batches).toHaveLength(1);
+  });
+
+  it('ends at once when its workflow run has ended (the signal finds no run)', async () => {
+    const s = streaming([{ type: 'http', id: 'up', url: `${site.url}/up` }], {
+      maxDurationSeconds: 600,
+      signal: () =>
+        Promise.reject(
+          Object.assign(new Error('workflow execution already completed'), { name: 'WorkflowNotFoundError' }),
+        ),
+    });
+    const r = await s.done;
+    expect(r.changed).toEqual([]);
+    expect(s.calls).toBe(1);
   });
 });
 
