@@ -91,6 +91,12 @@ export interface MonitorActivityDeps {
    * ended.
    */
   signalWorkflow?(ref: { workflowId: string; runId: string }, signal: string, arg: unknown): Promise<void>;
+  /**
+   * True once the worker has begun to shut down. A running observation then fails at once with a retryable
+   * `WorkerShutdown`, so Temporal moves it to another worker in about a second instead of after the shutdown
+   * grace time (Temporal cancels activities only when that has passed).
+   */
+  workerStopping?(): boolean;
 }
 
 const WORKLOAD_API: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
@@ -250,6 +256,14 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
         const obs = all();
         heartbeat({ healthy: obs.filter((o) => o.healthy).length, total: obs.length });
       }, 5_000);
+      let stopping = false;
+      const shutdownCheck = deps.workerStopping
+        ? setInterval(() => {
+            if (!deps.workerStopping?.()) return;
+            stopping = true;
+            abort.abort();
+          }, 250)
+        : undefined;
       const maxTimer = setTimeout(() => settle({ observations: all(), changed: [] }), input.maxDurationSeconds * 1000);
       // Probe-only monitors hold no watch.
       const watching = kube.length
@@ -258,6 +272,12 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
       try {
         const result = await Promise.race([done, cancelled, ...(watching ? [watching.then(() => undefined)] : [])]);
         if (signal.aborted) throw new CancelledFailure('cancelled while watching');
+        if (stopping)
+          throw ApplicationFailure.create({
+            message: 'this worker is shutting down: the observation continues on another worker',
+            type: FailureType.WorkerShutdown,
+            nextRetryDelay: '1s',
+          });
         if (!result) throw ApplicationFailure.retryable('watch ended unexpectedly', FailureType.KubeUnavailable);
         return result;
       } catch (err) {
@@ -265,6 +285,7 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
         throw toApplicationFailure(err);
       } finally {
         clearInterval(beat);
+        if (shutdownCheck) clearInterval(shutdownCheck);
         if (probeTimer) clearInterval(probeTimer);
         clearTimeout(maxTimer);
         onKube.cancel();

@@ -28,6 +28,11 @@ export const FailureType = {
   AlertRejected: 'AlertRejected',
   /** An alert channel could not be reached or throttled us (429, 5xx, network). Retried, honouring Retry-After. */
   AlertUnavailable: 'AlertUnavailable',
+  /**
+   * The worker is shutting down and handed a long-running activity (a monitor's observation) back at once, instead
+   * of holding it for the shutdown grace time. Retried, on another worker.
+   */
+  WorkerShutdown: 'WorkerShutdown',
   /** A bug or an unexpected error in the worker. Retried: deploying a fixed worker resumes the workflow. */
   Internal: 'InternalError',
 } as const;

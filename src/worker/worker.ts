@@ -95,6 +95,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
   });
   const alertChannels = createAlertChannels(config.alerts);
   const counters = options.counters ?? createCounters();
+  const built: { worker?: Worker } = {}; // set below; the activities ask it whether shutdown has begun
   const activities = createActivities({
     alertChannels,
     workflowInput: workflowInputReader(client),
@@ -107,6 +108,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     policy: config.policy,
     applyConcurrency: config.worker.applyConcurrency,
     counters,
+    workerStopping: () => built.worker !== undefined && !['INITIALIZED', 'RUNNING'].includes(built.worker.getState()),
   });
   const worker = await Worker.create({
     connection,
@@ -118,6 +120,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
   });
+  built.worker = worker;
   return {
     worker,
     gateways,

@@ -50,7 +50,8 @@ beforeAll(async () => {
   configFile = join(mkdtempSync(join(tmpdir(), 'kwf-mondur-')), 'worker.yaml');
   writeFileSync(
     configFile,
-    `alerts:\n  am: { type: alertmanager, url: "${am.url}" }\n  hook: { type: webhook, url: "${hooks.url}/a", secret: "${secret}" }\n`,
+    // a long grace time: the graceful-shutdown test shows the observation does not wait for it
+    `worker:\n  shutdownGraceTime: 120s\nalerts:\n  am: { type: alertmanager, url: "${am.url}" }\n  hook: { type: webhook, url: "${hooks.url}/a", secret: "${secret}" }\n`,
   );
   taskQueue = `${h.taskQueue}-child`;
   const stack = inject('stack');
@@ -176,6 +177,43 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     expect(distinct('alert.resolved', key), JSON.stringify(verified)).toHaveLength(1);
     const target = (await m.status()).targets.find((t) => t.key === key);
     expect(target?.incidents).toBe(1);
+    await m.stop();
+    await kill(second);
+  });
+
+  it('a worker shut down gracefully hands the observation to another worker at once, not after its grace time', async () => {
+    const key = `Deployment/${h.namespace}/handover`;
+    await h.kube.apply(deployment(false, 'handover') as never);
+    const first = startWorker();
+    const m = await client.monitor({
+      name: `handover-${h.namespace}`,
+      targets: [{ type: 'kube', namespace: h.namespace, selector: 'app=handover' }],
+      channels: ['hook'],
+      forSeconds: 1,
+    });
+    const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
+    await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
+    const second = startWorker();
+
+    // SIGTERM: the first worker drains. Its observation must not hold it for the 120 s grace time.
+    const exited = new Promise<number | null>((r) => first.once('exit', (code) => r(code)));
+    first.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const pending = async () => {
+      const raw = (await m.raw.describe()).raw;
+      return raw.pendingActivities?.find((a) => a.activityType?.name === 'observeHealth');
+    };
+    await expect
+      .poll(async () => (await pending())?.attempt ?? 0, { timeout: 30_000, interval: 250 })
+      .toBeGreaterThan(1);
+    const retried = await pending();
+    // our hand-over (the SDK's own cancellation after the grace time says "Worker is shutting down")
+    expect(retried?.lastFailure?.applicationFailureInfo?.type).toBe('WorkerShutdown');
+    expect(retried?.lastFailure?.message).toContain('the observation continues on another worker');
+
+    // the second worker observes: a break is alerted
+    await h.kube.apply(deployment(true, 'handover') as never);
+    await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     await m.stop();
     await kill(second);
   });
