@@ -51,8 +51,11 @@ export const removeTargetsUpdate = defineUpdate<number, [{ targets: MonitorTarge
 /** Update: pause (no observation, no new alerts; open incidents stay open) or resume. */
 export const setPausedUpdate = defineUpdate<boolean, [{ paused: boolean; reason?: string }]>('setPaused');
 
-/** Longest an observation activity runs before returning for housekeeping. */
-export const OBSERVE_MAX_SECONDS = 300;
+/**
+ * Longest an observation activity runs before it returns and the next one relists everything: a full resync every
+ * 30 minutes, like an informer's. Transitions do not wait for it; they arrive as signals.
+ */
+export const OBSERVE_MAX_SECONDS = 1_800;
 
 const retry = { maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 const { observeHealth } = proxyActivities<Activities>({
