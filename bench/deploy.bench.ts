@@ -23,6 +23,7 @@ import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
 import { prometheusOperatorCrds } from '../test/support/fixtures.js';
+import { historyPayloads } from '../test/support/history.js';
 import {
   log,
   manifestSet,
@@ -328,7 +329,7 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
       const totalMs = performance.now() - w0;
       expect(report.outcome, report.message).toBe('succeeded');
       expect(report.objects.filter((o) => o.status !== 'Current')).toEqual([]);
-      const sizes = payloadSizes(await handle.raw.fetchHistory());
+      const sizes = historyPayloads(await handle.raw.fetchHistory()).map((p) => p.length);
       crdResult = {
         crds: crdNames.length,
         yamlBytes: Buffer.byteLength(text),
@@ -589,15 +590,6 @@ async function saveResults(): Promise<void> {
     crdBundle: crdResult ? { ...crdResult, ratio: Math.round(crdResult.ratio * 1000) / 1000 } : null,
   };
   await writeResults(file, doc);
-}
-
-/** Byte size of every payload anywhere in a history. */
-function payloadSizes(node: unknown, out: number[] = []): number[] {
-  if (!node || typeof node !== 'object' || node instanceof Uint8Array) return out;
-  const rec = node as Record<string, unknown>;
-  if (rec.data instanceof Uint8Array && rec.metadata) out.push(rec.data.length);
-  for (const v of Object.values(rec)) payloadSizes(v, out);
-  return out;
 }
 
 function round(ms: number): number {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { prometheusOperatorCrds } from '../support/fixtures.js';
+import { historyPayloads } from '../support/history.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness('crds', {
@@ -40,15 +41,6 @@ spec:
   return { manifests: [resources, ...files.map((f) => f.text)].join('\n---\n'), crdNames };
 }
 
-/** Every payload's bytes anywhere in a history. */
-function collectPayloads(node: unknown, out: Uint8Array[] = []): Uint8Array[] {
-  if (!node || typeof node !== 'object' || node instanceof Uint8Array) return out;
-  const rec = node as Record<string, unknown>;
-  if (rec.data instanceof Uint8Array && rec.metadata) out.push(rec.data);
-  for (const v of Object.values(rec)) collectPayloads(v, out);
-  return out;
-}
-
 describe('the prometheus-operator CRD bundle (4.6 MB of YAML)', () => {
   it('deploys CRDs and their custom resources in one run, holding the manifests in history once', async () => {
     const { manifests, crdNames } = bundle(h.namespace);
@@ -79,7 +71,7 @@ describe('the prometheus-operator CRD bundle (4.6 MB of YAML)', () => {
 
     // The history holds the manifests once, compressed: every payload is far below Temporal's limit, all of
     // them together are a fraction of the YAML, and no activity input or result carries a CRD schema.
-    const payloads = collectPayloads(await handle.raw.fetchHistory());
+    const payloads = historyPayloads(await handle.raw.fetchHistory());
     const largest = Math.max(...payloads.map((p) => p.length));
     const total = payloads.reduce((n, p) => n + p.length, 0);
     expect(largest).toBeLessThan(TEMPORAL_BLOB_LIMIT / 2);

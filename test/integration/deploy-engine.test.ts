@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import { INLINE_OBJECTS_LIMIT } from '../../src/workflows/deploy.js';
+import { historyPayloads } from '../support/history.js';
 import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('engine', {
@@ -220,13 +221,7 @@ describe('approval gate', () => {
     await handle.reject({ planId: waiting.planId ?? '', by: 'bob', comment: 'not today' });
     const report = await handle.result();
     expect(report.outcome).toBe('rejected');
-    const search = await h.kube.get({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: h.namespace,
-      name: 'search',
-    });
-    expect(JSON.stringify(search)).not.toContain('6.6.6');
+    expect(await imageOf('search')).toBe('registry.example/shop/search:1.0.0');
   });
 });
 
@@ -246,13 +241,7 @@ describe('approval timeout', () => {
     expect(report.approval).toEqual({ decision: 'timedOut', comment: 'no approval within 2s' });
     expect(report.message).toBe('not approved within 2s; nothing was written');
     await expect(handle.approve({ planId: waiting.planId ?? '', by: 'late' })).rejects.toThrow();
-    const search = await h.kube.get({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: h.namespace,
-      name: 'search',
-    });
-    expect(JSON.stringify(search)).not.toContain('7.7.7');
+    expect(await imageOf('search')).toBe('registry.example/shop/search:1.0.0');
   });
 });
 
@@ -303,21 +292,18 @@ describe('large deploys', () => {
     // The history holds the manifests once, compressed in the start event: no activity input or result carries
     // them, and all payloads together are far smaller than the YAML.
     const history = await handle.raw.fetchHistory();
-    const payloads = collectPayloads(history);
+    const payloads = historyPayloads(history).map((p) => Buffer.from(p).toString('utf8'));
     const total = payloads.reduce((n, p) => n + p.length, 0);
     expect(total).toBeLessThan(manifests.length / 2);
     expect(payloads.filter((p) => p.includes(filler))).toHaveLength(0);
   });
 });
 
-/** Every payload's bytes (as text) anywhere in a history. */
-function collectPayloads(node: unknown, out: string[] = []): string[] {
-  if (!node || typeof node !== 'object') return out;
-  if (node instanceof Uint8Array) return out;
-  const rec = node as Record<string, unknown>;
-  if (rec.data instanceof Uint8Array && rec.metadata) out.push(Buffer.from(rec.data).toString('utf8'));
-  for (const v of Object.values(rec)) collectPayloads(v, out);
-  return out;
+/** The image of a Deployment's first container, as the cluster has it. */
+async function imageOf(name: string): Promise<string | undefined> {
+  const d = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name });
+  return (d?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec
+    .containers[0]?.image;
 }
 
 async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {

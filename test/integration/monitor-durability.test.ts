@@ -114,20 +114,29 @@ async function firing(target: string): Promise<number> {
   return alerts.filter((a) => a.labels.target === target).length;
 }
 
+/**
+ * Deployment `name` (healthy), a first worker, and a monitor of it with the hook channel (and Alertmanager when
+ * `withAm`), waited for until the Deployment shows healthy.
+ */
+async function monitorOne(name: string, prefix: string, withAm = true) {
+  const key = `Deployment/${h.namespace}/${name}`;
+  await h.kube.apply(deployment(false, name) as never);
+  const first = startWorker();
+  const m = await client.monitor({
+    name: `${prefix}-${h.namespace}`,
+    targets: [{ type: 'kube', namespace: h.namespace, selector: `app=${name}` }],
+    channels: withAm ? ['am', 'hook'] : ['hook'],
+    forSeconds: 1,
+    keepAliveSeconds: 15,
+  });
+  const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
+  await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
+  return { key, first, m };
+}
+
 describe('a monitor whose worker is killed while an incident is open', () => {
   it('neither re-fires nor loses the incident', async () => {
-    const key = `Deployment/${h.namespace}/api`;
-    await h.kube.apply(deployment(false) as never);
-    const first = startWorker();
-    const m = await client.monitor({
-      name: `dur-${h.namespace}`,
-      targets: [{ type: 'kube', namespace: h.namespace, selector: 'app=api' }],
-      channels: ['am', 'hook'],
-      forSeconds: 1,
-      keepAliveSeconds: 15,
-    });
-    const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
-    await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
+    const { key, first, m } = await monitorOne('api', 'dur');
     await h.kube.apply(deployment(true) as never);
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
     await expect.poll(() => firing(key), { timeout: 30_000 }).toBe(1);
@@ -148,19 +157,8 @@ describe('a monitor whose worker is killed while an incident is open', () => {
   });
 
   it('killed in the middle of a delivery: another worker re-sends the same message, then the resolve', async () => {
-    const key = `Deployment/${h.namespace}/held`;
-    holdFor = key;
-    await h.kube.apply(deployment(false, 'held') as never);
-    const first = startWorker();
-    const m = await client.monitor({
-      name: `held-${h.namespace}`,
-      targets: [{ type: 'kube', namespace: h.namespace, selector: 'app=held' }],
-      channels: ['am', 'hook'],
-      forSeconds: 1,
-      keepAliveSeconds: 15,
-    });
-    const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
-    await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
+    holdFor = `Deployment/${h.namespace}/held`;
+    const { key, first, m } = await monitorOne('held', 'held');
     await h.kube.apply(deployment(true, 'held') as never);
     // the trigger reached the receiver, which has not answered: the activity is in flight when the worker dies
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
@@ -182,17 +180,7 @@ describe('a monitor whose worker is killed while an incident is open', () => {
   });
 
   it('a worker shut down gracefully hands the observation to another worker at once, not after its grace time', async () => {
-    const key = `Deployment/${h.namespace}/handover`;
-    await h.kube.apply(deployment(false, 'handover') as never);
-    const first = startWorker();
-    const m = await client.monitor({
-      name: `handover-${h.namespace}`,
-      targets: [{ type: 'kube', namespace: h.namespace, selector: 'app=handover' }],
-      channels: ['hook'],
-      forSeconds: 1,
-    });
-    const state = async (): Promise<string | undefined> => (await m.status()).targets.find((t) => t.key === key)?.state;
-    await expect.poll(state, { timeout: 60_000, interval: 250 }).toBe('healthy');
+    const { key, first, m } = await monitorOne('handover', 'handover', false);
     const second = startWorker();
 
     // SIGTERM: the first worker drains. Its observation must not hold it for the 120 s grace time.
