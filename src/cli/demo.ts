@@ -20,7 +20,7 @@ import {
   type StackInfo,
 } from '../dev/index.js';
 import type { DeployReport } from '../schemas/deploy.js';
-import { createKubeWorker, loadWorkerConfig } from '../worker/index.js';
+import { createKubeWorker, installRuntime, loadWorkerConfig } from '../worker/index.js';
 import { ExitCode, messageOf } from './exit-codes.js';
 import { followDeploy } from './follow.js';
 import { renderReport } from './render.js';
@@ -77,6 +77,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
       KUBE_WORKFLOWS_NAMESPACES: 'demo',
     });
+    // The demo prints its own progress and reports; the SDK's own INFO/WARN lines (bundling, worker states, the
+    // expected failure of the broken release) would bury them. Errors still show.
+    try {
+      installRuntime({ logLevel: 'ERROR', json: false });
+    } catch {
+      // a runtime is already installed in this process (the demo run from a test)
+    }
     const connection = await NativeConnection.connect({ address: info.temporalAddress });
     // Bundle the workflow code from this install's sources: never a stale prebuilt bundle.
     kw = await createKubeWorker({ config, connection, workflowsFromSource: true });

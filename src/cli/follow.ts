@@ -1,20 +1,21 @@
 /**
  * Follows a running deploy: polls its `progress` query and prints each new phase and each object whose status
- * changed to stderr, until the result is in.
+ * changed to stderr, until the result is in. On a terminal a spinner line under them says what the deploy waits
+ * on and how many objects are Current; without one (CI logs, pipes) only the plain lines are written.
  * @module
  */
 import pc from 'picocolors';
 import type { DeployHandle } from '../client/index.js';
 import type { DeployReport } from '../schemas/deploy.js';
+import { StatusLine, type StatusStream } from './status-line.js';
 
 /** Waits for the report while printing progress (unless `quiet`). */
 export async function followDeploy(
   handle: DeployHandle,
-  options: { quiet?: boolean; intervalMs?: number } = {},
+  options: { quiet?: boolean; intervalMs?: number; stream?: StatusStream } = {},
 ): Promise<DeployReport> {
-  const log = (s: string): void => {
-    if (!options.quiet) process.stderr.write(`${s}\n`);
-  };
+  const status = options.quiet ? undefined : new StatusLine(options.stream ?? process.stderr);
+  const log = (s: string): void => status?.log(s);
   const result = handle.result();
   let finished = false;
   void result.finally(() => (finished = true)).catch(() => undefined);
@@ -30,6 +31,8 @@ export async function followDeploy(
         if (key !== lastPhase) log(`${pc.dim(t)} ${pc.cyan(p.phase)} ${p.message}`);
         lastPhase = key;
       }
+      const current = p.objects.filter((o) => o.status === 'Current').length;
+      status?.set(`${p.phase} — ${p.message}${p.objects.length ? ` (${current}/${p.objects.length} Current)` : ''}`);
       for (const o of p.objects) {
         const state = `${o.action} ${o.status ?? ''} ${o.reason ?? ''}`;
         if (o.status && seen.get(o.subject) !== state) {
@@ -45,5 +48,6 @@ export async function followDeploy(
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);
   }
+  status?.stop();
   return result;
 }
