@@ -15,6 +15,7 @@ import { failureTypeOf } from '../../src/cli/exit-codes.js';
 import { AesGcmPayloadCodec, startCodecServer, type CodecServer } from '../../src/codec/index.js';
 import { resolveToolchain } from '../../src/dev/index.js';
 import { INLINE_OBJECTS_LIMIT } from '../../src/workflows/deploy.js';
+import { startReceiver } from '../support/http-receiver.js';
 import { useHarness } from './harness.js';
 
 const execFileP = promisify(execFile);
@@ -294,5 +295,34 @@ rules: [{ apiGroups: [''], resources: [configmaps], verbs: [get] }]
     expect(failed?.message).toBe('Encoded failure');
     expect(encodingOf(failed?.encodedAttributes)).toBe('binary/encrypted');
     expect(failed?.applicationFailureInfo?.type).toBe('InvalidInput');
+  });
+
+  it('runs a monitor: the observation signals its workflow through the codec, and the history holds only ciphertext', async () => {
+    const site = await startReceiver(() => ({ status: 503 }));
+    try {
+      // the canary is a token in the probed URL: part of the monitor's input and of every observation restart
+      const m = await h.client.monitor({
+        name: `enc-${h.namespace}`,
+        targets: [{ type: 'http', id: 'site', url: `${site.url}/healthz?token=${canary}` }],
+        channels: [],
+        forSeconds: 60,
+        probeIntervalSeconds: 1,
+      });
+      // the state only reaches the workflow as an `observations` signal, which the workflow must decrypt
+      await expect
+        .poll(async () => (await m.status()).targets.find((t) => t.key === 'http:site')?.message, { timeout: 60_000 })
+        .toBe('HTTP 503, expected 200');
+      await m.stop();
+      await m.raw.result().catch(() => undefined);
+      const events = await expectNoCanaryInHistory(m.workflowId);
+      const signals = events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'observations');
+      expect(signals.length).toBeGreaterThanOrEqual(1);
+      for (const e of signals)
+        expect(e.workflowExecutionSignaledEventAttributes?.input?.payloads?.map(encodingOf)).toEqual([
+          'binary/encrypted',
+        ]);
+    } finally {
+      await site.close();
+    }
   });
 });
