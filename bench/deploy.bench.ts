@@ -16,12 +16,11 @@ import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeWorkflowsClient, type DeployReport, type KubeWorkflowsClient } from '../src/client/index.js';
+import type { DeployReport, KubeWorkflowsClient } from '../src/client/index.js';
 import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
-import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
+import type { KubeWorker, WorkerConfig } from '../src/worker/index.js';
 import { prometheusOperatorCrds } from '../test/support/fixtures.js';
 import { historyPayloads } from '../test/support/history.js';
 import {
@@ -31,6 +30,7 @@ import {
   run,
   secs,
   startBenchStack,
+  startBenchWorker,
   table,
   writeResults,
   type BenchStack,
@@ -153,7 +153,7 @@ let kw: KubeWorker;
 let client: KubeWorkflowsClient;
 let kubectlBin: string;
 let kubectlVersion = '';
-let workerConfig: ReturnType<typeof loadWorkerConfig>;
+let workerConfig: WorkerConfig;
 const loadAtStart = loadavg();
 
 /** kubectl against the bench cluster, with its own discovery cache (warmed once, like a long-lived runner). */
@@ -161,7 +161,6 @@ const kubectl = (...args: string[]) =>
   run(kubectlBin, ['--kubeconfig', stack.info.kubeconfig, '--cache-dir', join(stack.dir, 'kubectl-cache'), ...args]);
 
 beforeAll(async () => {
-  installQuietRuntime();
   stack = await startBenchStack(NODES);
   kubectlBin = resolveToolchain().kubectl;
   kubectlVersion = (
@@ -174,40 +173,21 @@ beforeAll(async () => {
   stack.onTeardown(() => admin.close());
   await checkPodCapacity();
 
-  log('bundling the workflow code from source');
-  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
-  const bundlePath = join(stack.dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, code);
-
-  const taskQueue = `bench-${suffix}`;
-  workerConfig = loadWorkerConfig({
-    TEMPORAL_ADDRESS: stack.info.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.info.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    KUBECONFIG: stack.info.kubeconfig,
-    KUBE_WORKFLOWS_CLUSTER: CLUSTER,
+  ({
+    kw,
+    client,
+    config: workerConfig,
+  } = await startBenchWorker(stack, {
+    taskQueue: `bench-${suffix}`,
+    cluster: CLUSTER,
     // the CRD-bundle case writes CustomResourceDefinitions
-    KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
-  });
-  if (OVERRIDES.kubeQps !== undefined) workerConfig.worker.kubeQps = OVERRIDES.kubeQps;
-  if (OVERRIDES.kubeBurst !== undefined) workerConfig.worker.kubeBurst = OVERRIDES.kubeBurst;
-  if (OVERRIDES.applyConcurrency !== undefined) workerConfig.worker.applyConcurrency = OVERRIDES.applyConcurrency;
-
-  const connection = await NativeConnection.connect({ address: stack.info.temporalAddress });
-  stack.onTeardown(() => connection.close());
-  kw = await createKubeWorker({ config: workerConfig, connection, bundlePath });
-  const runningWorker = kw.worker.run();
-  stack.onTeardown(async () => {
-    kw.worker.shutdown();
-    await runningWorker;
-    await kw.close();
-  });
-  client = await createKubeWorkflowsClient({
-    address: stack.info.temporalAddress,
-    namespace: stack.info.temporalNamespace,
-    taskQueue,
-  });
-  stack.onTeardown(() => client.close());
+    env: { KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true' },
+    adjust: (config) => {
+      if (OVERRIDES.kubeQps !== undefined) config.worker.kubeQps = OVERRIDES.kubeQps;
+      if (OVERRIDES.kubeBurst !== undefined) config.worker.kubeBurst = OVERRIDES.kubeBurst;
+      if (OVERRIDES.applyConcurrency !== undefined) config.worker.applyConcurrency = OVERRIDES.applyConcurrency;
+    },
+  }));
 
   // Warm-up, untimed: kubectl's discovery cache, the worker's discovery cache and first workflow task.
   log('warm-up (untimed)');
@@ -595,14 +575,3 @@ async function saveResults(): Promise<void> {
 function round(ms: number): number {
   return Math.round(ms);
 }
-
-function installQuietRuntime(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed in this process
-  }
-}
-
-const noop = (): void => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => log(m), log: noop };

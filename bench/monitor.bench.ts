@@ -16,14 +16,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeWorkflowsClient, type KubeWorkflowsClient, type MonitorHandle } from '../src/client/index.js';
+import type { KubeWorkflowsClient, MonitorHandle } from '../src/client/index.js';
 import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway, type LiveObject } from '../src/kube/index.js';
-import { createKubeWorker, loadWorkerConfig, workflowsPath, type KubeWorker } from '../src/worker/index.js';
+import type { KubeWorker, WorkerConfig } from '../src/worker/index.js';
 import { startReceiver, type TestReceiver } from '../test/support/http-receiver.js';
-import { log, run, startBenchStack, table, writeResults, type BenchStack } from './support.js';
+import { log, run, startBenchStack, startBenchWorker, table, writeResults, type BenchStack } from './support.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters
@@ -61,7 +60,7 @@ let kw: KubeWorker;
 let client: KubeWorkflowsClient;
 let hooks: TestReceiver;
 let monitor: MonitorHandle;
-let workerConfig: ReturnType<typeof loadWorkerConfig>;
+let workerConfig: WorkerConfig;
 const loadAtStart = loadavg();
 
 /** Trigger / resolve webhooks as they arrived (performance.now() of this process). */
@@ -124,7 +123,6 @@ let breakPhase: { requests: number; lists: number; watchOpens: number } | undefi
 // Stack, workloads, worker, monitor
 
 beforeAll(async () => {
-  installQuietRuntime();
   stack = await startBenchStack(NODES);
   admin = await createKubeGateway('admin', { kubeconfig: stack.info.kubeconfig });
   stack.onTeardown(() => admin.close());
@@ -171,35 +169,19 @@ beforeAll(async () => {
     `alerts:\n  ${CHANNEL}: { type: webhook, url: "${hooks.url}/alerts", secret: "${secret}" }\n`,
   );
 
-  log('bundling the workflow code from source');
-  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
-  const bundlePath = join(stack.dir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, code);
-  const taskQueue = `bench-monitor-${suffix}`;
-  workerConfig = loadWorkerConfig({
-    TEMPORAL_ADDRESS: stack.info.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.info.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    KUBECONFIG: stack.info.kubeconfig,
-    KUBE_WORKFLOWS_CLUSTER: CLUSTER,
-    KUBE_WORKFLOWS_CONFIG: configFile,
-  });
-  const connection = await NativeConnection.connect({ address: stack.info.temporalAddress });
-  stack.onTeardown(() => connection.close());
-  kw = await createKubeWorker({ config: workerConfig, connection, bundlePath });
-  instrument(workerGateway());
-  const runningWorker = kw.worker.run();
-  stack.onTeardown(async () => {
-    kw.worker.shutdown();
-    await runningWorker;
-    await kw.close();
-  });
-  client = await createKubeWorkflowsClient({
-    address: stack.info.temporalAddress,
-    namespace: stack.info.temporalNamespace,
-    taskQueue,
-  });
-  stack.onTeardown(() => client.close());
+  ({
+    kw,
+    client,
+    config: workerConfig,
+  } = await startBenchWorker(stack, {
+    taskQueue: `bench-monitor-${suffix}`,
+    cluster: CLUSTER,
+    env: { KUBE_WORKFLOWS_CONFIG: configFile },
+    beforeRun: (w) => {
+      kw = w;
+      instrument(workerGateway());
+    },
+  }));
 
   const t1 = performance.now();
   monitor = await client.monitor({
@@ -604,14 +586,3 @@ async function saveResults(): Promise<void> {
 function round1(v: number): number {
   return Math.round(v * 10) / 10;
 }
-
-function installQuietRuntime(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    // already installed in this process
-  }
-}
-
-const noop = (): void => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => log(m), log: noop };

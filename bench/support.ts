@@ -8,7 +8,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../src/client/index.js';
 import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
+import {
+  createKubeWorker,
+  loadWorkerConfig,
+  workflowsPath,
+  type KubeWorker,
+  type WorkerConfig,
+} from '../src/worker/index.js';
 
 /** Progress lines go to stderr so the result table on stdout stays readable. */
 export const log = (line: string): void => {
@@ -130,6 +139,71 @@ function exitNow(code: number): void {
   const real = (process as unknown as { reallyExit?: (code: number) => void }).reallyExit;
   if (typeof real === 'function') real.call(process, code);
   process.kill(process.pid, 'SIGKILL');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The worker under measurement
+
+/** The in-process worker a benchmark measures and a client on its task queue (see {@link startBenchWorker}). */
+export interface BenchWorker {
+  kw: KubeWorker;
+  client: KubeWorkflowsClient;
+  config: WorkerConfig;
+}
+
+/**
+ * Bundles the workflow code from source and starts a worker in this process (built like the integration-test
+ * harness: `loadWorkerConfig` over `env` plus the stack's address and kubeconfig, on its own task queue) and a
+ * client; the stack's teardown shuts both down. `adjust` may change the configuration before the worker is built,
+ * `beforeRun` sees the worker before it polls (to instrument its gateways).
+ */
+export async function startBenchWorker(
+  stack: BenchStack,
+  options: {
+    taskQueue: string;
+    cluster: string;
+    env?: Record<string, string>;
+    adjust?: (config: WorkerConfig) => void;
+    beforeRun?: (kw: KubeWorker) => void;
+  },
+): Promise<BenchWorker> {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // already installed in this process
+  }
+  log('bundling the workflow code from source');
+  const noop = (): void => undefined;
+  const quiet = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => log(m), log: noop };
+  const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quiet });
+  const bundlePath = join(stack.dir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, code);
+  const config = loadWorkerConfig({
+    TEMPORAL_ADDRESS: stack.info.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: options.taskQueue,
+    KUBECONFIG: stack.info.kubeconfig,
+    KUBE_WORKFLOWS_CLUSTER: options.cluster,
+    ...options.env,
+  });
+  options.adjust?.(config);
+  const connection = await NativeConnection.connect({ address: stack.info.temporalAddress });
+  stack.onTeardown(() => connection.close());
+  const kw = await createKubeWorker({ config, connection, bundlePath });
+  options.beforeRun?.(kw);
+  const running = kw.worker.run();
+  stack.onTeardown(async () => {
+    kw.worker.shutdown();
+    await running;
+    await kw.close();
+  });
+  const client = await createKubeWorkflowsClient({
+    address: stack.info.temporalAddress,
+    namespace: stack.info.temporalNamespace,
+    taskQueue: options.taskQueue,
+  });
+  stack.onTeardown(() => client.close());
+  return { kw, client, config };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -3,47 +3,44 @@
  * the health wait. A new worker picks the deploy up (after the activity's heartbeat timeout) and completes it,
  * with no object applied twice in a way that changes its generation.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
 import type { DeployProgress } from '../../src/workflows/deploy.js';
-import { spawnCliWorker, useHarness } from './harness.js';
+import { useChildWorkers, useHarness } from './harness.js';
 
 // The harness worker polls another task queue; the deploys below go to a child-process worker we can kill.
 const h = useHarness('durable');
 let taskQueue: string;
 let configFile: string;
-const children = new Set<ChildProcess>();
+let client: KubeWorkflowsClient;
 const workerLog: string[] = [];
+/** `kube-workflows worker` processes on the child task queue. */
+const workers = useChildWorkers(
+  () => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }),
+  workerLog,
+);
 
-beforeAll(() => {
+beforeAll(async () => {
   taskQueue = `${h.taskQueue}-child`;
   const dir = mkdtempSync(join(tmpdir(), 'kwf-durable-'));
   configFile = join(dir, 'worker.yaml');
   // A slow client-side rate limit stretches the apply stage so the kill lands inside it.
   writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
+  const stack = inject('stack');
+  client = await createKubeWorkflowsClient({
+    address: stack.temporalAddress,
+    namespace: stack.temporalNamespace,
+    taskQueue,
+  });
 });
 
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+afterAll(async () => {
+  await client?.close();
   if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join('\n'));
 });
-
-/** Starts `kube-workflows worker` as a separate process on the child task queue. */
-function startWorker(): ChildProcess {
-  const child = spawnCliWorker({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }, workerLog);
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
 
 function deployments(ns: string, count: number, extra = ''): string {
   return Array.from(
@@ -94,79 +91,57 @@ async function appliedGenerations(
 
 describe('a worker killed mid-deploy', () => {
   it('in the apply stage: a new worker finishes the deploy and nothing is applied twice', async () => {
-    const { createKubeWorkflowsClient } = await import('../../src/client/index.js');
-    const stack = inject('stack');
-    const client = await createKubeWorkflowsClient({
-      address: stack.temporalAddress,
-      namespace: stack.temporalNamespace,
-      taskQueue,
+    const first = workers.start();
+    const handle = await client.deploy({
+      manifests: deployments(h.namespace, 40),
+      app: 'durable-apply',
+      timeoutSeconds: 240,
     });
-    try {
-      const first = startWorker();
-      const handle = await client.deploy({
-        manifests: deployments(h.namespace, 40),
-        app: 'durable-apply',
-        timeoutSeconds: 240,
-      });
-      await waitForPhase(
-        () => handle.progress(),
-        (p) => p.phase === 'applying',
-      );
-      // some objects are in the cluster, not all: we are inside the stage
-      await expect
-        .poll(async () => (await appliedGenerations(h.namespace)).names.length, { timeout: 60_000, interval: 100 })
-        .toBeGreaterThan(0);
-      await kill(first);
-      const partial = (await appliedGenerations(h.namespace)).names.length;
-      expect(partial).toBeLessThan(40);
-      startWorker();
-      const report = await handle.result();
-      expect(report.outcome).toBe('succeeded');
-      const after = await appliedGenerations(h.namespace);
-      expect(after.names).toHaveLength(40);
-      expect(new Set(after.generations)).toEqual(new Set([1]));
-      expect(new Set(after.applyEntries)).toEqual(new Set([1]));
-    } finally {
-      await client.close();
-    }
+    await waitForPhase(
+      () => handle.progress(),
+      (p) => p.phase === 'applying',
+    );
+    // some objects are in the cluster, not all: we are inside the stage
+    await expect
+      .poll(async () => (await appliedGenerations(h.namespace)).names.length, { timeout: 60_000, interval: 100 })
+      .toBeGreaterThan(0);
+    await workers.kill(first);
+    const partial = (await appliedGenerations(h.namespace)).names.length;
+    expect(partial).toBeLessThan(40);
+    workers.start();
+    const report = await handle.result();
+    expect(report.outcome).toBe('succeeded');
+    const after = await appliedGenerations(h.namespace);
+    expect(after.names).toHaveLength(40);
+    expect(new Set(after.generations)).toEqual(new Set([1]));
+    expect(new Set(after.applyEntries)).toEqual(new Set([1]));
   });
 
   it('in the health wait: a new worker resumes watching and the deploy succeeds', async () => {
-    const { createKubeWorkflowsClient } = await import('../../src/client/index.js');
-    const stack = inject('stack');
-    const client = await createKubeWorkflowsClient({
-      address: stack.temporalAddress,
-      namespace: stack.temporalNamespace,
-      taskQueue,
-    });
-    try {
-      for (const c of [...children]) await kill(c);
-      const first = startWorker();
-      // pods become Ready 25 s after they start: the kill lands while the deploy waits for them
-      const slow = '      annotations: { kube-workflows.dev/chaos-delay: "25s" }\n';
-      const manifests = deployments(h.namespace, 3, slow)
-        .replaceAll('app-', 'slow-')
-        .replaceAll('labels: { app: slow-', 'labels: { kube-workflows.dev/chaos: slow, app: slow-');
-      const handle = await client.deploy({ manifests, app: 'durable-wait', timeoutSeconds: 240 });
-      await waitForPhase(
-        () => handle.progress(),
-        (p) => p.phase === 'waiting' && p.message.startsWith('resources'),
-      );
-      await kill(first);
-      startWorker();
-      const report = await handle.result();
-      expect(report.outcome).toBe('succeeded');
-      expect(report.objects.every((o) => o.status === 'Current')).toBe(true);
-      const history = await handle.raw.fetchHistory();
-      // the wait activity ran twice (the first attempt died with its worker); apply ran once
-      const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
-      const types = scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
-      expect(types.filter((t) => t === 'applyObjects')).toHaveLength(1);
-      const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
-      const waitAttempts = started.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 1);
-      expect(Math.max(...waitAttempts)).toBeGreaterThanOrEqual(2);
-    } finally {
-      await client.close();
-    }
+    await workers.killAll();
+    const first = workers.start();
+    // pods become Ready 25 s after they start: the kill lands while the deploy waits for them
+    const slow = '      annotations: { kube-workflows.dev/chaos-delay: "25s" }\n';
+    const manifests = deployments(h.namespace, 3, slow)
+      .replaceAll('app-', 'slow-')
+      .replaceAll('labels: { app: slow-', 'labels: { kube-workflows.dev/chaos: slow, app: slow-');
+    const handle = await client.deploy({ manifests, app: 'durable-wait', timeoutSeconds: 240 });
+    await waitForPhase(
+      () => handle.progress(),
+      (p) => p.phase === 'waiting' && p.message.startsWith('resources'),
+    );
+    await workers.kill(first);
+    workers.start();
+    const report = await handle.result();
+    expect(report.outcome).toBe('succeeded');
+    expect(report.objects.every((o) => o.status === 'Current')).toBe(true);
+    const history = await handle.raw.fetchHistory();
+    // the wait activity ran twice (the first attempt died with its worker); apply ran once
+    const scheduled = history.events?.filter((e) => e.activityTaskScheduledEventAttributes) ?? [];
+    const types = scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name);
+    expect(types.filter((t) => t === 'applyObjects')).toHaveLength(1);
+    const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+    const waitAttempts = started.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 1);
+    expect(Math.max(...waitAttempts)).toBeGreaterThanOrEqual(2);
   });
 });

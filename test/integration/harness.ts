@@ -172,3 +172,42 @@ export function spawnCliWorker(env: Record<string, string>, logs?: string[]): Ch
   child.stderr?.on('data', (c: Buffer) => logs?.push(...c.toString().split('\n').filter(Boolean)));
   return child;
 }
+
+/** CLI worker processes of one test file: started and killed by the tests, any still running SIGKILLed at the end. */
+export interface ChildWorkers {
+  /**
+   * Starts `kube-workflows worker` with the environment `env()` gives at that moment plus `extra`; its stderr lines
+   * go to `logs` (default: the file's log).
+   */
+  start(extra?: Record<string, string>, logs?: string[]): ChildProcess;
+  /** SIGKILLs one and waits until it has exited. */
+  kill(child: ChildProcess): Promise<void>;
+  /** SIGKILLs every running one. */
+  killAll(): Promise<void>;
+}
+
+/** Registers an afterAll that kills what {@link ChildWorkers.start} started; see {@link spawnCliWorker}. */
+export function useChildWorkers(env: () => Record<string, string> = () => ({}), logs?: string[]): ChildWorkers {
+  const children = new Set<ChildProcess>();
+  afterAll(() => {
+    for (const c of children) c.kill('SIGKILL');
+  });
+  const kill = async (child: ChildProcess): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    start(extra = {}, childLogs = logs) {
+      const child = spawnCliWorker({ ...env(), ...extra }, childLogs);
+      children.add(child);
+      child.on('exit', () => children.delete(child));
+      return child;
+    },
+    kill,
+    async killAll() {
+      for (const c of [...children]) await kill(c);
+    },
+  };
+}

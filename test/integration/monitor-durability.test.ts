@@ -8,7 +8,6 @@
  * receivers dedupe on). So the test counts distinct message ids per type; a re-fire would be a new incident with
  * a new id and fail it.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
-import { spawnCliWorker, useHarness } from './harness.js';
+import { useChildWorkers, useHarness } from './harness.js';
 
 const h = useHarness('mondur');
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -26,12 +25,13 @@ const verified: { id: string; type: string; source: string }[] = [];
 /** Webhook deliveries for this target are held open (never answered) until the sending worker dies. */
 let holdFor: string | undefined;
 let held = 0;
-const children = new Set<ChildProcess>();
 let am: RunningAlertmanager;
 let hooks: TestReceiver;
 let configFile: string;
 let client: KubeWorkflowsClient;
 let taskQueue: string;
+/** `kube-workflows worker` processes on the child task queue. */
+const workers = useChildWorkers(() => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }));
 
 beforeAll(async () => {
   am = await startAlertmanager();
@@ -64,18 +64,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
   await client?.close();
   await hooks?.close();
   await am?.stop();
 });
-
-function startWorker(): ChildProcess {
-  const child = spawnCliWorker({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
 
 function deployment(chaos: boolean, name = 'api'): Record<string, unknown> {
   return {
@@ -91,12 +83,6 @@ function deployment(chaos: boolean, name = 'api'): Record<string, unknown> {
       },
     },
   };
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 /** Distinct message ids of one type for one target. */
@@ -121,7 +107,7 @@ async function firing(target: string): Promise<number> {
 async function monitorOne(name: string, prefix: string, withAm = true) {
   const key = `Deployment/${h.namespace}/${name}`;
   await h.kube.apply(deployment(false, name) as never);
-  const first = startWorker();
+  const first = workers.start();
   const m = await client.monitor({
     name: `${prefix}-${h.namespace}`,
     targets: [{ type: 'kube', namespace: h.namespace, selector: `app=${name}` }],
@@ -141,8 +127,8 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
     await expect.poll(() => firing(key), { timeout: 30_000 }).toBe(1);
 
-    await kill(first);
-    const second = startWorker();
+    await workers.kill(first);
+    const second = workers.start();
 
     await h.kube.apply(deployment(false) as never);
     await expect
@@ -153,7 +139,7 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     expect(distinct('alert.resolved', key), JSON.stringify(verified)).toHaveLength(1);
     expect((await m.status()).targets.find((t) => t.key === key)?.incidents).toBe(1);
     await m.stop();
-    await kill(second);
+    await workers.kill(second);
   });
 
   it('killed in the middle of a delivery: another worker re-sends the same message, then the resolve', async () => {
@@ -162,8 +148,8 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     await h.kube.apply(deployment(true, 'held') as never);
     // the trigger reached the receiver, which has not answered: the activity is in flight when the worker dies
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
-    await kill(first);
-    const second = startWorker();
+    await workers.kill(first);
+    const second = workers.start();
 
     await expect.poll(() => count('alert.triggered', key), { timeout: 120_000, interval: 250 }).toBe(2);
     expect(distinct('alert.triggered', key), JSON.stringify(verified)).toHaveLength(1);
@@ -176,12 +162,12 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     const target = (await m.status()).targets.find((t) => t.key === key);
     expect(target?.incidents).toBe(1);
     await m.stop();
-    await kill(second);
+    await workers.kill(second);
   });
 
   it('a worker shut down gracefully hands the observation to another worker at once, not after its grace time', async () => {
     const { key, first, m } = await monitorOne('handover', 'handover', false);
-    const second = startWorker();
+    const second = workers.start();
 
     // SIGTERM: the first worker drains. Its observation must not hold it for the 120 s grace time.
     const exited = new Promise<number | null>((r) => first.once('exit', (code) => r(code)));
@@ -203,6 +189,6 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     await h.kube.apply(deployment(true, 'handover') as never);
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     await m.stop();
-    await kill(second);
+    await workers.kill(second);
   });
 });

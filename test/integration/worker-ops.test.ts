@@ -3,26 +3,17 @@
  * cluster reachable), /metrics with our counters, the Temporal runtime's Prometheus exporter, JSON logs, and
  * readiness failing (naming the cluster) when an API server is unreachable.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { createKubeWorkflowsClient } from '../../src/client/index.js';
 import { freePort } from '../support/daemon.js';
-import { spawnCliWorker, useHarness } from './harness.js';
+import { useChildWorkers, useHarness } from './harness.js';
 
 const h = useHarness('ops');
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function worker(env: Record<string, string>, logs: string[]): ChildProcess {
-  const child = spawnCliWorker(env, logs);
-  children.push(child);
-  return child;
-}
+const workers = useChildWorkers();
+const worker = (env: Record<string, string>, logs: string[]) => workers.start(env, logs);
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   try {
