@@ -30,6 +30,7 @@ import { resolveToolchain } from '../../src/dev/index.js';
 import { freePorts, isAlive, pollUntil, tailLines, waitForExit } from '../../src/dev/process.js';
 import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, type KubeWorker } from '../../src/worker/index.js';
+import { canaryNeedles, newCanary } from '../support/canary.js';
 
 const CHROMIUM = process.env.KUBE_WORKFLOWS_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -52,16 +53,9 @@ const suffix = randomBytes(3).toString('hex');
 const kubeNamespace = `web-ui-${suffix}`;
 const taskQueue = `test-web-ui-${suffix}`;
 const app = 'web-ui';
-const canary = `canary-${randomBytes(6).toString('hex')}`;
+const canary = newCanary();
 
-/** The canary, and its base64 at each of the three byte alignments (as it would sit inside longer base64 text). */
-const needles = [
-  canary,
-  ...[0, 1, 2].map((shift) => {
-    const b64 = Buffer.concat([Buffer.alloc(shift), Buffer.from(canary)]).toString('base64');
-    return b64.slice(Math.ceil((shift * 4) / 3), -3);
-  }),
-];
+const needles = canaryNeedles(canary);
 const canaryIn = (text: string): boolean => needles.some((n) => text.includes(n));
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 

@@ -5,9 +5,9 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../src/client/index.js';
+import { InvalidInputError, type DeployHandle } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
-import { INLINE_OBJECTS_LIMIT } from '../../src/workflows/deploy.js';
+import { INLINE_OBJECTS_LIMIT, type DeployProgress } from '../../src/workflows/deploy.js';
 import { historyPayloads } from '../support/history.js';
 import { recordHistory, useHarness } from './harness.js';
 
@@ -180,10 +180,7 @@ describe('approval gate', () => {
       'registry.example/shop/users:1.1.0',
     );
     const handle = await h.client.deploy({ manifests, app: 'shop', requireApproval: true });
-    const waiting = await pollUntil(
-      () => handle.progress(),
-      (p) => p.phase === 'awaitingApproval',
-    );
+    const waiting = await awaitingApproval(handle);
     expect(waiting.objects.find((o) => o.subject === `Deployment/${h.namespace}/users`)?.action).toBe('configured');
     // nothing written while waiting
     const users = await h.kube.get({
@@ -214,10 +211,7 @@ describe('approval gate', () => {
       'registry.example/shop/search:6.6.6',
     );
     const handle = await h.client.deploy({ manifests, app: 'shop', requireApproval: true });
-    const waiting = await pollUntil(
-      () => handle.progress(),
-      (p) => p.phase === 'awaitingApproval',
-    );
+    const waiting = await awaitingApproval(handle);
     await handle.reject({ planId: waiting.planId ?? '', by: 'bob', comment: 'not today' });
     const report = await handle.result();
     expect(report.outcome).toBe('rejected');
@@ -232,10 +226,7 @@ describe('approval timeout', () => {
       'registry.example/shop/search:7.7.7',
     );
     const handle = await h.client.deploy({ manifests, app: 'shop', requireApproval: true, approvalTimeoutSeconds: 2 });
-    const waiting = await pollUntil(
-      () => handle.progress(),
-      (p) => p.phase === 'awaitingApproval',
-    );
+    const waiting = await awaitingApproval(handle);
     const report = await handle.result();
     expect(report.outcome).toBe('rejected');
     expect(report.approval).toEqual({ decision: 'timedOut', comment: 'no approval within 2s' });
@@ -298,6 +289,14 @@ describe('large deploys', () => {
     expect(payloads.filter((p) => p.includes(filler))).toHaveLength(0);
   });
 });
+
+/** Waits until the deploy shows its plan and waits for a decision; returns that progress (with the plan id). */
+function awaitingApproval(handle: DeployHandle): Promise<DeployProgress> {
+  return pollUntil(
+    () => handle.progress(),
+    (p) => p.phase === 'awaitingApproval',
+  );
+}
 
 /** The image of a Deployment's first container, as the cluster has it. */
 async function imageOf(name: string): Promise<string | undefined> {

@@ -15,6 +15,7 @@ import { failureTypeOf } from '../../src/cli/exit-codes.js';
 import { AesGcmPayloadCodec, startCodecServer, type CodecServer } from '../../src/codec/index.js';
 import { resolveToolchain } from '../../src/dev/index.js';
 import { INLINE_OBJECTS_LIMIT } from '../../src/workflows/deploy.js';
+import { canaryNeedles, newCanary } from '../support/canary.js';
 import { startReceiver } from '../support/http-receiver.js';
 import { useHarness } from './harness.js';
 
@@ -23,16 +24,9 @@ const { temporal } = proto;
 
 const encryption = { keys: [{ id: 'it-key-1', key: randomBytes(32).toString('base64') }], encryptWith: 'it-key-1' };
 const h = useHarness('encrypt', { encryption });
-const canary = `canary-${randomBytes(6).toString('hex')}`;
+const canary = newCanary();
 
-/** The canary, and its base64 at each of the three byte alignments (as it would sit inside longer base64 text). */
-const needles = [
-  canary,
-  ...[0, 1, 2].map((shift) => {
-    const b64 = Buffer.concat([Buffer.alloc(shift), Buffer.from(canary)]).toString('base64');
-    return b64.slice(Math.ceil((shift * 4) / 3), -3);
-  }),
-];
+const needles = canaryNeedles(canary);
 
 /** Every place in `value` (JSON text or decoded proto object) where the canary shows, base64 strings decoded too. */
 function leaks(value: unknown, path = '$'): string[] {
