@@ -42,6 +42,18 @@ export interface WatchEvent {
   object: LiveObject;
 }
 
+/** Options of {@link KubeGateway.watch}. */
+export interface WatchRequestOptions {
+  namespace?: string | undefined;
+  /** Where to start: the list's resourceVersion, or the last one seen when resuming. */
+  resourceVersion: string;
+  labelSelector?: string | undefined;
+  /** Server-side lifetime of the request (default 300). */
+  timeoutSeconds?: number | undefined;
+  /** Silence after which the watch is presumed dead and rejects (default: the transport's, 90 s). */
+  idleTimeoutMs?: number | undefined;
+}
+
 /** Options of a server-side apply. */
 export interface ApplyOptions {
   /** `true` asks the server to validate and return the result without persisting (dryRun=All). */
@@ -66,16 +78,16 @@ export interface KubeGateway {
     kind: string,
     options?: { namespace?: string | undefined; labelSelector?: string | undefined },
   ): Promise<{ items: LiveObject[]; resourceVersion: string }>;
-  /** Watches from `resourceVersion` until the server closes the stream or `signal` aborts. A 410 throws. */
+  /**
+   * Watches from `resourceVersion` (bookmarks requested) until the server closes the stream or `signal` aborts.
+   * Never throws from inside the stream: an ERROR event rejects with a {@link KubeApiError} carrying its code
+   * (410 when the resourceVersion is too old), and so do a malformed line, a dropped connection and a stall;
+   * whatever `onEvent` throws rejects unchanged.
+   */
   watch(
     apiVersion: string,
     kind: string,
-    options: {
-      namespace?: string | undefined;
-      resourceVersion: string;
-      labelSelector?: string | undefined;
-      timeoutSeconds?: number;
-    },
+    options: WatchRequestOptions,
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void>;
@@ -209,12 +221,7 @@ export class HttpKubeGateway implements KubeGateway {
   async watch(
     apiVersion: string,
     kind: string,
-    options: {
-      namespace?: string | undefined;
-      resourceVersion: string;
-      labelSelector?: string | undefined;
-      timeoutSeconds?: number;
-    },
+    options: WatchRequestOptions,
     onEvent: (event: WatchEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
@@ -228,19 +235,9 @@ export class HttpKubeGateway implements KubeGateway {
         labelSelector: options.labelSelector,
         timeoutSeconds: options.timeoutSeconds ?? 300,
       },
-      (line) => {
-        const event = JSON.parse(line) as WatchEvent;
-        if (event.type === 'ERROR') {
-          const status = event.object as unknown as { code?: number; reason?: string; message?: string };
-          throw new KubeApiError({
-            status: status.code ?? 500,
-            reason: status.reason ?? 'Unknown',
-            message: status.message ?? 'watch error',
-          });
-        }
-        onEvent(event);
-      },
+      (line) => onEvent(parseWatchEvent(line)),
       signal,
+      { idleTimeoutMs: options.idleTimeoutMs },
     );
   }
 
@@ -286,6 +283,38 @@ export class HttpKubeGateway implements KubeGateway {
     const ns = info.namespaced ? `/namespaces/${key.namespace}` : '';
     return `${base}${ns}/${info.plural}/${encodeURIComponent(key.name)}`;
   }
+}
+
+/** Reason of the {@link KubeApiError} for a watch line that is not a JSON watch event. */
+export const MALFORMED_WATCH_EVENT_REASON = 'MalformedWatchEvent';
+
+/**
+ * One line of a watch stream as an event. An ERROR event becomes the {@link KubeApiError} its Status describes
+ * (an expired resourceVersion is 410 even when the Status only says `Expired`/`Gone`); a line that is not an event
+ * becomes a retryable one (status 0), whose message never quotes the line, which may hold a Secret.
+ */
+export function parseWatchEvent(line: string): WatchEvent {
+  let event: { type?: unknown; object?: unknown } | undefined;
+  try {
+    event = JSON.parse(line) as typeof event;
+  } catch {
+    event = undefined;
+  }
+  if (typeof event?.type !== 'string' || typeof event.object !== 'object' || event.object === null) {
+    throw new KubeApiError({
+      status: 0,
+      reason: MALFORMED_WATCH_EVENT_REASON,
+      message: `the watch stream sent a line that is not a JSON watch event (${line.length} characters)`,
+    });
+  }
+  if (event.type === 'ERROR') {
+    const status = event.object as { code?: unknown; reason?: unknown; message?: unknown };
+    const reason = typeof status.reason === 'string' ? status.reason : 'Unknown';
+    const code = typeof status.code === 'number' ? status.code : reason === 'Expired' || reason === 'Gone' ? 410 : 500;
+    const message = typeof status.message === 'string' ? status.message : 'watch error';
+    throw new KubeApiError({ status: code, reason, message: `${message} [watch ERROR ${code} ${reason}]` });
+  }
+  return event as WatchEvent;
 }
 
 /** The {@link ObjectKey} of an object. */

@@ -2,6 +2,10 @@
  * HTTP transport to one Kubernetes API server: credentials from a `KubeConfig` (client-node does the kubeconfig
  * parsing and auth plugins), one keep-alive agent, a client-side token bucket, `Retry-After` honoured on 429 and
  * 503, and errors classified once through {@link kubeErrorFromResponse}.
+ *
+ * Streams (watches) never throw from an event listener: whatever goes wrong inside one (a failing line callback,
+ * a dropped connection, a stall) destroys the response and rejects {@link KubeTransport.stream}'s promise, so the
+ * caller decides, and the worker process never meets an uncaught exception.
  * @module
  */
 import http from 'node:http';
@@ -23,6 +27,27 @@ export interface TransportOptions {
   requestTimeoutMs?: number;
   /** Max concurrent sockets (default 32). */
   maxSockets?: number;
+  /** Default of {@link StreamOptions.idleTimeoutMs} for every stream (default {@link DEFAULT_WATCH_IDLE_TIMEOUT_MS}). */
+  watchIdleTimeoutMs?: number;
+}
+
+/**
+ * How long a watch may stay silent before it is presumed dead. The API server sends a BOOKMARK to an idle watch
+ * about once a minute, so 90 s of silence means a half-open connection or a stuck proxy, not a quiet collection.
+ */
+export const DEFAULT_WATCH_IDLE_TIMEOUT_MS = 90_000;
+
+/** Reason of the {@link KubeApiError} a stalled stream rejects with. */
+export const STREAM_STALLED_REASON = 'WatchStalled';
+
+/** Options of one {@link KubeTransport.stream}. */
+export interface StreamOptions {
+  /**
+   * Ends the stream with a retryable {@link KubeApiError} (reason {@link STREAM_STALLED_REASON}, status 0) when no
+   * byte arrived for this long, waiting for the response headers included (default: the transport's
+   * `watchIdleTimeoutMs`).
+   */
+  idleTimeoutMs?: number | undefined;
 }
 
 /** Counters for benchmarks and metrics. */
@@ -68,6 +93,7 @@ export class KubeTransport {
       maxThrottleRetries: options.maxThrottleRetries ?? 8,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxSockets: options.maxSockets ?? 32,
+      watchIdleTimeoutMs: options.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS,
     };
     const tls: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(tls);
@@ -106,37 +132,112 @@ export class KubeTransport {
   }
 
   /**
-   * Opens a streaming GET (a watch) and calls `onLine` for every JSON line. Resolves when the server ends the
-   * stream or `signal` aborts; rejects with {@link KubeApiError} on an HTTP error.
+   * Opens a streaming GET (a watch) and calls `onLine` for every non-empty line. Resolves when the server ends the
+   * stream cleanly or `signal` aborts. Otherwise destroys the response and rejects:
+   * - with whatever `onLine` threw, unchanged when it is an `Error` (the callback classifies its own failures: the
+   *   gateway throws a {@link KubeApiError} for an ERROR event or a malformed line, and a caller's bug stays a
+   *   bug, not a network failure to retry);
+   * - with a {@link KubeApiError} for an HTTP error status, a connection dropped mid-stream (status 0) or a stall
+   *   (status 0, reason {@link STREAM_STALLED_REASON}).
    */
   async stream(
     path: string,
     query: RequestOptions['query'],
     onLine: (line: string) => void,
     signal: AbortSignal,
+    options: StreamOptions = {},
   ): Promise<void> {
-    await this.bucket.take();
-    const res = await this.send('GET', path, { query }, true, signal);
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      throw kubeErrorFromResponse(status, await readBody(res), undefined, headerValue(res.headers['retry-after']));
-    }
-    await new Promise<void>((resolve, reject) => {
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (line) onLine(line);
-        }
+    const idleMs = options.idleTimeoutMs ?? this.options.watchIdleTimeoutMs;
+    // `ended` stops the request for the stream's own reasons; `failure` says which one, first wins.
+    const ended = new AbortController();
+    let failure: Error | undefined;
+    const fail = (error: unknown): void => {
+      failure ??= error instanceof Error ? error : new Error(`stream callback failed: ${String(error)}`);
+      ended.abort();
+    };
+    let idle: NodeJS.Timeout | undefined;
+    const touch = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => fail(stalledError(this.server, idleMs)), idleMs);
+    };
+    const stop = AbortSignal.any([signal, ended.signal]);
+    // The request is cancelled only while its response is incomplete: destroying a request whose response has
+    // fully arrived (its socket back in the keep-alive pool) emits an error nobody can catch.
+    const cancel = new AbortController();
+    let responded: http.IncomingMessage | undefined;
+    const cancelRequest = (): void => {
+      if (!responded?.complete) cancel.abort();
+    };
+    stop.addEventListener('abort', cancelRequest, { once: true });
+    if (stop.aborted) cancel.abort();
+    try {
+      await this.bucket.take();
+      touch(); // from here on silence is the server's: waiting for a token is not a stall
+      const res = await this.send('GET', path, { query }, true, cancel.signal).catch((err: unknown) => {
+        throw failure ?? err;
       });
-      res.on('end', () => resolve());
-      res.on('close', () => resolve());
-      res.on('error', (e) => (signal.aborted ? resolve() : reject(kubeErrorFromNetwork(e, this.server))));
-    });
+      responded = res;
+      touch();
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        let body: string;
+        try {
+          body = await readBody(res);
+        } catch (err) {
+          throw failure ?? kubeErrorFromNetwork(err, this.server);
+        }
+        throw kubeErrorFromResponse(status, body, undefined, headerValue(res.headers['retry-after']));
+      }
+      await new Promise<void>((resolve, reject) => {
+        const finish = (error?: Error): void => {
+          stop.removeEventListener('abort', onStop);
+          if (!res.complete) res.destroy();
+          if (error === undefined) resolve();
+          else reject(error);
+        };
+        // The caller's abort is a clean end; the stream's own (stall, callback failure) is not.
+        const onStop = (): void => finish(failure);
+        if (stop.aborted) return onStop();
+        stop.addEventListener('abort', onStop, { once: true });
+        const deliver = (line: string): boolean => {
+          try {
+            onLine(line);
+          } catch (err) {
+            fail(err);
+          }
+          return !stop.aborted;
+        };
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (stop.aborted) return; // a complete response is not destroyed: its last chunks still come
+          touch();
+          buf += chunk;
+          let nl: number;
+          while (!stop.aborted && (nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (line && !deliver(line)) return;
+          }
+        });
+        res.on('end', () => {
+          if (stop.aborted) return;
+          // A last line without its newline is still handed over: the callback judges whether it is whole.
+          const rest = buf.trim();
+          buf = '';
+          if (rest && !deliver(rest)) return;
+          finish();
+        });
+        res.on('error', (e) => finish(signal.aborted ? undefined : (failure ?? kubeErrorFromNetwork(e, this.server))));
+        res.on('close', () => {
+          if (res.complete || signal.aborted) finish(failure);
+          else finish(failure ?? kubeErrorFromNetwork(droppedError(), this.server));
+        });
+      });
+    } finally {
+      clearTimeout(idle);
+      stop.removeEventListener('abort', cancelRequest);
+    }
   }
 
   /** Closes idle keep-alive sockets. */
@@ -194,6 +295,18 @@ export class KubeTransport {
       req.end();
     });
   }
+}
+
+function stalledError(server: string, idleMs: number): KubeApiError {
+  return new KubeApiError({
+    status: 0,
+    reason: STREAM_STALLED_REASON,
+    message: `the watch stream from ${server} sent nothing for ${idleMs} ms (no event, no bookmark): presumed dead`,
+  });
+}
+
+function droppedError(): Error {
+  return Object.assign(new Error('the connection closed before the stream ended'), { code: 'ECONNRESET' });
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {
