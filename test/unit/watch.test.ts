@@ -8,7 +8,7 @@ import { KubeApiError } from '../../src/kube/errors.js';
 import { HttpKubeGateway, MALFORMED_WATCH_EVENT_REASON, type WatchEvent } from '../../src/kube/gateway.js';
 import { STREAM_STALLED_REASON, type KubeTransport } from '../../src/kube/transport.js';
 import { watchKinds, type WatchKindsOptions, type WatchedState } from '../../src/kube/watch.js';
-import { FakeKubeApi } from '../support/fake-kube-api.js';
+import { FakeKubeApi, type FakeWatch } from '../support/fake-kube-api.js';
 
 let api: FakeKubeApi;
 let transport: KubeTransport;
@@ -45,6 +45,14 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 5_000): P
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** The one open watch, once it is open (a list can be done before its watch is). */
+async function theOpenWatch(): Promise<FakeWatch> {
+  await waitFor(() => api.openWatches().length === 1, 'one open watch');
+  const [watch] = api.openWatches();
+  if (!watch) throw new Error('no open watch');
+  return watch;
 }
 
 /** ConfigMaps of a watched state, `name -> data`, comparable with {@link FakeKubeApi.snapshot}. */
@@ -112,7 +120,7 @@ describe('KubeTransport.stream', () => {
     await waitFor(() => api.openWatches().length === 1, 'the watch to open');
     api.put('a', { v: '1' });
     await waitFor(() => lines.length === 1, 'the first event');
-    api.openWatches()[0]?.drop();
+    (await theOpenWatch()).drop();
     const err = await streaming.then(
       () => undefined,
       (e: unknown) => e,
@@ -146,14 +154,14 @@ describe('KubeTransport.stream', () => {
       { idleTimeoutMs: 400 },
     );
     await waitFor(() => api.openWatches().length === 1, 'the watch to open');
-    const watch = api.openWatches()[0];
+    const watch = await theOpenWatch();
     // Five bookmarks 150 ms apart: 750 ms in all, longer than the idle timeout, never silent for that long.
     for (let i = 0; i < 5; i++) {
-      watch?.bookmark();
+      watch.bookmark();
       await waitFor(() => lines.length === i + 1, `bookmark ${i + 1}`);
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
-    expect(watch?.closed).toBe(false);
+    expect(watch.closed).toBe(false);
     abort.abort();
     await expect(streaming).resolves.toBeUndefined();
   });
@@ -197,8 +205,9 @@ describe('HttpKubeGateway.watch', () => {
     api.put('a', { v: '1' });
     api.put('a', { v: '2' });
     api.remove('a');
-    api.openWatches()[0]?.bookmark();
-    api.openWatches()[0]?.end();
+    const watch = await theOpenWatch();
+    watch.bookmark();
+    watch.end();
     const { events, error } = await watching;
     expect(error).toBeUndefined();
     expect(events.map((e) => e.type)).toEqual(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
@@ -209,7 +218,7 @@ describe('HttpKubeGateway.watch', () => {
   it('rejects with a 410 KubeApiError on an ERROR event with code 410', async () => {
     const watching = watchOnce();
     await waitFor(() => api.openWatches().length === 1, 'the watch to open');
-    api.openWatches()[0]?.sendError(410, 'Expired', 'too old resource version: 1 (200)');
+    (await theOpenWatch()).sendError(410, 'Expired', 'too old resource version: 1 (200)');
     const { error } = await watching;
     expect(error).toBeInstanceOf(KubeApiError);
     expect(error).toMatchObject({ status: 410, reason: 'Expired' });
@@ -223,7 +232,7 @@ describe('HttpKubeGateway.watch', () => {
     ] as const) {
       const watching = watchOnce();
       await waitFor(() => api.openWatches().length === 1, 'the watch to open');
-      api.openWatches()[0]?.sendError(code, reason);
+      (await theOpenWatch()).sendError(code, reason);
       const { error } = await watching;
       expect(error).toMatchObject({ status: code, reason, failureType });
     }
@@ -232,7 +241,7 @@ describe('HttpKubeGateway.watch', () => {
   it('rejects with a retryable MalformedWatchEvent error on a line that is not JSON, without quoting it', async () => {
     const watching = watchOnce();
     await waitFor(() => api.openWatches().length === 1, 'the watch to open');
-    api.openWatches()[0]?.sendLine('{"type":"ADDED","object":{"data":{"password":"hunter2"');
+    (await theOpenWatch()).sendLine('{"type":"ADDED","object":{"data":{"password":"hunter2"');
     const { error } = await watching;
     expect(error).toBeInstanceOf(KubeApiError);
     expect(error).toMatchObject({ status: 0, reason: MALFORMED_WATCH_EVENT_REASON, failureType: 'KubeUnavailable' });
@@ -260,12 +269,12 @@ describe('watchKinds', () => {
     const w = watchConfigMaps();
     await waitFor(w.converged, 'the initial list');
     // Changes the watch never sees, then the 410 an open watch gets after etcd compaction.
-    const first = api.openWatches()[0];
-    if (first) first.stalled = true;
+    const first = await theOpenWatch();
+    first.stalled = true;
     api.remove('a');
     api.put('b', { v: '2' });
     api.put('c', { v: '1' });
-    first?.sendError(410, 'Expired', 'too old resource version');
+    first.sendError(410, 'Expired', 'too old resource version');
     await waitFor(w.converged, 'the relist');
     expect(w.view()).toEqual({ b: { v: '2' }, c: { v: '1' } });
     expect(api.requestsOf('list')).toHaveLength(2);
@@ -278,7 +287,7 @@ describe('watchKinds', () => {
     api.put('b', { v: '1' });
     await waitFor(w.converged, 'the event for b');
     const lastSeen = api.resourceVersion;
-    api.openWatches()[0]?.drop();
+    (await theOpenWatch()).drop();
     await waitFor(() => api.openWatches().length === 1 && api.watches.length === 2, 'the watch to resume');
     expect(api.watches[1]?.query.get('resourceVersion')).toBe(lastSeen);
     api.put('c', { v: '1' });
@@ -292,7 +301,7 @@ describe('watchKinds', () => {
     api.put('a', { v: '1' });
     await waitFor(w.converged, 'the event for a');
     const lastSeen = api.resourceVersion;
-    api.openWatches()[0]?.end();
+    (await theOpenWatch()).end();
     await waitFor(() => api.watches.length === 2, 'the watch to resume');
     expect(api.watches[1]?.query.get('resourceVersion')).toBe(lastSeen);
     expect(api.requestsOf('list')).toHaveLength(1);
@@ -304,10 +313,10 @@ describe('watchKinds', () => {
     api.put('a', { v: '1' });
     await waitFor(w.converged, 'the event for a');
     const lastSeen = api.resourceVersion;
-    const first = api.openWatches()[0];
-    if (first) first.stalled = true; // the next event reaches this watch only as garbage
+    const first = await theOpenWatch();
+    first.stalled = true; // the next event reaches this watch only as garbage
     api.put('b', { v: '1' });
-    first?.sendLine('{"type":"ADDED","object":{"metadata":');
+    first.sendLine('{"type":"ADDED","object":{"metadata":');
     await waitFor(w.converged, 'b, replayed by the resumed watch');
     expect(api.watches[1]?.query.get('resourceVersion')).toBe(lastSeen);
     expect(api.requestsOf('list')).toHaveLength(1);
@@ -319,10 +328,10 @@ describe('watchKinds', () => {
     api.put('a', { v: '1' });
     await waitFor(w.converged, 'the event for a');
     const lastSeen = api.resourceVersion;
-    const first = api.openWatches()[0];
-    if (first) first.stalled = true;
+    const first = await theOpenWatch();
+    first.stalled = true;
     api.put('b', { v: '1' }); // lost to the stalled watch
-    await waitFor(() => first?.closed === true, 'the stalled watch to be destroyed');
+    await waitFor(() => first.closed === true, 'the stalled watch to be destroyed');
     await waitFor(w.converged, 'b, replayed by the resumed watch');
     expect(api.watches[1]?.query.get('resourceVersion')).toBe(lastSeen);
     expect(api.requestsOf('list')).toHaveLength(1);
@@ -336,8 +345,9 @@ describe('watchKinds', () => {
     api.advance();
     const bookmarked = api.resourceVersion;
     // The stream ends right behind the bookmark: the resumed watch must start from the bookmark's version.
-    api.openWatches()[0]?.bookmark();
-    api.openWatches()[0]?.end();
+    const watch = await theOpenWatch();
+    watch.bookmark();
+    watch.end();
     await waitFor(() => api.watches.length === 2, 'the watch to resume');
     expect(api.watches[1]?.query.get('resourceVersion')).toBe(bookmarked);
     expect(api.requestsOf('list')).toHaveLength(1);
@@ -349,12 +359,12 @@ describe('watchKinds', () => {
     const w = watchConfigMaps();
     await waitFor(w.converged, 'the initial list');
     const lastSeen = api.resourceVersion;
-    const first = api.openWatches()[0];
-    if (first) first.stalled = true;
+    const first = await theOpenWatch();
+    first.stalled = true;
     api.remove('a');
     api.put('c', { v: '1' });
     api.compact();
-    first?.drop();
+    first.drop();
     await waitFor(() => api.requestsOf('list').length === 2, 'the relist');
     await waitFor(w.converged, 'convergence after the relist');
     expect(w.view()).toEqual({ b: { v: '1' }, c: { v: '1' } });
