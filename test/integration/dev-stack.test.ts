@@ -20,6 +20,7 @@ import {
   stopStack,
 } from '../../src/dev/index.js';
 import type { StackInfo } from '../../src/dev/index.js';
+import { auditMark, countAuditWrites, waitForAuditWrites } from '../support/audit.js';
 
 const run = promisify(execFile);
 const toolchain = resolveToolchain();
@@ -44,7 +45,20 @@ interface Pod {
   status?: { phase?: string; podIP?: string; conditions?: Condition[]; containerStatuses?: ContainerStatus[] };
 }
 interface Deployment {
-  status?: { readyReplicas?: number; updatedReplicas?: number };
+  status?: { readyReplicas?: number; updatedReplicas?: number; availableReplicas?: number; conditions?: Condition[] };
+}
+interface Node {
+  metadata: { name: string; labels?: Record<string, string> };
+  status?: {
+    capacity?: Record<string, string>;
+    allocatable?: Record<string, string>;
+    nodeInfo?: { kubeletVersion?: string; operatingSystem?: string; architecture?: string };
+    conditions?: Condition[];
+  };
+}
+interface ScheduledPod {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: (Condition & { reason?: string; message?: string })[] };
 }
 interface List<T> {
   items: T[];
@@ -176,6 +190,151 @@ describe('dev stack', () => {
     const nodes = await kubectlJson<List<Pod>>('get', 'nodes');
     expect(nodes.items).toHaveLength(NODES);
     expect(nodes.items.filter(isReady)).toHaveLength(NODES);
+  });
+
+  it('has nodes shaped like real ones: capacity, allocatable, os/arch/instance-type labels, zones', async () => {
+    const nodes = await kubectlJson<List<Node>>('get', 'nodes');
+    for (const n of nodes.items) {
+      expect(n.status?.capacity).toMatchObject({ cpu: '8', memory: '32Gi', 'ephemeral-storage': '100Gi', pods: '110' });
+      expect(n.status?.allocatable).toMatchObject({
+        cpu: '7910m',
+        memory: '30Gi',
+        'ephemeral-storage': '95Gi',
+        pods: '110',
+      });
+      expect(n.metadata.labels).toMatchObject({
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/hostname': n.metadata.name,
+        'node.kubernetes.io/instance-type': 'standard-8',
+        'topology.kubernetes.io/region': 'local-1',
+      });
+      expect(n.metadata.labels?.['topology.kubernetes.io/zone']).toMatch(/^local-1[abc]$/);
+      expect(n.status?.nodeInfo).toMatchObject({
+        kubeletVersion: toolchain.versions.kube,
+        operatingSystem: 'linux',
+        architecture: 'amd64',
+      });
+    }
+    const zones = new Set(nodes.items.map((n) => n.metadata.labels?.['topology.kubernetes.io/zone']));
+    expect(zones.size).toBe(Math.min(NODES, 3));
+  });
+
+  it('schedules a Deployment that requests cpu, memory and ephemeral-storage, spread over zones', async () => {
+    const container = {
+      name: 'app',
+      image: 'registry.example/app:1',
+      resources: {
+        requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
+        limits: { memory: '512Mi', 'ephemeral-storage': '2Gi' },
+      },
+    };
+    await apply(
+      JSON.stringify({
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'requests', namespace: 'default' },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'requests' } },
+          template: {
+            metadata: { labels: { app: 'requests' } },
+            spec: {
+              nodeSelector: { 'kubernetes.io/os': 'linux' },
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: 'topology.kubernetes.io/zone',
+                  whenUnsatisfiable: 'DoNotSchedule',
+                  labelSelector: { matchLabels: { app: 'requests' } },
+                },
+              ],
+              containers: [container],
+            },
+          },
+        },
+      }),
+    );
+    const t0 = Date.now();
+    await eventually(
+      'Deployment requests Available with 3 replicas',
+      async () => {
+        const d = await kubectlJson<Deployment>('get', 'deployment', 'requests', '-n', 'default');
+        const available = d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+        return available && d.status?.availableReplicas === 3 ? d : undefined;
+      },
+      60_000,
+    );
+    console.error(`[timing] deployment with requests available: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    const pods = await kubectlJson<List<ScheduledPod>>('get', 'pods', '-n', 'default', '-l', 'app=requests');
+    const nodes = await kubectlJson<List<Node>>('get', 'nodes');
+    const zoneOf = new Map(
+      nodes.items.map((n) => [n.metadata.name, n.metadata.labels?.['topology.kubernetes.io/zone']]),
+    );
+    const zones = pods.items.map((p) => zoneOf.get(p.spec?.nodeName ?? ''));
+    expect(new Set(zones).size).toBe(Math.min(NODES, 3));
+    await kubectl('delete', 'deployment', 'requests', '-n', 'default', '--wait=false');
+  });
+
+  it('does not schedule a pod that asks for more than a node has', async () => {
+    await apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'too-big', namespace: 'default' },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1', resources: { requests: { cpu: '8' } } }] },
+      }),
+    );
+    const p = await eventually('too-big Unschedulable', async () => {
+      const got = await kubectlJson<ScheduledPod>('get', 'pod', 'too-big', '-n', 'default');
+      const c = got.status?.conditions?.find((x) => x.type === 'PodScheduled');
+      return c?.status === 'False' && c.reason === 'Unschedulable' ? c : undefined;
+    });
+    expect(p.message).toContain('Insufficient cpu');
+    await kubectl('delete', 'pod', 'too-big', '-n', 'default', '--wait=false');
+  });
+
+  it("counts writes from the API server's audit log: a server-side apply is 1 write, a dry run 0", async () => {
+    expect(info.auditLogPath).toBe(join(dir, 'kwok', 'clusters', name, 'logs', 'audit.log'));
+    const ns = 'audit-count';
+    await kubectl('create', 'namespace', ns);
+    const cm = (value: string): string =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'settings', namespace: ns },
+        data: { value },
+      });
+    const file = join(dir, 'audit-cm.json');
+    const mark = auditMark(info.auditLogPath);
+    writeFileSync(file, cm('1'));
+    await kubectl('apply', '--server-side', '--field-manager', 'audit-test', '-f', file);
+    writeFileSync(file, cm('2'));
+    await kubectl('apply', '--server-side', '--field-manager', 'audit-test', '--dry-run=server', '-f', file);
+    // Both requests reach the log (the dry run too, marked as such) before anything is counted. (Controllers also
+    // write to a new namespace, its default ServiceAccount and kube-root-ca.crt ConfigMap: count by object.)
+    const window = { ...mark, namespace: ns, resource: 'configmaps', name: 'settings' };
+    const all = await waitForAuditWrites(info.auditLogPath, { ...window, includeDryRun: true }, (w) => w.length >= 2);
+    expect(all.map((w) => [w.verb, w.key, w.dryRun])).toEqual([
+      ['patch', `configmaps:${ns}/settings`, false],
+      ['patch', `configmaps:${ns}/settings`, true],
+    ]);
+    const counts = countAuditWrites(info.auditLogPath, window);
+    expect(counts.total).toBe(1);
+    expect(counts.byObject).toEqual({ [`configmaps:${ns}/settings`]: 1 });
+    expect(counts.writes[0]).toMatchObject({ verb: 'patch', code: 201, dryRun: false });
+    expect(counts.writes[0]?.userAgent).toContain('kubectl');
+    // The dry run changed nothing.
+    const live = await kubectlJson<{ data: { value: string } }>('get', 'configmap', 'settings', '-n', ns);
+    expect(live.data.value).toBe('1');
+    // A time window that ends at the mark sees the namespace being set up, and not the ConfigMap.
+    const before = countAuditWrites(info.auditLogPath, { namespace: ns, until: mark.since });
+    expect(before.byObject).toMatchObject({ [`namespaces:${ns}`]: 1 });
+    expect(before.byObject[`configmaps:${ns}/settings`]).toBeUndefined();
+    // Everything in the namespace since the mark: the one apply, plus what controllers wrote on their own.
+    const inNamespace = countAuditWrites(info.auditLogPath, { ...mark, namespace: ns });
+    console.error(`[audit] writes in ${ns} since the mark: ${JSON.stringify(inNamespace.byObject)}`);
+    expect(inNamespace.byObject[`configmaps:${ns}/settings`]).toBe(1);
   });
 
   it('runs a Deployment: 2 replicas become 2 Ready pods', async () => {
