@@ -18,7 +18,7 @@ import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activit
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
 import { FailureType } from '../domain/failures.js';
-import { assessHealth, HealthStatus } from '../domain/health.js';
+import { assessHealth, healthRecheckAt, HealthStatus, recheckDelayMs } from '../domain/health.js';
 import { formatSubject } from '../domain/subject.js';
 import { watchKinds, type WatchTarget } from '../kube/watch.js';
 import type { KubeGateway, LiveObject } from '../kube/index.js';
@@ -209,18 +209,27 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
         add({ apiVersion: 'v1', kind: 'Pod', namespace: t.namespace });
         if (t.kinds.includes('Deployment')) add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: t.namespace });
       }
+      // Rules with a duration (a pod unschedulable for too long) flip with no watch event: re-assess on a timer too,
+      // when the next one is due and at least every MAX_RECHECK_INTERVAL_MS.
+      let recheck: NodeJS.Timeout | undefined;
+      let stopped = false;
       const onKube = coalesce((state: Map<string, LiveObject>, synced: boolean): void => {
         if (!synced) return;
         const objects = [...state.values()];
         const related = relatedIndex(objects);
         const now = new Date();
+        let recheckAt: Date | undefined;
+        clearTimeout(recheck);
         kubeObs.clear();
         for (const t of kube) {
           for (const o of objects) {
             if (!t.kinds.includes(o.kind as never) || o.metadata.namespace !== t.namespace) continue;
             if (t.names && !t.names.includes(o.metadata.name)) continue;
             if (t.selector && !matchesSelector(o.metadata.labels ?? {}, t.selector)) continue;
-            const a = assessHealth(o, related(o), { now });
+            const objRelated = related(o);
+            const a = assessHealth(o, objRelated, { now });
+            const at = a.status === HealthStatus.InProgress ? healthRecheckAt(o, objRelated, { now }) : undefined;
+            if (at !== undefined && (recheckAt === undefined || at < recheckAt)) recheckAt = at;
             const key = formatSubject({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
             kubeObs.set(key, {
               key,
@@ -230,6 +239,7 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
           }
         }
         kubeReady = true;
+        if (!stopped) recheck = setTimeout(() => onKube(state, true), recheckDelayMs(recheckAt, now));
         check();
       });
 
@@ -288,6 +298,8 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
         if (shutdownCheck) clearInterval(shutdownCheck);
         if (probeTimer) clearInterval(probeTimer);
         clearTimeout(maxTimer);
+        stopped = true;
+        clearTimeout(recheck);
         onKube.cancel();
         abort.abort();
         signal.removeEventListener('abort', onCancel);

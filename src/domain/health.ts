@@ -17,6 +17,10 @@
  *   `Unknown` or for input that is not an object.
  * - Messages are for people: they name pods as `pod namespace/name` and containers by name, in Pulumi's style
  *   (`pod shop/cart-7d9f-abcde container app: [CrashLoopBackOff] back-off 5m0s restarting failed container`).
+ *   {@link describeBlockers} says, pod by pod, what keeps a workload from being Current, for timeout messages.
+ * - Time is an input: a rule with a duration (unschedulable for longer than a threshold) can flip while no object
+ *   changes, so {@link healthRecheckAt} tells the caller when to assess again; callers re-assess then as well as
+ *   on every watch event.
  * @module
  */
 
@@ -57,6 +61,11 @@ export interface SubjectHealth {
   subject: string;
   /** Its latest assessment. */
   assessment: HealthAssessment;
+  /**
+   * What holds it back, one line each, from {@link describeBlockers}: its pods that are not ready and why. Listed
+   * after the assessment by {@link formatPending}.
+   */
+  details?: readonly string[] | undefined;
 }
 
 /**
@@ -89,6 +98,17 @@ export interface RelatedObjects {
 export const DEFAULT_UNSCHEDULABLE_AFTER_SECONDS = 60;
 /** Default for {@link AssessOptions.maxRestarts}: how many container restarts are tolerated during a rollout. */
 export const DEFAULT_MAX_RESTARTS = 5;
+/**
+ * The longest a waiter goes without re-assessing, even when no watch event arrives and no rule of ours is due
+ * (see {@link recheckDelayMs}): controllers apply durations of their own (progress deadline, minReadySeconds), and
+ * the timestamps our rules count from are written by other clocks than the waiter's, so an instant missed for
+ * either reason is caught within this bound.
+ */
+export const MAX_RECHECK_INTERVAL_MS = 5_000;
+/** The shortest delay {@link recheckDelayMs} returns, so a rule due right now cannot spin a waiter. */
+export const MIN_RECHECK_DELAY_MS = 250;
+/** How many blocking pods {@link describeBlockers} names per workload; the rest are counted. */
+export const MAX_PODS_DESCRIBED = 5;
 
 /** Tuning for {@link assessHealth}. */
 export interface AssessOptions {
@@ -585,6 +605,17 @@ function firstWaitingContainer(pod: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The first instant (epoch ms) at which an unschedulable pod counts as broken: one millisecond past the threshold,
+ * since the rule is "for longer than". Undefined when the pod is not unschedulable or the scheduler gave no time.
+ */
+function unschedulableFailsAt(pod: unknown, opts: ResolvedOptions): number | undefined {
+  const scheduled = conditionOf(pod, 'PodScheduled');
+  if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
+  const since = timeOf(scheduled.lastTransitionTime);
+  return since === undefined ? undefined : since + opts.unschedulableAfterSeconds * 1000 + 1;
+}
+
 /** Why a pod is broken beyond waiting, or undefined when it may still come up. */
 function podFailure(pod: unknown, opts: ResolvedOptions, failedPhase: FailedPhasePolicy): PodFailure | undefined {
   const who = podName(pod);
@@ -620,15 +651,11 @@ function podFailure(pod: unknown, opts: ResolvedOptions, failedPhase: FailedPhas
   }
 
   const scheduled = conditionOf(pod, 'PodScheduled');
-  if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-    const since = timeOf(scheduled.lastTransitionTime);
-    if (since !== undefined) {
-      const seconds = Math.floor((opts.now - since) / 1000);
-      if (seconds > opts.unschedulableAfterSeconds) {
-        const detail = scheduled.message ? ` ${scheduled.message}` : '';
-        return { reason: 'Unschedulable', message: `${who}: [Unschedulable]${detail} (unschedulable for ${seconds}s)` };
-      }
-    }
+  const failsAt = unschedulableFailsAt(pod, opts);
+  if (scheduled !== undefined && failsAt !== undefined && opts.now >= failsAt) {
+    const seconds = Math.floor((opts.now - (timeOf(scheduled.lastTransitionTime) ?? opts.now)) / 1000);
+    const detail = scheduled.message ? ` ${scheduled.message}` : '';
+    return { reason: 'Unschedulable', message: `${who}: [Unschedulable]${detail} (unschedulable for ${seconds}s)` };
   }
 
   for (const { label, status } of statuses) {
@@ -663,6 +690,44 @@ function workloadPodFailure(
   return more === 0
     ? first
     : { reason: first.reason, message: `${first.message} (and ${plural(more, 'more failing pod')})` };
+}
+
+function conditionText(c: Condition): string {
+  const reason = c.reason ? ` ${c.reason}` : '';
+  const message = c.message ? `: ${c.message}` : '';
+  return `${c.type}=${c.status || 'Unknown'}${reason}${message}`;
+}
+
+function firstWaitingDetail(pod: unknown): string | undefined {
+  for (const { label, status } of containerStatuses(pod)) {
+    const reason = str(status, 'state', 'waiting', 'reason');
+    if (!reason) continue;
+    const message = str(status, 'state', 'waiting', 'message');
+    return `${label} waiting: ${reason}${message ? ` (${message})` : ''}`;
+  }
+  return undefined;
+}
+
+/**
+ * Why one pod of a workload keeps it from being Current, or undefined when the pod is not in the way (Ready, or
+ * completed). The most specific reason wins: a known failure, then scheduling, then a waiting container, then the
+ * Ready condition.
+ */
+function podBlocker(pod: unknown, opts: ResolvedOptions): string | undefined {
+  const phase = str(pod, 'status', 'phase') ?? 'Pending';
+  if (phase === 'Succeeded') return undefined;
+  const who = podName(pod);
+  if (timeText(get(pod, 'metadata', 'deletionTimestamp')) !== undefined) return `${who} Terminating`;
+  const ready = conditionOf(pod, 'Ready');
+  if (phase === 'Running' && ready?.status === 'True') return undefined;
+  const failure = podFailure(pod, opts, 'unlessDisplaced');
+  if (failure) return failure.message;
+  const scheduled = conditionOf(pod, 'PodScheduled');
+  if (scheduled !== undefined && scheduled.status !== 'True') return `${who} ${phase}: ${conditionText(scheduled)}`;
+  const waiting = firstWaitingDetail(pod);
+  if (waiting) return `${who} ${phase}: ${waiting}`;
+  if (ready !== undefined) return `${who} ${phase}: ${conditionText(ready)}`;
+  return `${who} ${phase}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -815,6 +880,90 @@ export function assessHealth(
   return assessment;
 }
 
+/** Every pod rule with a duration, as the first instant (epoch ms) at which it would fail the pod. */
+const POD_TIMERS: readonly ((pod: unknown, opts: ResolvedOptions) => number | undefined)[] = [unschedulableFailsAt];
+
+/**
+ * The earliest instant after `options.now` at which {@link assessHealth} of this object could change although no
+ * object changed: a rule with a duration crossing its threshold (today: a current pod unschedulable for longer than
+ * `unschedulableAfterSeconds`). Undefined when no such rule is running. Takes the same arguments as
+ * {@link assessHealth}.
+ *
+ * Why it exists: a waiter that re-assesses only when a watch event arrives never sees these instants — a Pending pod
+ * sends no event — so it schedules a re-assessment then (see {@link recheckDelayMs}). The instant is conservative:
+ * re-assessing then may find nothing changed (another rule decided first), never the other way round.
+ */
+export function healthRecheckAt(
+  obj: KubeLike,
+  related: RelatedObjects = {},
+  options: AssessOptions = {},
+): Date | undefined {
+  const input: unknown = obj;
+  if (!isDict(input) || obj.kind === undefined || kindRuleOf(obj) === undefined) return undefined;
+  const opts = resolveOptions(options);
+  let pods: readonly KubeLike[];
+  if (obj.kind === 'Pod') pods = [obj];
+  else if (POD_OWNING_KINDS.has(obj.kind) && related.pods !== undefined) {
+    pods = currentPodsOf(obj, { pods: related.pods, replicaSets: related.replicaSets ?? [] });
+  } else return undefined;
+  let earliest: number | undefined;
+  for (const pod of pods) {
+    for (const timer of POD_TIMERS) {
+      const at = timer(pod, opts);
+      if (at !== undefined && at > opts.now && (earliest === undefined || at < earliest)) earliest = at;
+    }
+  }
+  return earliest === undefined ? undefined : new Date(earliest);
+}
+
+/**
+ * How long a waiter should sleep before re-assessing on its own: until `recheckAt` (from {@link healthRecheckAt},
+ * the earliest over the objects awaited), but never longer than {@link MAX_RECHECK_INTERVAL_MS} nor shorter than
+ * {@link MIN_RECHECK_DELAY_MS}. Watch events still trigger assessments in between.
+ */
+export function recheckDelayMs(recheckAt: Date | undefined, now: Date): number {
+  if (recheckAt === undefined) return MAX_RECHECK_INTERVAL_MS;
+  const delay = recheckAt.getTime() - now.getTime();
+  return Math.min(MAX_RECHECK_INTERVAL_MS, Math.max(MIN_RECHECK_DELAY_MS, delay));
+}
+
+/**
+ * What keeps a workload (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job) from being Current, one line per
+ * blocker, for timeout messages: a Deployment's newest ReplicaSet that cannot create pods
+ * (`ReplicaSet shop/web-6c8b: ReplicaFailure=True FailedCreate: …`), then each current pod ({@link currentPodsOf})
+ * that is neither Ready nor completed, by name, with the most specific reason known:
+ * `pod shop/web-6c8b-x2k4q Pending: PodScheduled=False Unschedulable: 0/3 nodes are available: …`,
+ * `pod shop/web-6c8b-x2k4q Running: Ready=False ContainersNotReady: containers with unready status: [web]`,
+ * `pod shop/web-6c8b-x2k4q Pending: container web waiting: ContainerCreating`, or a failure as
+ * {@link assessHealth} words it. At most {@link MAX_PODS_DESCRIBED} pods are named, the rest counted. Other kinds
+ * (and a Pod, whose own assessment already says why) have none.
+ */
+export function describeBlockers(obj: KubeLike, related: RelatedObjects = {}, options: AssessOptions = {}): string[] {
+  const input: unknown = obj;
+  if (!isDict(input) || obj.kind === undefined || !POD_OWNING_KINDS.has(obj.kind)) return [];
+  if (kindRuleOf(obj) === undefined) return [];
+  const opts = resolveOptions(options);
+  const out: string[] = [];
+  if (obj.kind === 'Deployment') {
+    const rs = newestReplicaSet(obj, related.replicaSets ?? []);
+    const failure = rs === undefined ? undefined : conditionOf(rs, 'ReplicaFailure');
+    if (rs !== undefined && failure?.status === 'True') {
+      const name = str(rs, 'metadata', 'name') ?? '(unnamed)';
+      const namespace = str(rs, 'metadata', 'namespace');
+      out.push(`ReplicaSet ${namespace ? `${namespace}/` : ''}${name}: ${conditionText(failure)}`);
+    }
+  }
+  const blocking = currentPodsOf(obj, { pods: related.pods ?? [], replicaSets: related.replicaSets ?? [] })
+    .sort((a, b) => (str(a, 'metadata', 'name') ?? '').localeCompare(str(b, 'metadata', 'name') ?? ''))
+    .map((pod) => podBlocker(pod, opts))
+    .filter((line): line is string => line !== undefined);
+  out.push(...blocking.slice(0, MAX_PODS_DESCRIBED));
+  if (blocking.length > MAX_PODS_DESCRIBED) {
+    out.push(`and ${plural(blocking.length - MAX_PODS_DESCRIBED, 'more pod')} not ready`);
+  }
+  return out;
+}
+
 /**
  * The status of a set of objects (kstatus): any Failed -> Failed; else any Unknown -> Unknown; else all Current
  * (or no objects) -> Current; else InProgress (including Terminating and NotFound objects, which are not Current).
@@ -828,13 +977,18 @@ export function summarizeHealth(items: readonly SubjectHealth[]): HealthStatus {
 
 /**
  * The one timeout message for a wait over a set of objects, listing every object that is not Current with its status
- * and message (its reason when the message is empty), in the order given:
- * `timeout after 120s waiting for: Deployment/shop/cart InProgress (2 of 3 updated), StatefulSet/shop/db InProgress (…)`.
+ * and message (its reason when the message is empty), then its `details` (what blocks it, `; `-separated), in the
+ * order given:
+ * `timeout after 120s waiting for: Deployment/shop/cart InProgress (2 of 3 updated): pod shop/cart-7d9f-x2k4q Running:
+ * Ready=False ContainersNotReady: containers with unready status: [app], StatefulSet/shop/db InProgress (…)`.
  */
 export function formatPending(items: readonly SubjectHealth[], timeoutSeconds: number): string {
   const pending = items
     .filter((i) => i.assessment.status !== HealthStatus.Current)
-    .map((i) => `${i.subject} ${i.assessment.status} (${i.assessment.message || i.assessment.reason})`);
+    .map((i) => {
+      const head = `${i.subject} ${i.assessment.status} (${i.assessment.message || i.assessment.reason})`;
+      return i.details?.length ? `${head}: ${i.details.join('; ')}` : head;
+    });
   const what = pending.length > 0 ? pending.join(', ') : 'nothing (all objects are Current)';
   return `timeout after ${timeoutSeconds}s waiting for: ${what}`;
 }

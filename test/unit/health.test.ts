@@ -6,9 +6,15 @@ import {
   DEFAULT_MAX_RESTARTS,
   DEFAULT_UNSCHEDULABLE_AFTER_SECONDS,
   HealthStatus,
+  MAX_PODS_DESCRIBED,
+  MAX_RECHECK_INTERVAL_MS,
+  MIN_RECHECK_DELAY_MS,
   assessHealth,
   currentPodsOf,
+  describeBlockers,
   formatPending,
+  healthRecheckAt,
+  recheckDelayMs,
   summarizeHealth,
 } from '../../src/domain/health.js';
 import type { HealthAssessment, KubeLike, SubjectHealth } from '../../src/domain/health.js';
@@ -493,6 +499,27 @@ describe('formatPending', () => {
     );
   });
 
+  it('lists what blocks each pending object after its assessment', () => {
+    const items: SubjectHealth[] = [
+      {
+        ...item('Deployment/ns/web', HealthStatus.InProgress, '0 of 1 available'),
+        details: [
+          "pod ns/web-abc Pending: PodScheduled=False Unschedulable: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector",
+        ],
+      },
+      { ...item('ConfigMap/ns/web', HealthStatus.Current, 'ConfigMap has no rollout to wait for'), details: [] },
+      {
+        ...item('StatefulSet/ns/db', HealthStatus.InProgress, '0 of 1 ready'),
+        details: ['pod ns/db-0 a', 'pod ns/db-1 b'],
+      },
+    ];
+    expect(formatPending(items, 600)).toBe(
+      'timeout after 600s waiting for: Deployment/ns/web InProgress (0 of 1 available): ' +
+        "pod ns/web-abc Pending: PodScheduled=False Unschedulable: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector, " +
+        'StatefulSet/ns/db InProgress (0 of 1 ready): pod ns/db-0 a; pod ns/db-1 b',
+    );
+  });
+
   it('formats assessments of real fixtures', () => {
     const items: SubjectHealth[] = [
       { subject: 'Deployment/shop/cart', assessment: assess('deployment-rolling.yaml') },
@@ -501,5 +528,204 @@ describe('formatPending', () => {
     expect(formatPending(items, 300)).toBe(
       'timeout after 300s waiting for: Deployment/shop/cart InProgress (2 of 3 updated)',
     );
+  });
+});
+
+describe('healthRecheckAt: when time alone can change an assessment', () => {
+  /** deployment-unschedulable.yaml: the pod has been Unschedulable since 10:12:00. */
+  const SINCE = Date.parse('2025-09-15T10:12:00Z');
+  const recheck = (name: string, options: Parameters<typeof healthRecheckAt>[2]): Date | undefined => {
+    const { obj, pods, replicaSets } = load(name);
+    return healthRecheckAt(obj, { pods, replicaSets }, options);
+  };
+
+  it('a Deployment with a pod unschedulable for less than the threshold is due when the threshold is crossed', () => {
+    const at = recheck('deployment-unschedulable.yaml', { now: new Date('2025-09-15T10:12:45Z') });
+    expect(at?.getTime()).toBe(SINCE + DEFAULT_UNSCHEDULABLE_AFTER_SECONDS * 1000 + 1);
+  });
+
+  it('the assessment flips from InProgress to Failed exactly at that instant, with no change to any object', () => {
+    const { obj, pods, replicaSets } = load('deployment-unschedulable.yaml');
+    const at = healthRecheckAt(obj, { pods, replicaSets }, { now: new Date('2025-09-15T10:12:45Z') });
+    if (at === undefined) throw new Error('expected a recheck instant');
+    const before = assessHealth(obj, { pods, replicaSets }, { now: new Date(at.getTime() - 1) });
+    const after = assessHealth(obj, { pods, replicaSets }, { now: at });
+    expect(before.status).toBe('InProgress');
+    expect(after).toMatchObject({ status: 'Failed', reason: 'Unschedulable' });
+    expect(after.message).toContain('(unschedulable for 60s)');
+  });
+
+  it('unschedulableAfterSeconds moves the instant', () => {
+    const at = recheck('deployment-unschedulable.yaml', { now: NOW, unschedulableAfterSeconds: 300 });
+    expect(at?.getTime()).toBe(SINCE + 300_000 + 1);
+  });
+
+  it('once the threshold is crossed nothing more is due: the Deployment is Failed already', () => {
+    expect(recheck('deployment-unschedulable.yaml', { now: NOW })).toBeUndefined();
+  });
+
+  it('a bare unschedulable Pod is due at its own threshold', () => {
+    const [pod] = load('deployment-unschedulable.yaml').pods;
+    if (pod === undefined) throw new Error('fixture has no pod');
+    const at = healthRecheckAt(pod, {}, { now: new Date('2025-09-15T10:12:10Z'), unschedulableAfterSeconds: 15 });
+    expect(at?.getTime()).toBe(SINCE + 15_000 + 1);
+  });
+
+  it('a Deployment whose pods are scheduled, or whose pods are not given, has nothing due', () => {
+    expect(recheck('deployment-rolling.yaml', { now: NOW })).toBeUndefined();
+    const { obj } = load('deployment-unschedulable.yaml');
+    expect(healthRecheckAt(obj, {}, { now: new Date('2025-09-15T10:12:45Z') })).toBeUndefined();
+  });
+
+  it('kinds without pods have nothing due', () => {
+    expect(recheck('configmap.yaml', { now: NOW })).toBeUndefined();
+    expect(recheck('pvc-pending.yaml', { now: NOW })).toBeUndefined();
+  });
+});
+
+describe('recheckDelayMs', () => {
+  const now = new Date('2025-09-15T10:12:45Z');
+
+  it('sleeps until the instant that is due', () => {
+    expect(recheckDelayMs(new Date('2025-09-15T10:12:47Z'), now)).toBe(2_000);
+  });
+
+  it('never sleeps longer than the fallback interval, with or without anything due', () => {
+    expect(recheckDelayMs(new Date('2025-09-15T10:13:00.001Z'), now)).toBe(MAX_RECHECK_INTERVAL_MS);
+    expect(recheckDelayMs(undefined, now)).toBe(MAX_RECHECK_INTERVAL_MS);
+    expect(MAX_RECHECK_INTERVAL_MS).toBe(5_000);
+  });
+
+  it('never spins: an instant already past waits the minimum delay', () => {
+    expect(recheckDelayMs(new Date('2025-09-15T10:12:44Z'), now)).toBe(MIN_RECHECK_DELAY_MS);
+  });
+});
+
+describe('describeBlockers', () => {
+  const blockers = (name: string, options: Parameters<typeof describeBlockers>[2] = {}): string[] => {
+    const { obj, pods, replicaSets } = load(name);
+    return describeBlockers(obj, { pods, replicaSets }, { now: NOW, ...options });
+  };
+
+  it('names an unschedulable pod with its PodScheduled condition and the scheduler message', () => {
+    expect(blockers('deployment-unschedulable.yaml', { now: new Date('2025-09-15T10:12:45Z') })).toEqual([
+      'pod shop/search-6d4f8b7c9-v9gcm Pending: PodScheduled=False Unschedulable: 0/3 nodes are available: ' +
+        '3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.',
+    ]);
+  });
+
+  it('names a pod past the unschedulable threshold as its assessment does', () => {
+    expect(blockers('deployment-unschedulable.yaml')).toEqual([
+      expect.stringMatching(/^pod shop\/search-6d4f8b7c9-v9gcm: \[Unschedulable\] .* \(unschedulable for 180s\)$/),
+    ]);
+  });
+
+  it('names only the current pods that are not ready: a starting pod by its waiting container', () => {
+    expect(blockers('deployment-rolling.yaml')).toEqual([
+      'pod shop/cart-7d9f8c6b5d-p8mzc Pending: container app waiting: ContainerCreating',
+    ]);
+  });
+
+  it('names a crash-looping pod by its container error', () => {
+    expect(blockers('deployment-crashloop.yaml')[0]).toMatch(
+      /^pod shop\/cart-7d9f8c6b5d-x2k4q container app: \[CrashLoopBackOff\]/,
+    );
+  });
+
+  it('names no pod of a StatefulSet still at the old revision: those are replaced, not awaited', () => {
+    expect(blockers('statefulset-rolling.yaml')).toEqual([]);
+  });
+
+  it("names a Deployment's newest ReplicaSet that cannot create pods", () => {
+    const { obj: rs } = load('replicaset-quota-exceeded.yaml');
+    const deployment: KubeLike = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: {
+        name: 'worker',
+        namespace: 'shop',
+        uid: 'e1b3f9a2-6c4d-4f7e-9a8b-2d5c7e9f1a3b',
+        annotations: { 'deployment.kubernetes.io/revision': '2' },
+      } as KubeLike['metadata'],
+      spec: { replicas: 3 },
+      status: { replicas: 2, updatedReplicas: 2, readyReplicas: 2, availableReplicas: 2 },
+    };
+    expect(describeBlockers(deployment, { pods: [], replicaSets: [rs] }, { now: NOW })).toEqual([
+      expect.stringMatching(/^ReplicaSet shop\/worker-6f7c8d9b5: ReplicaFailure=True FailedCreate: .*exceeded quota/),
+    ]);
+  });
+
+  it(`names at most ${MAX_PODS_DESCRIBED} pods and counts the rest`, () => {
+    const { obj, pods, replicaSets } = load('deployment-rolling.yaml');
+    const starting = pods.find((p) => p.metadata?.name === 'cart-7d9f8c6b5d-p8mzc');
+    if (starting === undefined) throw new Error('fixture changed');
+    const many = Array.from({ length: MAX_PODS_DESCRIBED + 2 }, (_, i) => ({
+      ...starting,
+      metadata: { ...starting.metadata, name: `cart-7d9f8c6b5d-n${i}` },
+    }));
+    const lines = describeBlockers(obj, { pods: many, replicaSets }, { now: NOW });
+    expect(lines).toHaveLength(MAX_PODS_DESCRIBED + 1);
+    expect(lines.at(-1)).toBe('and 2 more pods not ready');
+  });
+
+  it('a bare Pod and kinds without pods have no blockers beyond their own assessment', () => {
+    expect(blockers('pod-not-ready.yaml')).toEqual([]);
+    expect(blockers('configmap.yaml')).toEqual([]);
+  });
+});
+
+describe('real snapshots: a release that cannot be scheduled, and one that never becomes ready', () => {
+  /** deployment-node-selector-unschedulable.yaml: the scheduler gave up on the pod at 20:56:48. */
+  const SINCE = Date.parse('2026-11-28T20:56:48Z');
+  const lost = load('deployment-node-selector-unschedulable.yaml');
+  const related = { pods: lost.pods, replicaSets: lost.replicaSets };
+  const scheduler =
+    "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. no new claims to deallocate, " +
+    'preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.';
+
+  it('before the threshold the release is InProgress, due for a recheck exactly when the threshold is crossed', () => {
+    const now = new Date(SINCE + 30_000);
+    expect(assessHealth(lost.obj, related, { now }).status).toBe('InProgress');
+    expect(healthRecheckAt(lost.obj, related, { now })?.getTime()).toBe(SINCE + 60_001);
+  });
+
+  it('at the recheck instant the release is Failed, naming the pod and the scheduler message', () => {
+    expect(assessHealth(lost.obj, related, { now: new Date(SINCE + 60_001) })).toEqual({
+      status: 'Failed',
+      reason: 'Unschedulable',
+      message: `pod shop/lost-79d94fb55f-48w4n: [Unschedulable] ${scheduler} (unschedulable for 60s)`,
+    });
+  });
+
+  it('a timeout before the threshold names the pod, its PodScheduled condition and why', () => {
+    const now = new Date(SINCE + 30_000);
+    const item: SubjectHealth = {
+      subject: 'Deployment/shop/lost',
+      assessment: assessHealth(lost.obj, related, { now }),
+      details: describeBlockers(lost.obj, related, { now }),
+    };
+    expect(formatPending([item], 20)).toBe(
+      'timeout after 20s waiting for: Deployment/shop/lost InProgress (0 of 1 updated available): ' +
+        `pod shop/lost-79d94fb55f-48w4n Pending: PodScheduled=False Unschedulable: ${scheduler}`,
+    );
+  });
+
+  it('a Deployment whose pods run but never become Ready names each pod with its Ready condition', () => {
+    const { obj, pods, replicaSets } = load('deployment-unready.yaml');
+    const now = new Date('2026-11-28T21:01:08Z');
+    expect(healthRecheckAt(obj, { pods, replicaSets }, { now })).toBeUndefined();
+    expect(describeBlockers(obj, { pods, replicaSets }, { now })).toEqual([
+      'pod shop/stuck-web-57b67fdc6-m4vpw Running: Ready=False ContainersNotReady: containers with unready status: [web]',
+      'pod shop/stuck-web-57b67fdc6-pj8cr Running: Ready=False ContainersNotReady: containers with unready status: [web]',
+    ]);
+  });
+
+  it('a StatefulSet whose first pod never becomes Ready names that pod', () => {
+    const { obj, pods } = load('statefulset-unready.yaml');
+    const now = new Date('2026-11-28T21:01:08Z');
+    expect(assessHealth(obj, { pods }, { now })).toMatchObject({ status: 'InProgress' });
+    expect(describeBlockers(obj, { pods }, { now })).toEqual([
+      'pod shop/stuck-db-0 Running: Ready=False ContainersNotReady: containers with unready status: [db]',
+    ]);
   });
 });
