@@ -14,6 +14,8 @@ import {
   resolveEncryptionConfig,
 } from '../codec/config.js';
 import { AlertChannelsConfig } from '../alerts/config.js';
+import { DEFAULT_CLUSTER_NAME, defaultClusterName } from '../domain/clusters.js';
+import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.js';
 import {
   DEFAULT_POLICY,
@@ -65,6 +67,8 @@ export const WorkerConfigFile = z.strictObject({
     .strictObject({
       namespaces: z.array(z.string().min(1)).min(1).optional(),
       allowClusterScoped: z.boolean().optional(),
+      /** Let deploys put Secrets into unencrypted workflow history (default false: refused without encryption). */
+      allowPlaintextSecrets: z.boolean().optional(),
       deniedKinds: z.array(z.string()).optional(),
       scale: z
         .strictObject({
@@ -135,7 +139,11 @@ export interface WorkerConfig {
   clusters: { default: string; entries: Record<string, ClusterConfig> };
   /** Alert channels by name (credentials stay in the worker, never in workflow input or history). */
   alerts: AlertChannelsConfig;
-  policy: Policy & { scale: { defaults: ScaleBounds; rules: ScaleRule[] } };
+  policy: Policy & {
+    scale: { defaults: ScaleBounds; rules: ScaleRule[] };
+    /** Deploys with Secrets may run without payload encryption (their values then sit in plaintext history). */
+    allowPlaintextSecrets: boolean;
+  };
   worker: {
     shutdownGraceTime: string;
     maxConcurrentActivityTaskExecutions: number;
@@ -173,6 +181,7 @@ export const WORKER_ENV_VARS = [
   'KUBE_CONTEXT',
   'KUBE_WORKFLOWS_CLUSTER',
   'KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED',
+  ALLOW_PLAINTEXT_SECRETS_ENV,
   'KUBE_WORKFLOWS_NAMESPACES',
   'KUBE_WORKFLOWS_HEALTH_PORT',
   'KUBE_WORKFLOWS_RUNTIME_METRICS',
@@ -201,6 +210,7 @@ const EnvSchema = z.object({
     .regex(/^[a-z0-9][-a-z0-9]*$/, 'lowercase letters, digits and "-"')
     .optional(),
   KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
+  [ALLOW_PLAINTEXT_SECRETS_ENV]: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
   KUBE_WORKFLOWS_NAMESPACES: z.string().min(1).optional(),
   KUBE_WORKFLOWS_HEALTH_PORT: z
     .string()
@@ -253,7 +263,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   }
 
   const entries: Record<string, ClusterConfig> = { ...(file.clusters?.entries ?? {}) };
-  const envCluster = vars.KUBE_WORKFLOWS_CLUSTER ?? 'default';
+  const envCluster = vars.KUBE_WORKFLOWS_CLUSTER ?? DEFAULT_CLUSTER_NAME;
   if (vars.KUBECONFIG) {
     // KUBECONFIG may list several files; client-node reads one: take the first.
     const kubeconfig = vars.KUBECONFIG.split(':')[0] as string;
@@ -266,7 +276,12 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
         'KUBE_WORKFLOWS_CONFIG file. The worker never guesses a cluster.',
     );
   }
-  const defaultCluster = file.clusters?.default ?? (vars.KUBECONFIG ? envCluster : names[0]) ?? 'default';
+  const defaultCluster = defaultClusterName({
+    configuredDefault: file.clusters?.default,
+    configuredNames: Object.keys(file.clusters?.entries ?? {}),
+    kubeconfigSet: vars.KUBECONFIG !== undefined,
+    kubeconfigClusterName: vars.KUBE_WORKFLOWS_CLUSTER,
+  });
   if (!entries[defaultCluster]) {
     throw new ConfigError(
       `clusters.default: "${defaultCluster}" is not one of the configured clusters (${names.join(', ')})`,
@@ -313,6 +328,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
         vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED !== undefined
           ? vars.KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED === 'true'
           : (file.policy?.allowClusterScoped ?? DEFAULT_POLICY.allowClusterScoped),
+      allowPlaintextSecrets:
+        vars[ALLOW_PLAINTEXT_SECRETS_ENV] !== undefined
+          ? vars[ALLOW_PLAINTEXT_SECRETS_ENV] === 'true'
+          : (file.policy?.allowPlaintextSecrets ?? false),
       deniedKinds: file.policy?.deniedKinds ?? [...DEFAULT_POLICY.deniedKinds],
       scale: {
         defaults: {

@@ -163,7 +163,12 @@ describe('loadWorkerConfig from the environment only', () => {
   });
 
   it('applies the safe default policy: any unprotected namespace, no cluster-scoped writes, no denied kinds', () => {
-    expect(config.policy).toMatchObject({ namespaces: ['*'], allowClusterScoped: false, deniedKinds: [] });
+    expect(config.policy).toMatchObject({
+      namespaces: ['*'],
+      allowClusterScoped: false,
+      allowPlaintextSecrets: false,
+      deniedKinds: [],
+    });
   });
 
   it('uses the default worker settings', () => {
@@ -201,6 +206,16 @@ describe('loadWorkerConfig from the environment only', () => {
       KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
     });
     expect(c.policy).toMatchObject({ namespaces: ['shop', 'team-*'], allowClusterScoped: true, deniedKinds: [] });
+  });
+
+  it('allows plaintext Secrets only when KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS is true', () => {
+    expect(loadWorkerConfig({ KUBECONFIG }).policy.allowPlaintextSecrets).toBe(false);
+    expect(
+      loadWorkerConfig({ KUBECONFIG, KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS: 'true' }).policy.allowPlaintextSecrets,
+    ).toBe(true);
+    expect(errorOf({ KUBECONFIG, KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS: 'yes' })).toMatchObject({
+      message: 'environment variable KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS: expected true or false',
+    });
   });
 
   it('builds mTLS settings from TEMPORAL_TLS_CERT, _KEY, _CA and _SERVER_NAME', () => {
@@ -289,6 +304,7 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
       policy: {
         namespaces: ['shop'],
         allowClusterScoped: true,
+        allowPlaintextSecrets: false,
         deniedKinds: ['Secret'],
         scale: { defaults: { minReplicas: 1, maxReplicas: 100, allowZero: false }, rules: [] },
       },
@@ -340,6 +356,13 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
       ),
     });
     expect(c.clusters.default).toBe('eu');
+  });
+
+  it('reads policy.allowPlaintextSecrets from the file; the environment overrides it', () => {
+    const optedOut = configFile('plaintext.yaml', 'policy:\n  allowPlaintextSecrets: true\n');
+    expect(loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: optedOut, KUBECONFIG }).policy.allowPlaintextSecrets).toBe(true);
+    const env = { KUBE_WORKFLOWS_CONFIG: optedOut, KUBECONFIG, KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS: 'false' };
+    expect(loadWorkerConfig(env).policy.allowPlaintextSecrets).toBe(false);
   });
 
   it('accepts an empty file when KUBECONFIG names the cluster', () => {
