@@ -5,6 +5,7 @@
  * @module
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { APP_LABEL } from '../domain/deploy-input.js';
 import { FailureType } from '../domain/failures.js';
 import {
   checkPolicy,
@@ -28,8 +29,11 @@ export interface WorkloadRef {
 /** Builds the scale activities. */
 export function createScaleActivities(deps: Pick<DeployActivityDeps, 'gateway' | 'policy'>) {
   return {
-    /** The workload's current `spec.replicas` (through the scale subresource) and the resolved cluster name. */
-    async readScale(ref: WorkloadRef): Promise<{ cluster: string; replicas: number }> {
+    /**
+     * The workload's current `spec.replicas`, the resolved cluster name, and the app a deploy labelled it with
+     * (whose deploy lock a scale takes).
+     */
+    async readScale(ref: WorkloadRef): Promise<{ cluster: string; replicas: number; app?: string }> {
       return classified(async () => {
         const gw = deps.gateway(ref.cluster);
         const obj = await gw.get({ apiVersion: 'apps/v1', kind: ref.kind, namespace: ref.namespace, name: ref.name });
@@ -37,7 +41,8 @@ export function createScaleActivities(deps: Pick<DeployActivityDeps, 'gateway' |
           throw ApplicationFailure.nonRetryable(`${formatSubject(ref)} does not exist`, FailureType.KubeNotFound);
         }
         const replicas = (obj as { spec?: { replicas?: number } }).spec?.replicas ?? 1;
-        return { cluster: gw.cluster, replicas };
+        const app = obj.metadata.labels?.[APP_LABEL];
+        return { cluster: gw.cluster, replicas, ...(app ? { app } : {}) };
       });
     },
 

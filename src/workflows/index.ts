@@ -13,3 +13,5 @@ export {
   removeTargetsUpdate,
   setPausedUpdate,
 } from './monitor.js';
+export { holdDeployLock, releaseDeployLockSignal } from './locks.js';
+export { scheduledDeploy, scheduledScale } from './scheduled.js';

@@ -2,15 +2,29 @@
  * `scaleWorkload`: read the current count → resolve the target (absolute or relative) → set it through the scale
  * subresource (policy bounds checked before the write) → wait until the workload is Current with the new count,
  * failing fast on pod failures → report `{ outcome, from, to }`. Re-running with the same target changes nothing.
+ *
+ * A workload that a deploy owns (labelled `kube-workflows.dev/app`) is written under that app's deploy lock (see
+ * `./locks.ts`), so a scale never interleaves with a deploy of the app: while the deploy runs the scale is refused,
+ * naming the deploy id; while the scale writes, a deploy of the app is refused, naming the scale. The lock is held
+ * for the write only: the writes are what conflict, and a deploy started after it plans from the scaled state.
  * @module
  */
-import { ApplicationFailure, defineQuery, proxyActivities, setCurrentDetails, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  defineQuery,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+} from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
 import { formatSubject } from '../domain/subject.js';
+import { deployWorkflowId } from '../domain/workflow-ids.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
+import { takeDeployLock } from './locks.js';
 import { upsertKubeAttributes } from './upsert.js';
 
 /** What the `progress` query of a scale returns. */
@@ -26,6 +40,9 @@ export const scaleProgressQuery = defineQuery<ScaleProgress>('progress');
 
 const retry = { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 const { readScale, setScale } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry });
+
+/** Patch id: runs started before scales took their app's deploy lock replay without it. */
+export const SCALE_DEPLOY_LOCK_PATCH = 'scale-takes-deploy-lock';
 
 /** Scales a Deployment or StatefulSet and waits until it is healthy at the new count. */
 export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<ScaleReport> {
@@ -82,8 +99,20 @@ export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<Scale
   progress.phase = 'scaling';
   progress.message = `${current.replicas} → ${target}`;
   setCurrentDetails(`**scaling** ${subject}: ${progress.message}`);
-  // Always set (even when equal): the policy is checked, and an out-of-bounds workload is reported.
-  await setScale({ ...ref, cluster: current.cluster, replicas: target });
+  const lock =
+    current.app && patched(SCALE_DEPLOY_LOCK_PATCH)
+      ? await takeDeployLock(
+          deployWorkflowId({ cluster: current.cluster, namespace: input.namespace, app: current.app }),
+          `scale ${subject} to ${target}`,
+          `scale of ${subject} (app ${current.app}) refused`,
+        )
+      : undefined;
+  try {
+    // Always set (even when equal): the policy is checked, and an out-of-bounds workload is reported.
+    await setScale({ ...ref, cluster: current.cluster, replicas: target });
+  } finally {
+    await lock?.release();
+  }
   lap('scale');
   if (!input.wait)
     return finish(
