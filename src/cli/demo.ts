@@ -3,6 +3,9 @@
  * needed, starts Temporal + a local cluster, runs a worker in this process, then deploys the example app,
  * scales it, ships a broken release (pods crash-loop via a KWOK stage) that fails fast and rolls back, and
  * prints where to see every run in the Temporal Web UI. Stops everything it started, also on Ctrl-C.
+ *
+ * Payloads are encrypted, as they should be anywhere: with the stack's own key (made in its folder, mode 0600), and
+ * a codec server the Web UI can use to show them decrypted.
  * @module
  */
 import { readFile } from 'node:fs/promises';
@@ -11,6 +14,8 @@ import { NativeConnection } from '@temporalio/worker';
 import pc from 'picocolors';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createKubeWorkflowsClient } from '../client/index.js';
+import { AesGcmPayloadCodec, startCodecServer, type CodecServer } from '../codec/index.js';
+import { ensureDevEncryptionKey } from '../dev/encryption-key.js';
 import {
   ensureToolchain,
   findProjectRoot,
@@ -61,12 +66,24 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let info: StackInfo | undefined;
   let kw: Awaited<ReturnType<typeof createKubeWorker>> | undefined;
   let running: Promise<void> | undefined;
+  let codecServer: CodecServer | undefined;
   try {
     step(1, 'toolchain (built once from the Go module proxy and Maven Central, then cached)');
     await ensureToolchain({ onProgress: log, only: STACK_BINARIES });
     step(2, 'local stack: Temporal dev server + Web UI, Kubernetes control plane with KWOK nodes');
     info = await startStack({ dir, name: 'kube-workflows-demo', onProgress: log });
     log(`Temporal UI: ${pc.underline(info.temporalUiUrl)}`);
+    const key = ensureDevEncryptionKey(dir);
+    const encryption = { keys: [{ id: key.id, key: key.key }], encryptWith: key.id };
+    codecServer = await startCodecServer({
+      port: 0,
+      codec: new AesGcmPayloadCodec(encryption),
+      allowedOrigins: [info.temporalUiUrl],
+    });
+    log(
+      `payloads are encrypted (key ${key.id} in ${key.file}); to read them in the UI, set its codec server ` +
+        `(Data Encoder settings) to ${pc.underline(codecServer.url)}`,
+    );
 
     step(3, 'worker (holds the cluster credentials; the demo policy allows creating the demo namespace)');
     const config = loadWorkerConfig({
@@ -76,6 +93,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       KUBE_WORKFLOWS_CLUSTER: 'local',
       KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true',
       KUBE_WORKFLOWS_NAMESPACES: 'demo',
+      KUBE_WORKFLOWS_ENCRYPTION_KEYS: `${key.id}:${key.key}`,
     });
     // The demo prints its own progress and reports; the SDK's own INFO/WARN lines (bundling, worker states, the
     // expected failure of the broken release) would bury them. Errors still show.
@@ -91,6 +109,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const client = await createKubeWorkflowsClient({
       address: info.temporalAddress,
       namespace: info.temporalNamespace,
+      encryption,
+      defaultCluster: 'local', // the worker's KUBE_WORKFLOWS_CLUSTER: one canonical name in workflow ids
     });
     const appText = await readFile(join(root, 'examples', 'demo-app', 'app.yaml'), 'utf8');
     const deploy = async (label: string, text: string): Promise<DeployReport> => {
@@ -149,6 +169,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       await running.catch(() => undefined);
     }
     await kw?.close();
+    await codecServer?.close();
     await stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

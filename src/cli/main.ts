@@ -14,7 +14,8 @@ import {
   loadEncryptionConfig,
   startCodecServer,
 } from '../codec/index.js';
-import { startStack, stackEnvLines, stackStatus, stopStack } from '../dev/index.js';
+import { startStack, stackEnvLines, stackStatus, stopStack, type StackInfo } from '../dev/index.js';
+import { devEncryptionEnvLines, ensureDevEncryptionKey } from '../dev/encryption-key.js';
 import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
 import { runDemo } from './demo.js';
 import { ExitCode, exitCodeForError, exitCodeForReport, messageOf } from './exit-codes.js';
@@ -27,6 +28,19 @@ import { addScaleAndScheduleCommands } from './scale-schedule.js';
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
+
+/**
+ * The `KEY=value` lines of a running stack: its own, then its payload encryption key (made on first use in the
+ * stack folder, mode 0600), so a shell configured from them encrypts by default.
+ */
+function stackLines(info: StackInfo): string[] {
+  return [...stackEnvLines(info), ...devEncryptionEnvLines(ensureDevEncryptionKey(info.dir))];
+}
+
+/** Errors of the configuration the client reads (keys, config file): bad input, exit 2. */
+function isClientConfigError(err: unknown): boolean {
+  return ['EncryptionConfigError', 'ClientConfigError'].includes((err as Error).name);
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -62,9 +76,18 @@ export function buildProgram(): Command {
         .default('reject'),
     )
     .option('--json', 'print the final report as one JSON document on stdout', false)
+    .option(
+      '--allow-plaintext-secrets',
+      'deploy Secrets even though payloads are not encrypted: their values stay readable in workflow history',
+      false,
+    )
     .addHelpText(
       'after',
       `
+Manifests that contain a Secret are refused unless payloads are encrypted (KUBE_WORKFLOWS_ENCRYPTION_KEYS, see
+README) or --allow-plaintext-secrets / KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS=true is given (the worker must
+allow it too).
+
 Examples:
   kube-workflows deploy -f app.yaml -n shop
   kube-workflows deploy -f k8s/ --app cart --timeout 600 --json
@@ -109,12 +132,19 @@ Examples:
     .command('up')
     .description('start the stack in the background; prints KEY=value lines (eval-able) on stdout')
     .option('--nodes <n>', 'simulated nodes', positiveInt, 3)
-    .addHelpText('after', '\nExample:\n  set -a; eval "$(kube-workflows dev up)"; set +a')
+    .addHelpText(
+      'after',
+      '\nThe lines include a payload encryption key made for this stack (kept in its folder, mode 0600), so workers\n' +
+        'and the CLI configured from them encrypt workflow payloads.\n\nExample:\n  set -a; eval "$(kube-workflows dev up)"; set +a',
+    )
     .action(async (opts: { nodes: number }) => {
       try {
         const info = await startStack({ nodes: opts.nodes, onProgress: progress });
-        process.stdout.write(`${stackEnvLines(info).join('\n')}\n`);
+        process.stdout.write(`${stackLines(info).join('\n')}\n`);
         progress(`Temporal UI: ${info.temporalUiUrl}   (stop with: kube-workflows dev down)`);
+        progress(
+          `payloads are encrypted with the stack's key; to read them in the UI run: kube-workflows codec-server --origin ${info.temporalUiUrl}`,
+        );
       } catch (err) {
         progress(pc.red(`dev up failed: ${messageOf(err)}`));
         process.exitCode = ExitCode.Unreachable;
@@ -130,7 +160,7 @@ Examples:
         process.exitCode = ExitCode.Failed;
         return;
       }
-      process.stdout.write(`${stackEnvLines(info).join('\n')}\n`);
+      process.stdout.write(`${stackLines(info).join('\n')}\n`);
     });
   dev
     .command('down')
@@ -192,9 +222,19 @@ Examples:
         const handle = client.getDeploy(workflowId);
         const desc = await handle.raw.describe();
         const p = await handle.progress().catch(() => undefined);
-        if (opts.json) process.stdout.write(`${JSON.stringify({ status: desc.status.name, progress: p })}\n`);
+        // A deploy id may be held by a lock (a scale writing a workload of the app): say which run holds it.
+        const holder =
+          desc.type === 'deployManifests'
+            ? ''
+            : ` (${desc.type}${desc.parentExecution ? ` held by ${desc.parentExecution.workflowId}` : ''})`;
+        if (opts.json)
+          process.stdout.write(
+            `${JSON.stringify({ status: desc.status.name, type: desc.type, ...(desc.parentExecution ? { parent: desc.parentExecution.workflowId } : {}), progress: p })}\n`,
+          );
         else {
-          process.stdout.write(`${workflowId}: ${desc.status.name}${p ? `, phase ${p.phase}: ${p.message}` : ''}\n`);
+          process.stdout.write(
+            `${workflowId}: ${desc.status.name}${holder}${p ? `, phase ${p.phase}: ${p.message}` : ''}\n`,
+          );
           if (p?.planId) process.stdout.write(`plan: ${p.planId}\n`);
           for (const o of p?.objects ?? [])
             process.stdout.write(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}\n`);
@@ -323,6 +363,7 @@ interface DeployCliOptions {
   approvalTimeout: number;
   onConflict: 'reject' | 'latest-wins';
   json: boolean;
+  allowPlaintextSecrets: boolean;
 }
 
 async function deployCommand(opts: DeployCliOptions): Promise<number> {
@@ -335,10 +376,14 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
   }
   let client;
   try {
-    client = await createKubeWorkflowsClient();
+    client = await createKubeWorkflowsClient(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {});
   } catch (err) {
+    if (isClientConfigError(err)) {
+      progress(pc.red(`configuration error: ${messageOf(err)}`));
+      return ExitCode.BadInput;
+    }
     progress(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
-    return (err as Error).name === 'EncryptionConfigError' ? ExitCode.BadInput : ExitCode.Unreachable;
+    return ExitCode.Unreachable;
   }
   try {
     const handle = await client.deploy(

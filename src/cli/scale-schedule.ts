@@ -93,13 +93,21 @@ export function addScaleAndScheduleCommands(program: Command): void {
     .option('--catchup-window <duration>', 'how late a missed run may still start, e.g. 10m', '10m')
     .option('--paused', 'create it paused', false)
     .option('--note <text>', 'note shown in the UI')
+    .option(
+      '--allow-plaintext-secrets',
+      're-apply Secrets even though payloads are not encrypted: their values stay readable in the schedule and history',
+      false,
+    )
     .addHelpText(
       'after',
       `
 Examples:
   kube-workflows schedule create shop-up --cron "0 8 * * 1-5" --scale deployment/web --replicas 6 -n shop
   kube-workflows schedule create shop-down --cron "0 20 * * *" --scale deployment/web --replicas 2 -n shop
-  kube-workflows schedule create shop-drift --cron "*/30 * * * *" -f k8s/ --app shop`,
+  kube-workflows schedule create shop-drift --cron "*/30 * * * *" -f k8s/ --app shop
+
+Each run starts under the same id as a manual run (deploy/<cluster>/<namespace>/<app>, scale/<cluster>/…) and is
+skipped, with a report naming that id, while another run holds it.`,
     )
     .action(async (scheduleId: string, opts: ScheduleCreateOptions) => {
       if (!opts.scale === !opts.filename) {
@@ -124,35 +132,38 @@ Examples:
         ...(opts.timezone ? { timezone: opts.timezone } : {}),
         ...(opts.note ? { note: opts.note } : {}),
       };
-      process.exitCode = await withClient(async (client) => {
-        if (workload) {
-          await client.schedules.createScale({
-            ...common,
-            input: {
-              ...workload,
-              namespace: opts.namespace ?? '',
-              ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
-              ...(opts.delta !== undefined ? { delta: opts.delta } : {}),
-              ...(opts.cluster ? { cluster: opts.cluster } : {}),
-            },
-          });
-        } else {
-          const sources = await loadManifestSources(opts.filename ?? []);
-          await client.schedules.createReapply({
-            ...common,
-            input: {
-              sources,
-              ...(opts.app ? { app: opts.app } : {}),
-              ...(opts.namespace ? { namespace: opts.namespace } : {}),
-              ...(opts.cluster ? { cluster: opts.cluster } : {}),
-            },
-          });
-        }
-        process.stdout.write(
-          `schedule ${scheduleId} created (${[opts.cron].flat().join(', ')}, overlap ${opts.overlap})\n`,
-        );
-        return ExitCode.Ok;
-      });
+      process.exitCode = await withClient(
+        async (client) => {
+          if (workload) {
+            await client.schedules.createScale({
+              ...common,
+              input: {
+                ...workload,
+                namespace: opts.namespace ?? '',
+                ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+                ...(opts.delta !== undefined ? { delta: opts.delta } : {}),
+                ...(opts.cluster ? { cluster: opts.cluster } : {}),
+              },
+            });
+          } else {
+            const sources = await loadManifestSources(opts.filename ?? []);
+            await client.schedules.createReapply({
+              ...common,
+              input: {
+                sources,
+                ...(opts.app ? { app: opts.app } : {}),
+                ...(opts.namespace ? { namespace: opts.namespace } : {}),
+                ...(opts.cluster ? { cluster: opts.cluster } : {}),
+              },
+            });
+          }
+          process.stdout.write(
+            `schedule ${scheduleId} created (${[opts.cron].flat().join(', ')}, overlap ${opts.overlap})\n`,
+          );
+          return ExitCode.Ok;
+        },
+        opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {},
+      );
     });
   schedule
     .command('list')
@@ -221,4 +232,5 @@ interface ScheduleCreateOptions {
   catchupWindow: string;
   paused: boolean;
   note?: string;
+  allowPlaintextSecrets: boolean;
 }

@@ -4,21 +4,31 @@
  * @module
  */
 import pc from 'picocolors';
-import { createKubeWorkflowsClient, InvalidInputError, type KubeWorkflowsClient } from '../client/index.js';
+import {
+  createKubeWorkflowsClient,
+  type KubeWorkflowsClient,
+  type KubeWorkflowsClientOptions,
+} from '../client/index.js';
 import { ExitCode, exitCodeForError, messageOf } from './exit-codes.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-/** Runs `fn` with a connected client (closed afterwards) and resolves to the exit code. */
-export async function withClient(fn: (client: KubeWorkflowsClient) => Promise<number>): Promise<number> {
+/** Runs `fn` with a connected client (closed afterwards; built with `options`) and resolves to the exit code. */
+export async function withClient(
+  fn: (client: KubeWorkflowsClient) => Promise<number>,
+  options: KubeWorkflowsClientOptions = {},
+): Promise<number> {
   let client: KubeWorkflowsClient;
   try {
-    client = await createKubeWorkflowsClient();
+    client = await createKubeWorkflowsClient(options);
   } catch (err) {
-    if ((err as Error).name === 'EncryptionConfigError') {
-      log(pc.red(`encryption configuration: ${messageOf(err)}`));
+    const name = (err as Error).name;
+    if (name === 'EncryptionConfigError' || name === 'ClientConfigError') {
+      log(
+        pc.red(`${name === 'EncryptionConfigError' ? 'encryption configuration' : 'configuration'}: ${messageOf(err)}`),
+      );
       return ExitCode.BadInput;
     }
     log(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
@@ -27,8 +37,10 @@ export async function withClient(fn: (client: KubeWorkflowsClient) => Promise<nu
   try {
     return await fn(client);
   } catch (err) {
-    log(pc.red(`${err instanceof InvalidInputError ? 'rejected before anything ran' : 'failed'}: ${messageOf(err)}`));
-    return exitCodeForError(err);
+    // Exit 2 covers refusals by the workflow too (a policy violation, a held lock): nothing was written.
+    const code = exitCodeForError(err);
+    log(pc.red(`${code === ExitCode.BadInput ? 'rejected before anything ran' : 'failed'}: ${messageOf(err)}`));
+    return code;
   } finally {
     await client.close();
   }

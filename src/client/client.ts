@@ -15,17 +15,18 @@ import {
 import type { DataConverter } from '@temporalio/common';
 import { z } from 'zod';
 import { createDataConverter, loadEncryptionConfig, type EncryptionConfig } from '../codec/index.js';
-import { prepareObjects } from '../domain/deploy-input.js';
-import { formatProblems } from '../domain/manifests.js';
-import { inferAppName } from '../domain/subject.js';
-import { packJson } from '../domain/compression.js';
-import { DeployManifestsInput, type ApprovalInput, type DeployReport } from '../schemas/deploy.js';
+import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
+import type { DeployManifestsInput, ApprovalInput, DeployReport } from '../schemas/deploy.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { MonitorHealthInput, type MonitorStatus, type MonitorTarget } from '../schemas/monitor.js';
 import type { ApprovalResult, DeployProgress } from '../workflows/deploy.js';
-import { InvalidInputError } from './errors.js';
-import { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
+import { resolveDefaultCluster } from './clusters.js';
+import { prepareDeployStart } from './deploy-start.js';
+import { InvalidInputError, LockHeldError } from './errors.js';
+import { monitorWorkflowId, scaleWorkflowId } from './ids.js';
 import { KubeSchedules } from './schedules.js';
+
+export { COMPRESS_ABOVE_BYTES } from './deploy-start.js';
 
 /** Default task queue (DESIGN.md contract). */
 export const DEFAULT_TASK_QUEUE = 'kube-workflows';
@@ -50,11 +51,37 @@ export interface KubeWorkflowsClientOptions {
    * `false` turns it off whatever the environment says. Search attributes are never encrypted.
    */
   encryption?: EncryptionConfig | false;
-  /** A data converter of your own; replaces {@link KubeWorkflowsClientOptions.encryption}. */
+  /**
+   * A data converter of your own; replaces {@link KubeWorkflowsClientOptions.encryption}. Any payload codec in it
+   * counts as encryption for the refusal of Secrets without encryption.
+   */
   dataConverter?: DataConverter;
+  /**
+   * Name of the worker's default cluster, used in workflow ids (the lock) when an input names no cluster. Default:
+   * resolved the way the worker resolves it from the same configuration — the `KUBE_WORKFLOWS_CONFIG` file's
+   * `clusters.default`, else with `KUBECONFIG` set `KUBE_WORKFLOWS_CLUSTER` (default `default`), else the file's
+   * first cluster. Set it when this process does not share the worker's configuration.
+   */
+  defaultCluster?: string;
+  /**
+   * Start deploys that contain Secrets even though payloads are not encrypted: their values then sit readable in
+   * workflow history (the start input; the worker must opt out too, or its plan refuses). Default
+   * `KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS=true`, else false: such deploys throw {@link InvalidInputError}.
+   */
+  allowPlaintextSecrets?: boolean;
 }
 
-export { InvalidInputError } from './errors.js';
+/** How a client names and guards what it starts; {@link createKubeWorkflowsClient} resolves every field. */
+export interface KubeWorkflowsClientSettings {
+  /** See {@link KubeWorkflowsClientOptions.defaultCluster} (default `default`). */
+  defaultCluster?: string;
+  /** Whether payloads are encrypted (default: the Temporal client has a payload codec). */
+  payloadsEncrypted?: boolean;
+  /** See {@link KubeWorkflowsClientOptions.allowPlaintextSecrets} (default false). */
+  allowPlaintextSecrets?: boolean;
+}
+
+export { ClientConfigError, InvalidInputError, LockHeldError } from './errors.js';
 
 /** What to do when a deploy of the same app is already running. */
 export type DeployConflict = 'reject' | 'latestWins';
@@ -63,7 +90,11 @@ export type DeployConflict = 'reject' | 'latestWins';
 export interface DeployOptions {
   /** Override the conventional id `deploy/<cluster>/<namespace>/<app>`. */
   workflowId?: string;
-  /** `reject` (default) fails when one is running; `latestWins` cancels it (it rolls back) and then starts. */
+  /**
+   * `reject` (default) throws {@link LockHeldError} when a deploy of the app runs or a scale of one of its
+   * workloads holds its lock; `latestWins` cancels a running deploy (it rolls back) and then starts (a lock held by a
+   * scale is never taken away: {@link LockHeldError}).
+   */
   onConflict?: DeployConflict;
 }
 
@@ -116,6 +147,12 @@ export interface MonitorHandle {
 export class KubeWorkflowsClient {
   /** Schedules: scheduled scaling and periodic re-apply. */
   readonly schedules: KubeSchedules;
+  /** The default cluster's canonical name, used in workflow ids when an input names no cluster. */
+  readonly defaultCluster: string;
+  /** Whether this client encrypts payloads. */
+  readonly payloadsEncrypted: boolean;
+  /** Whether deploys with Secrets may start without encryption. */
+  readonly allowPlaintextSecrets: boolean;
 
   constructor(
     /** The Temporal client. */
@@ -123,8 +160,13 @@ export class KubeWorkflowsClient {
     /** Task queue the workflows are started on. */
     readonly taskQueue: string,
     private readonly ownConnection: Connection | undefined,
+    settings: KubeWorkflowsClientSettings = {},
   ) {
-    this.schedules = new KubeSchedules(temporal, taskQueue);
+    this.defaultCluster = settings.defaultCluster ?? 'default';
+    this.payloadsEncrypted =
+      settings.payloadsEncrypted ?? temporal.options.loadedDataConverter.payloadCodecs.length > 0;
+    this.allowPlaintextSecrets = settings.allowPlaintextSecrets ?? false;
+    this.schedules = new KubeSchedules(temporal, taskQueue, this);
   }
 
   /**
@@ -136,7 +178,7 @@ export class KubeWorkflowsClient {
     const parsed = ScaleWorkloadInput.safeParse(input);
     if (!parsed.success) throw new InvalidInputError(`invalid scale input:\n${z.prettifyError(parsed.error)}`);
     const v = parsed.data;
-    const workflowId = options.workflowId ?? scaleWorkflowId(v);
+    const workflowId = options.workflowId ?? scaleWorkflowId({ ...v, cluster: v.cluster ?? this.defaultCluster });
     const handle = await this.temporal.workflow.start('scaleWorkload', {
       taskQueue: this.taskQueue,
       workflowId,
@@ -149,45 +191,66 @@ export class KubeWorkflowsClient {
 
   /**
    * Validates and starts a deploy. Throws {@link InvalidInputError} (nothing started) when the input or any
-   * manifest is invalid.
+   * manifest is invalid, or when the manifests hold a Secret and payloads are not encrypted (unless
+   * `allowPlaintextSecrets`); {@link LockHeldError} when the app's deploy lock is held (see
+   * {@link DeployOptions.onConflict}).
    * @example
    * const client = await createKubeWorkflowsClient();
    * const handle = await client.deploy({ manifests: yamlText, namespace: 'shop', app: 'cart' });
    * const report = await handle.result(); // { outcome: 'succeeded', objects: [...] }
    */
   async deploy(input: DeployManifestsInput, options: DeployOptions = {}): Promise<DeployHandle> {
-    const parsed = DeployManifestsInput.safeParse(input);
-    if (!parsed.success) throw new InvalidInputError(`invalid deploy input:\n${z.prettifyError(parsed.error)}`);
-    const v = parsed.data;
-    // The same preparation the workflow runs in its first task: what passes here passes there.
-    const objects = prepareObjects(v, undefined);
-    if (!objects.ok) throw new InvalidInputError(formatProblems(objects.problems));
-    if (!objects.objects.length) throw new InvalidInputError('the manifests contain no objects');
-    if (v.prune && !v.app)
-      throw new InvalidInputError('prune needs an explicit app name (--app): it deletes what left that app');
-    const app = v.app ?? inferAppName(objects.objects) ?? 'app';
-    const namespace = v.namespace ?? objects.objects.find((o) => o.metadata.namespace)?.metadata.namespace;
-    const workflowId = options.workflowId ?? deployWorkflowId({ cluster: v.cluster, namespace, app });
-    const args = [packLarge({ ...input, app })] as [DeployManifestsInput];
+    const prepared = prepareDeployStart(input, this);
+    const { app, namespace } = prepared;
+    const workflowId = options.workflowId ?? prepared.workflowId;
     const start = () =>
       this.temporal.workflow.start('deployManifests', {
         taskQueue: this.taskQueue,
         workflowId,
-        args,
+        args: [prepared.input],
         workflowIdConflictPolicy: 'FAIL',
-        staticSummary: `deploy ${app} (${objects.objects.length} objects) to ${v.cluster ?? 'default cluster'}${namespace ? `/${namespace}` : ''}${v.dryRun ? ' — dry run' : ''}`,
+        staticSummary: `deploy ${app} (${prepared.objectCount} objects) to ${input.cluster ?? this.defaultCluster}${namespace ? `/${namespace}` : ''}${input.dryRun ? ' — dry run' : ''}`,
       });
     let handle: WorkflowHandle;
     try {
       handle = await start();
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || options.onConflict !== 'latestWins') throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const holder = await this.lockHolder(workflowId, err);
+      if (options.onConflict !== 'latestWins' || holder.heldBy !== workflowId) throw holder;
       const running = this.temporal.workflow.getHandle(workflowId);
       await running.cancel();
       await running.result().catch(() => undefined); // it rolls back, then ends
       handle = await start();
     }
     return wrapDeploy(handle);
+  }
+
+  /** The {@link LockHeldError} for a deploy id that is taken, naming what holds it. */
+  private async lockHolder(lockId: string, cause: Error): Promise<LockHeldError> {
+    const desc = await this.temporal.workflow
+      .getHandle(lockId)
+      .describe()
+      .catch(() => undefined);
+    const run = desc ? `run ${desc.runId}, started ${desc.startTime.toISOString()}` : '';
+    if (desc && desc.type !== 'deployManifests') {
+      const parent = desc.parentExecution?.workflowId;
+      const message = parent
+        ? `the deploy lock ${lockId} is held by ${parent} (its ${desc.type} ${run}), which is writing a workload of ` +
+          `this app: nothing was started; deploy again when it has ended`
+        : `the deploy lock ${lockId} is held by a ${desc.type} run (${run}) started by hand (a freeze): nothing ` +
+          `was started; deploy again once it is released (temporal workflow cancel -w ${lockId})`;
+      return new LockHeldError(message, lockId, parent ?? lockId, { cause });
+    }
+    const by = desc?.parentExecution ? `, started by ${desc.parentExecution.workflowId}` : '';
+    return new LockHeldError(
+      `a deploy of this app is already running: ${lockId}${run ? ` (${run})` : ''}${by}. One deploy per app at a ` +
+        `time: nothing was started; wait for it to end, or cancel it and start this one with --on-conflict ` +
+        `latest-wins (client option onConflict: 'latestWins'; it rolls back first)`,
+      lockId,
+      lockId,
+      { cause },
+    );
   }
 
   /**
@@ -226,20 +289,6 @@ export class KubeWorkflowsClient {
   async close(): Promise<void> {
     await this.ownConnection?.close();
   }
-}
-
-/** Above this many bytes of manifest text the client sends it gzip-packed (`compressed`). */
-export const COMPRESS_ABOVE_BYTES = 256 * 1024;
-
-/** Packs large manifest text so the start payload stays far below Temporal's 2 MB limit. */
-function packLarge(input: DeployManifestsInput): DeployManifestsInput {
-  const sources = input.sources ?? (input.manifests !== undefined ? [{ text: input.manifests }] : undefined);
-  if (!sources || sources.reduce((n, s) => n + s.text.length, 0) <= COMPRESS_ABOVE_BYTES) return input;
-  const { manifests: _m, sources: _s, ...rest } = input;
-  return {
-    ...rest,
-    compressed: packJson(sources.map((s) => (s.name ? { name: s.name, text: s.text } : { text: s.text }))),
-  };
 }
 
 /** An approval or rejection the deploy refused (not waiting, stale plan id, malformed input). */
@@ -309,7 +358,8 @@ export async function createKubeWorkflowsClient(
   const env = process.env;
   const namespace = options.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default';
   const taskQueue = options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
-  // Before connecting: a bad key configuration fails fast (EncryptionConfigError), nothing is sent in plaintext.
+  // Before connecting: a bad configuration fails fast (EncryptionConfigError, ClientConfigError), nothing is sent.
+  const defaultCluster = options.defaultCluster ?? resolveDefaultCluster(env);
   const dataConverter =
     options.dataConverter ??
     createDataConverter(options.encryption === false ? undefined : (options.encryption ?? loadEncryptionConfig(env)));
@@ -336,9 +386,10 @@ export async function createKubeWorkflowsClient(
     }
     connection = own = await Connection.connect(connOptions);
   }
-  return new KubeWorkflowsClient(
-    new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) }),
-    taskQueue,
-    own,
-  );
+  const temporal = new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
+  return new KubeWorkflowsClient(temporal, taskQueue, own, {
+    defaultCluster,
+    payloadsEncrypted: temporal.options.loadedDataConverter.payloadCodecs.length > 0,
+    allowPlaintextSecrets: options.allowPlaintextSecrets ?? env[ALLOW_PLAINTEXT_SECRETS_ENV] === 'true',
+  });
 }

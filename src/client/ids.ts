@@ -1,28 +1,13 @@
 /**
- * Workflow id conventions. The id is the lock: one deploy per (cluster, namespace, app) at a time.
+ * Workflow id conventions (the id is the lock: one deploy per (cluster, namespace, app), one scale per workload).
+ * The functions live in `src/domain/workflow-ids.ts` so that workflows (a scale taking its app's deploy lock) build
+ * the same ids as the client. Give them the canonical cluster name: `KubeWorkflowsClient` resolves the
+ * default cluster's name the way the worker does (see `resolveDefaultCluster`).
  * @module
  */
-
-/** Workflow id of the deploy of `app` to `namespace` on `cluster`: `deploy/<cluster>/<namespace>/<app>`. */
-export function deployWorkflowId(parts: {
-  cluster?: string | undefined;
-  namespace?: string | undefined;
-  app: string;
-}): string {
-  return `deploy/${parts.cluster || 'default'}/${parts.namespace || '_cluster'}/${parts.app}`;
-}
-
-/** Workflow id of a scale: `scale/<cluster>/<namespace>/<Kind>/<name>` (one scale per workload at a time). */
-export function scaleWorkflowId(parts: {
-  cluster?: string | undefined;
-  namespace: string;
-  kind: string;
-  name: string;
-}): string {
-  return `scale/${parts.cluster || 'default'}/${parts.namespace}/${parts.kind}/${parts.name}`;
-}
-
-/** Workflow id of a monitor: `monitor/<name>`. */
-export function monitorWorkflowId(name: string): string {
-  return `monitor/${name}`;
-}
+export {
+  CLUSTER_SCOPED_NAMESPACE_PART,
+  deployWorkflowId,
+  monitorWorkflowId,
+  scaleWorkflowId,
+} from '../domain/workflow-ids.js';

@@ -4,25 +4,31 @@
  */
 export {
   ApprovalRefusedError,
+  ClientConfigError,
   COMPRESS_ABOVE_BYTES,
   createKubeWorkflowsClient,
   DEFAULT_TASK_QUEUE,
   InvalidInputError,
   KubeWorkflowsClient,
+  LockHeldError,
 } from './client.js';
 export type {
   DeployConflict,
   DeployHandle,
   DeployOptions,
   KubeWorkflowsClientOptions,
+  KubeWorkflowsClientSettings,
   MonitorHandle,
   ScaleHandle,
 } from './client.js';
+export { resolveDefaultCluster } from './clusters.js';
 export { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
+export { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 export type { MonitorHealthInput, MonitorStatus, MonitorTarget } from '../schemas/monitor.js';
 export { DEFAULT_CATCHUP_WINDOW, DEFAULT_OVERLAP, KubeSchedules } from './schedules.js';
 export type { OverlapPolicy, ScheduleCommonOptions } from './schedules.js';
 export type { ScaleReport, ScaleWorkloadInput } from '../schemas/scale.js';
+export type { ScheduledDeployInput, ScheduledRunSkipped, ScheduledScaleInput } from '../schemas/scheduled.js';
 export type {
   ApprovalInput,
   DeployManifestsInput,

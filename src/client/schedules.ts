@@ -2,6 +2,12 @@
  * Schedule helpers: scheduled scaling and periodic re-apply (drift correction) through Temporal Schedules, with
  * overlap policy, catch-up window and pause exposed. Inputs are validated with the workflows' own schemas before
  * the schedule is created, so a bad schedule never fires.
+ *
+ * Scheduled runs take the same locks as any other run. A schedule appends a timestamp to the workflow id of every
+ * run it starts, so it starts a wrapper (`scheduledDeploy` / `scheduledScale`) that starts the real workflow as a
+ * child under the canonical id (`deploy/<cluster>/<namespace>/<app>`, `scale/<cluster>/<namespace>/<Kind>/<name>`):
+ * a run whose id is taken is skipped, named in its report. Schedules created before this started the workflows
+ * directly, outside the locks: re-create them.
  * @module
  */
 import type {
@@ -12,8 +18,11 @@ import type {
   ScheduleSummary,
 } from '@temporalio/client';
 import { z } from 'zod';
-import { DeployManifestsInput } from '../schemas/deploy.js';
+import type { DeployManifestsInput } from '../schemas/deploy.js';
 import { ScaleWorkloadInput } from '../schemas/scale.js';
+import type { ScheduledDeployInput, ScheduledScaleInput } from '../schemas/scheduled.js';
+import { scaleWorkflowId } from '../domain/workflow-ids.js';
+import { prepareDeployStart, type DeployStartContext } from './deploy-start.js';
 import { InvalidInputError } from './errors.js';
 
 /** What a schedule does when its previous run is still going. */
@@ -64,6 +73,12 @@ export class KubeSchedules {
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    /** Default cluster name, encryption and opt-out, as the `KubeWorkflowsClient` resolved them. */
+    private readonly context: DeployStartContext = {
+      defaultCluster: 'default',
+      payloadsEncrypted: client.options.loadedDataConverter.payloadCodecs.length > 0,
+      allowPlaintextSecrets: false,
+    },
   ) {}
 
   /**
@@ -73,23 +88,23 @@ export class KubeSchedules {
    *   input: { kind: 'Deployment', name: 'cart', namespace: 'shop', replicas: 6 } });
    */
   async createScale(options: ScheduleCommonOptions & { input: ScaleWorkloadInput }): Promise<ScheduleHandle> {
-    validate(ScaleWorkloadInput, options.input, 'scale input');
-    return this.create(
-      options,
-      'scaleWorkload',
-      options.input,
-      `scale ${options.input.kind}/${options.input.namespace}/${options.input.name}`,
-    );
+    const v = validate(ScaleWorkloadInput, options.input, 'scale input');
+    const id = scaleWorkflowId({ ...v, cluster: v.cluster ?? this.context.defaultCluster });
+    const input: ScheduledScaleInput = { scaleWorkflowId: id, scale: options.input };
+    return this.create(options, 'scheduledScale', input, `scale ${v.kind}/${v.namespace}/${v.name} as ${id}`);
   }
 
   /**
-   * Re-applies manifests on a cron: drift correction (a run reports `configured` objects that had drifted).
+   * Re-applies manifests on a cron: drift correction (a run reports `configured` objects that had drifted). Each
+   * run deploys under the app's deploy id, so it is skipped while another deploy of the app runs. Refused, like a
+   * deploy, when the manifests hold a Secret and payloads are not encrypted (the schedule stores its input).
    * @example
    * await client.schedules.createReapply({ scheduleId: 'shop-drift', cron: '*\/30 * * * *', input: { manifests, app: 'shop' } });
    */
   async createReapply(options: ScheduleCommonOptions & { input: DeployManifestsInput }): Promise<ScheduleHandle> {
-    validate(DeployManifestsInput, options.input, 'deploy input');
-    return this.create(options, 'deployManifests', options.input, `re-apply ${options.input.app ?? 'manifests'}`);
+    const prepared = prepareDeployStart(options.input, this.context);
+    const input: ScheduledDeployInput = { deployWorkflowId: prepared.workflowId, deploy: prepared.input };
+    return this.create(options, 'scheduledDeploy', input, `re-apply ${prepared.app} as ${prepared.workflowId}`);
   }
 
   /** Pauses a schedule (runs stop until unpaused). */
