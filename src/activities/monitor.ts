@@ -19,6 +19,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
 import { FailureType } from '../domain/failures.js';
 import { assessHealth, healthRecheckAt, HealthStatus, recheckDelayMs } from '../domain/health.js';
+import { matches, parseLabelSelector, type LabelSelector } from '../domain/selectors.js';
 import { formatSubject } from '../domain/subject.js';
 import { watchKinds, type WatchTarget } from '../kube/watch.js';
 import type { KubeGateway, LiveObject } from '../kube/index.js';
@@ -345,20 +346,26 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
   };
 }
 
-/** Equality-based label selectors (`a=b,c!=d,e`), what monitors use. Set-based selectors are not supported here. */
-export function matchesSelector(labels: Record<string, string>, selector: string): boolean {
-  return selector
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .every((term) => {
-      const ne = term.split('!=');
-      if (ne.length === 2) return labels[(ne[0] ?? '').trim()] !== (ne[1] ?? '').trim();
-      const eq = term.split(/==?/);
-      if (eq.length === 2) return labels[(eq[0] ?? '').trim()] === (eq[1] ?? '').trim();
-      if (term.startsWith('!')) return !(term.slice(1) in labels);
-      return term in labels;
-    });
+/** Selectors parsed so far, by text: every burst of watch events re-matches every object against the same few. */
+const parsedSelectors = new Map<string, LabelSelector>();
+const MAX_PARSED_SELECTORS = 1_000;
+
+/**
+ * Whether labels satisfy a Kubernetes label selector, equality- or set-based ({@link parseLabelSelector}); text is
+ * parsed once and remembered. The monitor schema rejects invalid selectors, so one reaching here is a bug: it
+ * throws instead of silently matching nothing.
+ */
+export function matchesSelector(labels: Record<string, string>, selector: string | LabelSelector): boolean {
+  if (typeof selector !== 'string') return matches(selector, labels);
+  let parsed = parsedSelectors.get(selector);
+  if (!parsed) {
+    const result = parseLabelSelector(selector);
+    if (!result.ok) throw new TypeError(`invalid label selector "${selector}": ${result.error}`);
+    if (parsedSelectors.size >= MAX_PARSED_SELECTORS) parsedSelectors.clear();
+    parsed = result.selector;
+    parsedSelectors.set(selector, parsed);
+  }
+  return matches(parsed, labels);
 }
 
 async function probeHttp(doFetch: typeof fetch, t: Extract<MonitorTarget, { type: 'http' }>): Promise<Observation> {

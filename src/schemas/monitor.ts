@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from 'zod';
+import { parseLabelSelector } from '../domain/selectors.js';
 import { NamespaceName } from './kube-object.js';
 
 /** Alert severities, worst first (the same names PagerDuty uses). */
@@ -16,12 +17,21 @@ const TargetId = z
   .regex(/^[a-z0-9][-a-z0-9_.]*$/, 'an id is lowercase letters, digits, "-", "_" and "."')
   .max(100);
 
+/**
+ * A Kubernetes label selector (`app=web`, `tier in (front,back)`, `!canary`), checked as the API server checks it:
+ * a selector it would reject is an input error here, never a watch that silently matches nothing.
+ */
+export const LabelSelectorText = z.string().superRefine((text, ctx) => {
+  const parsed = parseLabelSelector(text);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `invalid label selector "${text}": ${parsed.error}` });
+});
+
 /** Workloads selected by namespace and label selector (or names): each object becomes one monitored target. */
 export const KubeTarget = z.object({
   type: z.literal('kube'),
   namespace: NamespaceName,
-  /** Label selector, e.g. `app.kubernetes.io/part-of=shop`. */
-  selector: z.string().optional(),
+  /** Label selector, e.g. `app.kubernetes.io/part-of=shop` or `tier in (web,api)`. */
+  selector: LabelSelectorText.optional(),
   /** Only these object names. */
   names: z.array(z.string().min(1)).optional(),
   /** Kinds watched (default Deployment, StatefulSet, DaemonSet). */

@@ -238,6 +238,9 @@ describe('matchesSelector', () => {
     ['app', { app: 'x' }, true],
     ['!app', { app: 'x' }, false],
     ['', { app: 'x' }, true],
+    ['tier in (web,api)', { tier: 'api' }, true],
+    ['tier notin (web)', { tier: 'web' }, false],
+    ['app=shop,tier in (web)', { app: 'shop', tier: 'web' }, true],
   ])('%s on %j is %s', (selector, labels, expected) => {
     expect(matchesSelector(labels, selector)).toBe(expected);
   });
