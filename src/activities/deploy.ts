@@ -5,12 +5,20 @@
  * @module
  */
 import { setMaxListeners } from 'node:events';
-import { heartbeat, cancellationSignal } from '@temporalio/activity';
+import { activityInfo, heartbeat, cancellationSignal } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { KubeObject } from '../schemas/kube-object.js';
-import { changedPaths } from '../domain/changes.js';
+import { changedPaths, liveFingerprint } from '../domain/changes.js';
 import { FailureType } from '../domain/failures.js';
-import { assessHealth, formatPending, HealthStatus, type HealthAssessment } from '../domain/health.js';
+import {
+  assessHealth,
+  describeBlockers,
+  formatPending,
+  healthRecheckAt,
+  HealthStatus,
+  recheckDelayMs,
+  type HealthAssessment,
+} from '../domain/health.js';
 import { packJson, unpackJson } from '../domain/compression.js';
 import { APP_LABEL, MANAGED_BY, MANAGED_BY_LABEL, prepareObjects } from '../domain/deploy-input.js';
 import { formatProblems, stripServerFields } from '../domain/manifests.js';
@@ -18,6 +26,7 @@ import { deletionOrder } from '../domain/ordering.js';
 import { DeployManifestsInput } from '../schemas/deploy.js';
 import { checkPolicy, formatViolations, type Policy } from '../domain/policy.js';
 import { formatSubject, subjectOf } from '../domain/subject.js';
+import { plaintextSecretsRefusal } from '../domain/secrets.js';
 import { isKubeApiError, keyOf, type KubeGateway, type LiveObject } from '../kube/index.js';
 import { cacheKey, watchKinds, type WatchTarget } from '../kube/watch.js';
 import { classified, toApplicationFailure } from './failures.js';
@@ -25,6 +34,7 @@ import { DEFAULT_APPLY_CONCURRENCY, mapSettledLimit } from './pool.js';
 import { coalesce, relatedIndex } from './related.js';
 import type {
   AppliedObject,
+  ApplyFailureDetails,
   ApplyObjectsInput,
   DeleteObjectsInput,
   DeployPlan,
@@ -57,6 +67,13 @@ export interface DeployActivityDeps {
   heartbeatIntervalMs?: number;
   /** Operational counters (exported at the worker's /metrics). */
   counters?: { inc(name: string, labels?: Record<string, string>, by?: number): void };
+  /**
+   * True when this worker encrypts payloads. Without it, `planDeploy` refuses (PolicyViolation) a deploy that
+   * contains a Secret, unless {@link DeployActivityDeps.allowPlaintextSecrets}. Default false.
+   */
+  payloadsEncrypted?: boolean;
+  /** Opt-out: let Secrets into unencrypted workflow history anyway. Default false. */
+  allowPlaintextSecrets?: boolean;
 }
 
 /** From this many objects of one kind in one namespace, planning LISTs the collection instead of GETting each. */
@@ -153,6 +170,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const objects = await resolveObjects(input.source);
+        const plaintext = plaintextSecretsRefusal({ ...deps, objects, side: 'worker' });
+        if (plaintext) throw ApplicationFailure.nonRetryable(plaintext, FailureType.PolicyViolation);
         const newNamespaces = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
         const pendingKinds = crdKinds(objects);
         const scopes = await guard(gw, objects, pendingKinds);
@@ -202,10 +221,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
             throw err;
           }
           if (!live) return { ...base, action: 'created' };
+          const fingerprint = liveFingerprint(live);
           const changes = changedPaths(live, dry);
-          if (!changes.length) return { ...base, action: 'unchanged' };
+          if (!changes.length) return { ...base, action: 'unchanged', fingerprint };
           previous.push(stripServerFields(live));
-          return { ...base, action: 'configured', changes };
+          return { ...base, action: 'configured', changes, fingerprint };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length) throw combineFailures('the API server rejected', failures, '; nothing was written');
@@ -226,12 +246,23 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const gw = deps.gateway(input.cluster);
         const objects = await resolveObjects(input.source);
         await guard(gw, objects, crdKinds(objects));
-        let done = 0;
-        const settled = await mapSettledLimit(objects, concurrency, async (obj) => {
+        // A retried attempt skips what an earlier attempt confirmed (positions in `objects`, from its heartbeats):
+        // those writes reached the API server, and writing them again would only add load and audit noise.
+        const confirmed = new Set((activityInfo().heartbeatDetails as ApplyProgress | undefined)?.confirmed ?? []);
+        const retried = activityInfo().attempt > 1;
+        const settled = await mapSettledLimit(objects, concurrency, async (obj, i) => {
+          const subject = formatSubject(keyOf(obj));
+          if (confirmed.has(i)) return { subject };
+          // A write the dead attempt sent after its last heartbeat may have landed: a dry-run tells, for the cost of
+          // a read, and nothing is written twice.
+          if (retried && (await alreadyApplied(gw, obj, input.force))) {
+            confirmed.add(i);
+            return { subject };
+          }
           const live = await gw.apply(obj, { force: input.force });
-          done++;
-          heartbeat({ applied: done, total: objects.length });
-          return { subject: formatSubject(keyOf(obj)), uid: live.metadata.uid, generation: live.metadata.generation };
+          confirmed.add(i);
+          heartbeat({ confirmed: [...confirmed], total: objects.length } satisfies ApplyProgress);
+          return { subject, uid: live.metadata.uid, generation: live.metadata.generation };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         deps.counters?.inc(
@@ -239,7 +270,17 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           { cluster: gw.cluster },
           objects.length - failures.length,
         );
-        if (failures.length) throw combineFailures('applying failed for', failures);
+        if (failures.length) {
+          // Tell the saga exactly which writes happened and which the API server refused (a 4xx: not written).
+          const outcome: ApplyFailureDetails = { applied: [], refused: [], uncertain: [] };
+          settled.forEach((r, i) => {
+            const subject = formatSubject(keyOf(objects[i] as KubeObject));
+            if (r.status === 'fulfilled') outcome.applied.push(subject);
+            else if (isDefinitiveRefusal(r.reason)) outcome.refused.push(subject);
+            else outcome.uncertain.push(subject);
+          });
+          throw combineFailures('applying failed for', failures, '', outcome);
+        }
         return settled.map((r) => (r as PromiseFulfilledResult<AppliedObject>).value);
       });
     },
@@ -284,7 +325,11 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const oldEntries = parseInventory(existing);
         const current = new Set(input.objects.map((o) => o.subject));
         const stale = oldEntries.filter((e) => !current.has(e.subject));
-        const pruned: string[] = [];
+        // A retried attempt carries on from the deletions an earlier one confirmed (heartbeat details), so the
+        // report lists every object this deploy pruned, not only the ones the last attempt happened to delete.
+        const pruned: string[] = [
+          ...((activityInfo().heartbeatDetails as { pruned?: string[] } | undefined)?.pruned ?? []),
+        ];
         const skipped: string[] = [];
         let keepStale: ObjectRefWithSubject[] = [];
         if (input.prune && stale.length) {
@@ -305,6 +350,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           );
           const forbidden = new Set(violations.map((v) => v.subject));
           for (const e of ordered) {
+            if (pruned.includes(e.subject)) continue;
             if (forbidden.has(e.subject)) {
               skipped.push(e.subject);
               continue;
@@ -317,6 +363,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
             }
             await gw.delete(e);
             pruned.push(e.subject);
+            heartbeat({ pruned });
           }
           keepStale = stale.filter((e) => forbidden.has(e.subject));
         }
@@ -391,18 +438,21 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       }));
       let settle: (r: HealthResult) => void = () => undefined;
       const done = new Promise<HealthResult>((resolve) => (settle = resolve));
+      /** The watch cache once every collection is listed (the watches update it in place). */
+      let synced: Map<string, LiveObject> | undefined;
+      // A Pending pod sends no event when it crosses the unschedulable threshold: rules with a duration are
+      // re-assessed on this timer too, at the instant they are due and at least every MAX_RECHECK_INTERVAL_MS.
+      let recheck: NodeJS.Timeout | undefined;
+      let stopped = false;
 
-      const evaluate = coalesce((state: Map<string, LiveObject>, synced: boolean): void => {
-        if (!synced) return; // an object not listed yet is not NotFound
-        const related = relatedIndex(state.values());
+      const evaluate = coalesce((state: Map<string, LiveObject>, listed: boolean): void => {
+        if (!listed) return; // an object not listed yet is not NotFound
+        synced = state;
         const now = new Date();
-        latest = input.objects.map((ref) => {
-          const obj = state.get(cacheKey(ref.apiVersion, ref.kind, ref.namespace, ref.name));
-          let a: HealthAssessment;
-          if (!obj) a = { status: HealthStatus.NotFound, reason: 'NotFound', message: 'not found' };
-          else a = assessHealth(obj, related(obj), { now });
-          return { subject: ref.subject, ...a };
-        });
+        const assessed = assessObjects(input.objects, state, now);
+        latest = assessed.health;
+        clearTimeout(recheck);
+        if (!stopped) recheck = setTimeout(() => evaluate(state, true), recheckDelayMs(assessed.recheckAt, now));
         const failed = latest.filter((h) => h.status === HealthStatus.Failed);
         if (failed.length) {
           settle({
@@ -418,11 +468,14 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       const beat = setInterval(() => heartbeat(summarize(latest)), deps.heartbeatIntervalMs ?? 2_000);
       const remaining = Math.max(0, input.deadlineMs - Date.now());
       const timer = setTimeout(() => {
+        // Assessed afresh, with what blocks each object, so the one message says why down to the pods.
+        const final = synced ? assessObjects(input.objects, synced, new Date(), true) : undefined;
+        const objects = final?.health ?? latest;
         settle({
           outcome: 'TimedOut',
-          objects: latest,
+          objects,
           message: formatPending(
-            latest.map((h) => ({ subject: h.subject, assessment: h })),
+            objects.map((h) => ({ subject: h.subject, assessment: h, details: final?.details.get(h.subject) })),
             input.timeoutSeconds,
           ),
         });
@@ -436,6 +489,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         if (!result) throw ApplicationFailure.retryable('watch ended unexpectedly', FailureType.KubeUnavailable);
         return result;
       } finally {
+        stopped = true;
+        clearTimeout(recheck);
         clearInterval(beat);
         clearTimeout(timer);
         evaluate.cancel();
@@ -493,6 +548,34 @@ function watchTargets(objects: readonly ObjectRefWithSubject[]): WatchTarget[] {
   return [...seen.values()];
 }
 
+/**
+ * Assesses every awaited object from the watch cache at `now`: its health, when a rule with a duration is next
+ * due among them, and (with `withDetails`, for the timeout message) what blocks each one.
+ */
+function assessObjects(
+  refs: readonly ObjectRefWithSubject[],
+  state: Map<string, LiveObject>,
+  now: Date,
+  withDetails = false,
+): { health: ObjectHealth[]; recheckAt: Date | undefined; details: Map<string, string[]> } {
+  const related = relatedIndex(state.values());
+  let recheckAt: Date | undefined;
+  const details = new Map<string, string[]>();
+  const health = refs.map((ref): ObjectHealth => {
+    const obj = state.get(cacheKey(ref.apiVersion, ref.kind, ref.namespace, ref.name));
+    if (!obj) return { subject: ref.subject, status: HealthStatus.NotFound, reason: 'NotFound', message: 'not found' };
+    const objRelated = related(obj);
+    const a: HealthAssessment = assessHealth(obj, objRelated, { now });
+    if (a.status !== HealthStatus.Current && a.status !== HealthStatus.Failed) {
+      const at = healthRecheckAt(obj, objRelated, { now });
+      if (at !== undefined && (recheckAt === undefined || at < recheckAt)) recheckAt = at;
+      if (withDetails) details.set(ref.subject, describeBlockers(obj, objRelated, { now }));
+    }
+    return { subject: ref.subject, ...a };
+  });
+  return { health, recheckAt, details };
+}
+
 function summarize(health: readonly ObjectHealth[]): { current: number; total: number; pending: string[] } {
   const pending = health.filter((h) => h.status !== HealthStatus.Current);
   return {
@@ -503,7 +586,12 @@ function summarize(health: readonly ObjectHealth[]): { current: number; total: n
 }
 
 /** One failure for many objects: non-retryable only when every cause is. `note` ends the first line. */
-function combineFailures(what: string, errors: readonly unknown[], note = ''): ApplicationFailure {
+function combineFailures(
+  what: string,
+  errors: readonly unknown[],
+  note = '',
+  details?: ApplyFailureDetails,
+): ApplicationFailure {
   const failures = errors.map(toApplicationFailure);
   const nonRetryable = failures.every((f) => f.nonRetryable);
   const type = nonRetryable ? (failures[0]?.type ?? FailureType.KubeInvalid) : FailureType.KubeUnavailable;
@@ -514,5 +602,25 @@ function combineFailures(what: string, errors: readonly unknown[], note = ''): A
     message: `${what} ${failures.length} object${plural}${note}:\n${lines.join('\n')}`,
     type,
     nonRetryable,
+    ...(details ? { details: [details] } : {}),
   });
+}
+
+/** Heartbeat details of `applyObjects`: positions (in the activity's object list) whose write was confirmed. */
+interface ApplyProgress {
+  confirmed: number[];
+  total: number;
+}
+
+/** True when applying `obj` would change nothing: the live object already holds what it says. */
+async function alreadyApplied(gw: KubeGateway, obj: KubeObject, force: boolean): Promise<boolean> {
+  const live = await gw.get(keyOf(obj));
+  if (!live) return false;
+  const dry = await gw.apply(obj, { dryRun: true, force });
+  return changedPaths(live, dry).length === 0;
+}
+
+/** True for an API answer that proves the write did not happen (4xx other than 408/429). */
+function isDefinitiveRefusal(err: unknown): boolean {
+  return isKubeApiError(err) && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
 }

@@ -3,6 +3,7 @@
  * {@link Activities} type (`import type`).
  * @module
  */
+import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
 import { createScaleActivities } from './scale.js';
@@ -14,6 +15,7 @@ export type ActivityDeps = DeployActivityDeps & MonitorActivityDeps;
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDeployActivities(deps),
+    ...createCompensationActivities(deps),
     ...createScaleActivities(deps),
     ...createMonitorActivities(deps),
   };
@@ -23,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 
 export type * from './types.js';
+export type { CompensateObjectsInput } from './compensate.js';
 export { toApplicationFailure } from './failures.js';
 export { DEFAULT_APPLY_CONCURRENCY } from './pool.js';
 export type { WorkloadRef } from './scale.js';

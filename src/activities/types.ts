@@ -24,6 +24,11 @@ export interface PlanEntry extends ObjectRefWithSubject {
   namespaced: boolean;
   /** Set when the server could not validate it yet (its namespace or CRD is created by this deploy). */
   validatedLater?: boolean;
+  /**
+   * Fingerprint (`liveFingerprint` of domain/changes) of the live object at plan time (absent for objects to create): after an approval the
+   * deploy re-plans and compares, so a plan approved after the cluster moved is never applied as it was.
+   */
+  fingerprint?: string;
 }
 
 /**
@@ -58,6 +63,19 @@ export interface ApplyObjectsInput {
   cluster: string;
   source: ObjectSource;
   force: boolean;
+}
+
+/**
+ * Details of an `applyObjects` failure (the first entry of `ApplicationFailure.details`): what the saga's ledger
+ * needs to know about each object of the call.
+ */
+export interface ApplyFailureDetails {
+  /** Written: the API server confirmed them. */
+  applied: string[];
+  /** Refused by the API server with a 4xx answer (conflict, invalid, forbidden, denied by admission): unchanged. */
+  refused: string[];
+  /** Unknown: the request failed in a way that does not prove it was not written (5xx, network, timeout). */
+  uncertain: string[];
 }
 
 /** Input of `restoreObjects`. */

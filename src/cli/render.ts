@@ -11,6 +11,7 @@ const OUTCOME_COLOUR: Record<DeployReport['outcome'], (s: string) => string> = {
   planned: pc.cyan,
   failed: pc.red,
   rolledBack: pc.yellow,
+  rollbackFailed: pc.red,
   rejected: pc.yellow,
 };
 
@@ -37,6 +38,8 @@ export function renderReport(report: DeployReport): string {
 }
 
 function describe(o: ObjectReport): string {
+  if (o.rollback === 'failed') return `rollback failed: ${o.message ?? ''}`;
+  if (o.rollback === 'untouched') return 'not written, nothing to undo';
   if (o.status && o.status !== 'Current' && o.message) return `${o.reason ?? ''}: ${o.message}`;
   if (o.changes?.length) return `changed ${o.changes.slice(0, 3).join(', ')}${o.changes.length > 3 ? ', …' : ''}`;
   return '';

@@ -13,8 +13,13 @@
  */
 
 export {
+  controlPlanePids,
   defaultStackDir,
   findStackProcesses,
+  killControlPlaneComponent,
+  restartApiServer,
+  restartTemporal,
+  startControlPlane,
   kwokctlConfig,
   readStackState,
   stackEnvLines,
@@ -26,8 +31,14 @@ export {
   withStack,
 } from './stack.js';
 export type {
+  ControlPlaneComponent,
+  RestartApiServerOptions,
+  RestartApiServerResult,
+  RestartTemporalOptions,
   StackDirOptions,
   StackInfo,
+  StackRef,
+  StartControlPlaneOptions,
   StackState,
   StartStackOptions,
   StopStackOptions,
@@ -52,3 +63,5 @@ export type {
   ToolchainBinary,
   ToolchainVersions,
 } from './toolchain.js';
+export { DEV_ENCRYPTION_KEY_FILE, devEncryptionEnvLines, ensureDevEncryptionKey } from './encryption-key.js';
+export type { DevEncryptionKey } from './encryption-key.js';

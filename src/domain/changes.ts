@@ -58,17 +58,43 @@ function diff(a: unknown, b: unknown, path: string, out: string[]): void {
 }
 
 /**
+ * A short fingerprint of what a live object says, ignoring status and server bookkeeping (resourceVersion,
+ * managedFields, generation): it changes when someone edits the object's spec, labels, annotations or data, not
+ * when a controller updates its status. Used to tell whether the cluster moved between a plan and its approval.
+ */
+export function liveFingerprint(live: unknown): string {
+  return fnv1a(stableJson(normalize(live)));
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .filter((k) => o[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/**
  * A short stable id of a plan (FNV-1a over each entry's subject, action and changed paths). An approval names
  * the plan it approves; when the cluster changed and the plan was recomputed, an old approval no longer matches.
  */
 export function planId(
   entries: readonly { subject: string; action: string; changes?: readonly string[] | undefined }[],
 ): string {
-  let h = 0x811c9dc5;
   const text = entries.map((e) => `${e.subject}|${e.action}|${(e.changes ?? []).join(',')}`).join('\n');
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `plan-${h.toString(16).padStart(8, '0')}-${entries.length}`;
+  return `plan-${fnv1a(text)}-${entries.length}`;
 }

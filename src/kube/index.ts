@@ -6,14 +6,22 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { HttpKubeGateway, type KubeGateway } from './gateway.js';
 import { KubeTransport, type TransportOptions } from './transport.js';
 
-export { FIELD_MANAGER, HttpKubeGateway, keyOf } from './gateway.js';
-export type { ApplyOptions, KubeGateway, LiveObject, ObjectKey, ResourceInfo, WatchEvent } from './gateway.js';
+export { FIELD_MANAGER, HttpKubeGateway, keyOf, MALFORMED_WATCH_EVENT_REASON, parseWatchEvent } from './gateway.js';
+export type {
+  ApplyOptions,
+  KubeGateway,
+  LiveObject,
+  ObjectKey,
+  ResourceInfo,
+  WatchEvent,
+  WatchRequestOptions,
+} from './gateway.js';
 export { KubeApiError, isKubeApiError, failureTypeForStatus } from './errors.js';
-export { KubeTransport } from './transport.js';
-export type { TransportOptions, TransportStats } from './transport.js';
+export { DEFAULT_WATCH_IDLE_TIMEOUT_MS, KubeTransport, STREAM_STALLED_REASON, USER_AGENT } from './transport.js';
+export type { StreamOptions, TransportOptions, TransportStats } from './transport.js';
 export { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
-export { watchKinds } from './watch.js';
-export type { WatchTarget, WatchedState } from './watch.js';
+export { DEFAULT_RETRY_INITIAL_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_WATCH_TIMEOUT_SECONDS, watchKinds } from './watch.js';
+export type { WatchKindsOptions, WatchTarget, WatchedState } from './watch.js';
 
 /** Where a cluster's credentials come from. */
 export type ClusterCredentials = { kubeconfig: string; context?: string | undefined } | { inCluster: true };

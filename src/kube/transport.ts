@@ -15,6 +15,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeErrorFromNetwork, kubeErrorFromResponse, KubeApiError } from './errors.js';
 import { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
 
+/**
+ * The User-Agent of every request: the API server's audit log and metrics attribute our calls to it, so an operator
+ * can tell kube-workflows' writes from kubectl's or a controller's.
+ */
+export const USER_AGENT = 'kube-workflows';
+
 /** Tuning of the transport. Every field has a default. */
 export interface TransportOptions {
   /** Sustained requests per second (default {@link DEFAULT_QPS}). */
@@ -270,7 +276,11 @@ export class KubeTransport {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body =
       opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
-    const headers: Record<string, string> = { Accept: 'application/json', ...(await this.authHeaders()) };
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'User-Agent': USER_AGENT,
+      ...(await this.authHeaders()),
+    };
     if (body !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));

@@ -87,6 +87,12 @@ export const ObjectReport = z.object({
   action: ObjectAction,
   /** Field paths that differ from the live object (configured objects only, at most a few dozen). */
   changes: z.array(z.string()).optional(),
+  /**
+   * What the rollback did to this object, when the deploy was undone: `restored` (back to its state before the
+   * deploy), `deleted` (the deploy had created it), `untouched` (nothing needed undoing: its write never reached
+   * the cluster), `failed` (left as it is: see `message`).
+   */
+  rollback: z.enum(['restored', 'deleted', 'untouched', 'failed']).optional(),
   status: HealthStatusName.optional(),
   reason: z.string().optional(),
   message: z.string().optional(),
@@ -94,8 +100,18 @@ export const ObjectReport = z.object({
 /** One object's line in the report. */
 export type ObjectReport = z.infer<typeof ObjectReport>;
 
-/** Final outcome of a deploy. `rejected`: the plan was rejected or not approved in time; nothing was written. */
-export const DeployOutcome = z.enum(['succeeded', 'planned', 'failed', 'rolledBack', 'rejected']);
+/**
+ * Final outcome of a deploy:
+ * - `succeeded`: every object applied and (with `wait`) Current;
+ * - `planned`: dry run, nothing was written;
+ * - `rejected`: the plan was rejected or not approved in time; nothing was written;
+ * - `failed`: the deploy failed and nothing needed undoing (nothing was written, or rollback is off: then the
+ *   report lists what is left changed);
+ * - `rolledBack`: the deploy failed after writing, and every change was undone and is healthy again;
+ * - `rollbackFailed`: the deploy failed after writing and at least one change could not be undone (`left` says
+ *   which and why).
+ */
+export const DeployOutcome = z.enum(['succeeded', 'planned', 'failed', 'rolledBack', 'rollbackFailed', 'rejected']);
 /** Final outcome of a deploy. */
 export type DeployOutcome = z.infer<typeof DeployOutcome>;
 
@@ -115,6 +131,10 @@ export const DeployReport = z.object({
       comment: z.string().optional(),
     })
     .optional(),
+  /** Why the deploy failed, when it did after writing: the failure type (closed list) and its message. */
+  failure: z.object({ type: z.string(), message: z.string() }).optional(),
+  /** Objects a failed rollback left changed or unhealthy, each with why (`rollbackFailed`, or `failed` without rollback). */
+  left: z.array(z.string()).optional(),
   /** Milliseconds spent per phase. */
   durationsMs: z.record(z.string(), z.number()),
   message: z.string(),

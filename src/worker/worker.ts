@@ -15,6 +15,8 @@ import { createCounters, installRuntime, startOpsServer, type Counters } from '.
 import { workflowCodeOption, workflowsPath } from './workflow-code.js';
 import { workflowInputReader } from './workflow-input.js';
 
+/** Longest interval between two heartbeats sent to Temporal (see `maxHeartbeatThrottleInterval`). */
+export const HEARTBEAT_THROTTLE = '1s';
 /** A running worker and what to close after it. */
 export interface KubeWorker {
   worker: Worker;
@@ -106,6 +108,8 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
       return gw;
     },
     policy: config.policy,
+    payloadsEncrypted: dataConverter !== undefined,
+    allowPlaintextSecrets: config.policy.allowPlaintextSecrets,
     applyConcurrency: config.worker.applyConcurrency,
     counters,
     workerStopping: () => built.worker !== undefined && !['INITIALIZED', 'RUNNING'].includes(built.worker.getState()),
@@ -119,6 +123,10 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     ...(dataConverter ? { dataConverter } : {}),
     shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
+    // Apply activities report each confirmed write in their heartbeat details, and a retried attempt skips what
+    // they list: send them at least every second (the default waits up to 80% of the heartbeat timeout, 16 s),
+    // so a worker that dies loses at most a second of confirmations.
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
   });
   built.worker = worker;
   return {
@@ -178,7 +186,9 @@ export async function runWorker(
       `clusters: ${[...kw.gateways.keys()].join(', ')} (default ${config.clusters.default}); ` +
       (config.encryption
         ? `payloads encrypted with key id "${config.encryption.encryptWith}"`
-        : 'payload encryption off'),
+        : config.policy.allowPlaintextSecrets
+          ? 'payload encryption off; deploys with Secrets ALLOWED in plaintext history'
+          : 'payload encryption off (deploys with Secrets are refused)'),
   );
   try {
     await kw.worker.run();

@@ -13,5 +13,5 @@ export const KubeCluster = defineSearchAttributeKey('KubeCluster', SearchAttribu
 export const KubeNamespace = defineSearchAttributeKey('KubeNamespace', SearchAttributeType.KEYWORD);
 /** Application name. */
 export const KubeApp = defineSearchAttributeKey('KubeApp', SearchAttributeType.KEYWORD);
-/** Final outcome (`succeeded`, `failed`, `rolledBack`, `planned`), set when the run ends. */
+/** Final outcome (`succeeded`, `failed`, `rolledBack`, `rollbackFailed`, `rejected`, `planned`), set when the run ends. */
 export const KubeOutcome = defineSearchAttributeKey('KubeOutcome', SearchAttributeType.KEYWORD);

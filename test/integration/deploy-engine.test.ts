@@ -9,6 +9,7 @@ import { InvalidInputError, type DeployHandle } from '../../src/client/index.js'
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import { INLINE_OBJECTS_LIMIT, type DeployProgress } from '../../src/workflows/deploy.js';
 import { historyPayloads } from '../support/history.js';
+import { pollUntil } from '../support/poll.js';
 import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('engine', {
@@ -303,19 +304,4 @@ async function imageOf(name: string): Promise<string | undefined> {
   const d = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name });
   return (d?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec
     .containers[0]?.image;
-}
-
-async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await read();
-      if (done(last)) return last;
-    } catch {
-      // the first workflow task may not have run yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
 }

@@ -1,0 +1,52 @@
+/**
+ * The deploy workflow's public surface besides its input and report: phases, the `progress` query, the
+ * `approve` / `reject` updates, and the patch ids that keep running deploys on the code they started with.
+ * @module
+ */
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ApprovalInput, ObjectReport } from '../schemas/deploy.js';
+
+/**
+ * Patch ids (`patched()`): runs started before a change keep replaying the code they started with.
+ * - {@link SAGA_PATCH}: failures after the first write compensate through the ledger (`compensateObjects`);
+ *   before it, only failed health and cancellation rolled back (`restoreObjects` + `deleteObjects`).
+ * - {@link REPLAN_PATCH}: an approved plan is re-planned and compared before anything is written.
+ */
+export const SAGA_PATCH = 'deploy-saga-ledger';
+/** See {@link SAGA_PATCH}. */
+export const REPLAN_PATCH = 'deploy-replan-after-approval';
+
+/** Above this many bytes of objects, activities read them from the start event instead of their own input. */
+export const INLINE_OBJECTS_LIMIT = 128 * 1024;
+
+/** Phases of a deploy, in order. */
+export type DeployPhase =
+  'validating' | 'planning' | 'awaitingApproval' | 'applying' | 'waiting' | 'pruning' | 'rollingBack' | 'done';
+
+/** What the `progress` query returns. */
+export interface DeployProgress {
+  phase: DeployPhase;
+  /** One line per object: planned action, then health as it is observed. */
+  objects: ObjectReport[];
+  message: string;
+  /** Id of the current plan; an approval must name it. */
+  planId?: string;
+  /**
+   * Objects that changed in the cluster after the plan an approval was given for: the deploy re-planned and waits
+   * for an approval of the new plan.
+   */
+  moved?: string[];
+}
+
+/** What the `approve` / `reject` updates return. */
+export interface ApprovalResult {
+  decision: 'approved' | 'rejected';
+  planId: string;
+}
+
+/** Query: the current phase and per-object status. */
+export const progressQuery = defineQuery<DeployProgress>('progress');
+/** Update: approve the shown plan (validated: the deploy must be waiting and `planId` must match). */
+export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('approve');
+/** Update: reject the shown plan; the deploy ends with outcome `rejected` and writes nothing. */
+export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('reject');
