@@ -164,9 +164,10 @@ Examples:
     });
   dev
     .command('down')
-    .description('stop everything dev up started and delete the local cluster')
-    .action(async () => {
-      await stopStack({ onProgress: progress });
+    .description('stop everything dev up started and delete the local cluster (Temporal history is kept)')
+    .option('--purge', "also delete Temporal's database and the logs: the next dev up starts clean", false)
+    .action(async (opts: { purge: boolean }) => {
+      await stopStack({ onProgress: progress, purge: opts.purge });
     });
 
   program

@@ -38,7 +38,7 @@ import {
   writeState,
 } from './state.js';
 import type { ClusterPorts, Progress, StackDirOptions, StackInfo, StackState } from './state.js';
-import { spawnTemporal, temporalAnswers, temporalMarker, waitForTemporal } from './temporal.js';
+import { openWorkflowIds, spawnTemporal, temporalAnswers, temporalMarker, waitForTemporal } from './temporal.js';
 import { ensureToolchain, STACK_BINARIES } from './toolchain.js';
 
 export { kwokctlConfig } from './cluster.js';
@@ -251,6 +251,7 @@ async function startFresh(
   const clusterDir = clusterDirOf({ kwokWorkdir, clusterName: name });
   const kubeconfig = join(clusterDir, 'kubeconfig.yaml');
   const dbFile = options.temporalDbFile === false ? undefined : join(dir, 'temporal.db');
+  const keptHistory = dbFile !== undefined && existsSync(dbFile);
   const temporalLog = join(dir, 'temporal.log');
 
   progress(`starting Temporal on 127.0.0.1:${grpcPort} (UI :${uiPort})`);
@@ -316,6 +317,7 @@ async function startFresh(
     const info = stackInfoFromState(state);
     writeFileAtomic(join(dir, ENV_FILE), stackEnvLines(info).join('\n') + '\n');
     progress(`stack ${name} ready: Temporal ${info.temporalAddress}, UI ${info.temporalUiUrl}, ${nodes} nodes`);
+    if (keptHistory) await warnAboutKeptRuns(toolchain.temporal, grpcPort, progress);
     return info;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -341,4 +343,19 @@ async function checkRunning(state: StackState): Promise<StackInfo | undefined> {
   if (!existsSync(state.binaries.temporal)) return undefined;
   if (!(await temporalAnswers(state.binaries.temporal, state.temporal.grpcPort, 10_000))) return undefined;
   return stackInfoFromState(state);
+}
+
+/**
+ * The Temporal database outlives `dev down` (its history stays browsable), but the cluster does not: runs left open
+ * there would hold their deploy locks against the new, empty cluster. Say so, with what to do.
+ */
+async function warnAboutKeptRuns(temporalBinary: string, grpcPort: number, progress: Progress): Promise<void> {
+  const open = await openWorkflowIds(temporalBinary, grpcPort);
+  if (!open.length) return;
+  const shown = open.slice(0, 5).join(', ') + (open.length > 5 ? ', …' : '');
+  progress(
+    `warning: ${open.length} workflow run(s) from the previous stack are still open in the kept Temporal database ` +
+      `(${shown}); they hold their locks against this new, empty cluster. Cancel them ` +
+      '(temporal workflow cancel -w ID) or start clean with: kube-workflows dev down --purge && kube-workflows dev up',
+  );
 }

@@ -153,6 +153,45 @@ export async function temporalAnswers(
 }
 
 /**
+ * Ids of the workflows still running in the stack's Temporal (at most `limit`): after `dev down` without `--purge`
+ * the database keeps them, and they would hold their locks against the new, empty cluster. Empty on any error.
+ */
+export async function openWorkflowIds(temporalBinary: string, grpcPort: number, limit = 20): Promise<string[]> {
+  const result = await runCommand(
+    temporalBinary,
+    [
+      'workflow',
+      'list',
+      '--namespace',
+      TEMPORAL_NAMESPACE,
+      '--address',
+      `127.0.0.1:${grpcPort}`,
+      '--query',
+      "ExecutionStatus='Running'",
+      '--limit',
+      String(limit),
+      '--disable-config-file',
+      '--disable-config-env',
+      '--output',
+      'jsonl',
+    ],
+    { timeoutMs: 15_000, env: temporalEnv() },
+  );
+  if (result.code !== 0) return [];
+  return result.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        const id = (JSON.parse(l) as { execution?: { workflowId?: string } }).execution?.workflowId;
+        return id ? [id] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
  * Waits until the server answers (up to 60 s). Rejects early when it exits, and on timeout; the error carries the
  * tail of `logFile`.
  */
