@@ -35,6 +35,7 @@ beforeAll(async () => {
     address: stack.temporalAddress,
     namespace: stack.temporalNamespace,
     taskQueue,
+    defaultCluster: 'local',
   });
 });
 

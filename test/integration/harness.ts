@@ -80,6 +80,8 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
       namespace: stack.temporalNamespace,
       taskQueue: h.taskQueue,
       encryption: options.encryption ?? false,
+      // the worker's cluster is named `local` (KUBE_WORKFLOWS_CLUSTER): ids and locks must name it the same way
+      defaultCluster: 'local',
     });
   });
   afterAll(async () => {

@@ -51,6 +51,7 @@ beforeAll(async () => {
     address: stack.temporalAddress,
     namespace: stack.temporalNamespace,
     taskQueue,
+    defaultCluster: 'local',
   });
 });
 

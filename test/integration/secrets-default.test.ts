@@ -97,7 +97,7 @@ describe('a Secret without encryption (default configuration)', () => {
     expect(message).toContain('KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS=true');
     expect(message).not.toContain(canary);
     const notStarted = await resultError(
-      h.client.temporal.workflow.getHandle(`deploy/default/${h.namespace}/vault`).describe(),
+      h.client.temporal.workflow.getHandle(`deploy/local/${h.namespace}/vault`).describe(),
     );
     expect(notStarted).toBeInstanceOf(WorkflowNotFoundError);
   });
