@@ -4,6 +4,7 @@
  * receiver's host. Secrets a channel declares are blanked out of anything quoted from the receiver.
  * @module
  */
+import { parseRetryAfter } from '../domain/retry-after.js';
 import {
   AlertDeliveryError,
   MAX_DEDUP_KEY_LENGTH,
@@ -11,6 +12,9 @@ import {
   type AlertChannelType,
   type AlertEvent,
 } from './types.js';
+
+/** The `Retry-After` parser channels use (one for the whole package: `domain/retry-after`). */
+export { parseRetryAfter };
 
 /** What channels get from outside. Tests substitute both; production uses the defaults. */
 export interface ChannelDeps {
@@ -51,21 +55,6 @@ export interface PostJsonRequest {
 
 /** The User-Agent every channel sends. */
 export const ALERTS_USER_AGENT = 'kube-workflows-alerts';
-
-/**
- * Parses a `Retry-After` header: delay-seconds (`"3"`) or an HTTP-date (`"Wed, 21 Oct 2015 07:28:00 GMT"`,
- * converted to whole seconds from `nowMs`, never negative). Anything else gives `undefined`.
- */
-export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number.parseInt(text, 10);
-  // Only HTTP-dates: Date.parse alone would also accept numbers and fragments.
-  if (!/[a-z]/i.test(text)) return undefined;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, Math.ceil((at - nowMs) / 1000));
-}
 
 /** Whether a failed HTTP status is worth retrying: 429 and 5xx yes; 3xx and other 4xx no. */
 export function isRetryableStatus(status: number): boolean {

@@ -5,6 +5,7 @@
  * @module
  */
 import { FailureType } from '../domain/failures.js';
+import { parseRetryAfter } from '../domain/retry-after.js';
 
 /** A failed call to the Kubernetes API, classified once. */
 export class KubeApiError extends Error {
@@ -15,7 +16,7 @@ export class KubeApiError extends Error {
   readonly reason: string;
   /** `Kind/namespace/name` of the object concerned, when there is one. */
   readonly subject: string | undefined;
-  /** Seconds the server asked us to wait (429 / 503 `Retry-After`). */
+  /** Seconds the server asked us to wait (429 / 503 `Retry-After`, as delay-seconds or an HTTP-date). */
   readonly retryAfterSeconds: number | undefined;
   /** How a workflow should treat it. */
   readonly failureType: FailureType;
@@ -62,13 +63,15 @@ interface StatusBody {
 
 /**
  * Builds a {@link KubeApiError} from an HTTP answer. Reads the `Status` body when there is one and keeps only
- * its message (for 422, each cause with its field); never headers.
+ * its message (for 422, each cause with its field); never headers. `Retry-After` is read with the package's one
+ * parser (`domain/retry-after`): delay-seconds or an HTTP-date counted from `nowMs`.
  */
 export function kubeErrorFromResponse(
   status: number,
   body: string,
   subject: string | undefined,
   retryAfterHeader: string | undefined,
+  nowMs: number = Date.now(),
 ): KubeApiError {
   let parsed: StatusBody | undefined;
   try {
@@ -83,13 +86,12 @@ export function kubeErrorFromResponse(
   if (status === 409 && reason === 'Conflict' && /conflict/i.test(message)) {
     message = `${message} (another field manager owns these fields; set force: true to take them over)`;
   }
-  const retry = retryAfterHeader === undefined ? undefined : Number.parseInt(retryAfterHeader, 10);
   return new KubeApiError({
     status,
     reason,
     message: `${message} [HTTP ${status} ${reason}]`,
     subject,
-    retryAfterSeconds: Number.isFinite(retry) ? retry : undefined,
+    retryAfterSeconds: parseRetryAfter(retryAfterHeader, nowMs),
     // "the object has been modified" is optimistic concurrency, not a field-manager conflict: a retry fixes it.
     failureType: status === 409 && /has been modified/.test(message) ? FailureType.KubeUnavailable : undefined,
   });

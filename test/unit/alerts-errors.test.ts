@@ -4,7 +4,6 @@ import {
   MAX_ERROR_BODY_CHARS,
   createAlertChannel,
   isAlertDeliveryError,
-  parseRetryAfter,
   type AlertChannel,
   type AlertChannelConfig,
   type AlertDeliveryError,
@@ -181,21 +180,6 @@ describe('delivery errors never reveal secrets', () => {
     );
     const err = await failureOf(channel);
     assertHidden(err, [WEBHOOK_SECRET.slice(6), 'querytoken123', 'headertoken456']);
-  });
-});
-
-describe('parseRetryAfter', () => {
-  it.each<[string | null, number | undefined]>([
-    ['3', 3],
-    [' 0 ', 0],
-    [new Date(NOW + 30_000).toUTCString(), 30],
-    [new Date(NOW - 60_000).toUTCString(), 0],
-    ['-1', undefined],
-    ['1.5', undefined],
-    ['soon', undefined],
-    [null, undefined],
-  ])('reads %j as %j seconds', (header, seconds) => {
-    expect(parseRetryAfter(header, NOW)).toBe(seconds);
   });
 });
 

@@ -189,9 +189,10 @@ describe('kubeErrorFromResponse', () => {
     });
   });
 
-  it('ignores a Retry-After header in HTTP-date form', () => {
-    const err = kubeErrorFromResponse(503, '', undefined, 'Wed, 21 Oct 2025 07:28:00 GMT');
-    expect(err.retryAfterSeconds).toBeUndefined();
+  it('reads a Retry-After header in HTTP-date form as the seconds until then', () => {
+    const now = Date.parse('2025-10-21T07:27:00Z');
+    const err = kubeErrorFromResponse(503, '', undefined, 'Tue, 21 Oct 2025 07:28:00 GMT', now);
+    expect(err.retryAfterSeconds).toBe(60);
   });
 
   it('has no retry delay without a Retry-After header', () => {
