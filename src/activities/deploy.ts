@@ -16,6 +16,7 @@ import {
   formatPending,
   healthRecheckAt,
   HealthStatus,
+  POD_OWNING_KINDS,
   recheckDelayMs,
   type HealthAssessment,
 } from '../domain/health.js';
@@ -78,9 +79,6 @@ export interface DeployActivityDeps {
 
 /** From this many objects of one kind in one namespace, planning LISTs the collection instead of GETting each. */
 export const LIST_INSTEAD_OF_GET_THRESHOLD = 10;
-
-/** Workload kinds whose pods are read to fail fast. */
-const POD_OWNING_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job']);
 
 /** Builds the deploy activities over the given dependencies. */
 export function createDeployActivities(deps: DeployActivityDeps) {

@@ -23,24 +23,15 @@
  *   on every watch event.
  * @module
  */
+import { HealthStatus as HealthStatusSchema } from '../schemas/health.js';
 
-/** The health of one object (kstatus names, familiar to users of Flux and Helm 4). */
-export const HealthStatus = {
-  /** The object is where its spec says it should be. */
-  Current: 'Current',
-  /** The object is getting there (or, with reason `Paused`, deliberately not moving). */
-  InProgress: 'InProgress',
-  /** The object will not get there without a change: crash loop, deadline exceeded, failed Job, … */
-  Failed: 'Failed',
-  /** The object is being deleted (`metadata.deletionTimestamp` is set). */
-  Terminating: 'Terminating',
-  /** The object does not exist (the read returned 404). Set by the caller, never by {@link assessHealth}. */
-  NotFound: 'NotFound',
-  /** The status could not be determined (read error, Pod phase `Unknown`). */
-  Unknown: 'Unknown',
-} as const;
+/**
+ * The health statuses by name (`HealthStatus.Current`, …): the values of the one definition, the `HealthStatus`
+ * schema of `schemas/health` (kstatus names; what each means is documented there).
+ */
+export const HealthStatus = HealthStatusSchema.enum;
 /** One of {@link HealthStatus}. */
-export type HealthStatus = (typeof HealthStatus)[keyof typeof HealthStatus];
+export type HealthStatus = HealthStatusSchema;
 
 /** The result of assessing one object. */
 export interface HealthAssessment {
@@ -545,8 +536,14 @@ function kindRuleOf(obj: KubeLike): KindRule | undefined {
   return entry.rule;
 }
 
-/** Kinds whose pods are looked at to fail fast. */
-const POD_OWNING_KINDS: ReadonlySet<string> = new Set(['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']);
+/** Workload kinds whose pods are looked at to fail fast (the health rules' and the deploy wait's one list). */
+export const POD_OWNING_KINDS: ReadonlySet<string> = new Set([
+  'Deployment',
+  'ReplicaSet',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+]);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Pods: fail fast

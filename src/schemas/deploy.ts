@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from 'zod';
+import { HealthStatus } from './health.js';
 import { NamespaceName } from './kube-object.js';
 
 /** Default time allowed for objects to become healthy, in seconds. */
@@ -78,8 +79,11 @@ export const ObjectAction = z.enum(['created', 'configured', 'unchanged', 'delet
 /** What a deploy did to one object. */
 export type ObjectAction = z.infer<typeof ObjectAction>;
 
-/** Health status names (kstatus). */
-export const HealthStatusName = z.enum(['Current', 'InProgress', 'Failed', 'Terminating', 'NotFound', 'Unknown']);
+/**
+ * Health status names (kstatus).
+ * @deprecated Use {@link HealthStatus} (`schemas/health`), the one definition; this alias will be removed.
+ */
+export const HealthStatusName = HealthStatus;
 
 /** One object's line in the report. */
 export const ObjectReport = z.object({
@@ -93,7 +97,7 @@ export const ObjectReport = z.object({
    * the cluster), `failed` (left as it is: see `message`).
    */
   rollback: z.enum(['restored', 'deleted', 'untouched', 'failed']).optional(),
-  status: HealthStatusName.optional(),
+  status: HealthStatus.optional(),
   reason: z.string().optional(),
   message: z.string().optional(),
 });

@@ -15,6 +15,7 @@ export {
   ObjectReport,
 } from './deploy.js';
 export type { DeployManifestsOptions } from './deploy.js';
+export { HealthStatus } from './health.js';
 export { ScaleReport, ScaleWorkloadInput } from './scale.js';
 export {
   DEFAULT_FOR_SECONDS,
