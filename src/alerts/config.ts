@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from 'zod';
-import { AlertSeverity } from './types.js';
+import { AlertSeverity } from '../schemas/alerts.js';
 
 /** Default time one delivery attempt may take. */
 export const DEFAULT_ALERT_TIMEOUT_MS = 10_000;
@@ -47,7 +47,7 @@ const secretBearingUrl = httpUrl.refine((raw) => {
 
 const channelCommon = {
   /** Only events at or above this severity reach the channel (default {@link DEFAULT_MIN_SEVERITY}). */
-  minSeverity: z.enum(AlertSeverity).optional(),
+  minSeverity: AlertSeverity.optional(),
   /**
    * Timeout of one attempt in milliseconds (default {@link DEFAULT_ALERT_TIMEOUT_MS}); at most
    * {@link MAX_ALERT_TIMEOUT_MS}, which keeps one attempt inside the delivery activity's one-minute limit.

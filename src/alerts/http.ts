@@ -5,13 +5,8 @@
  * @module
  */
 import { parseRetryAfter } from '../domain/retry-after.js';
-import {
-  AlertDeliveryError,
-  MAX_DEDUP_KEY_LENGTH,
-  MAX_ERROR_BODY_CHARS,
-  type AlertChannelType,
-  type AlertEvent,
-} from './types.js';
+import { AlertEvent as AlertEventSchema } from '../schemas/alerts.js';
+import { AlertDeliveryError, MAX_ERROR_BODY_CHARS, type AlertChannelType, type AlertEvent } from './types.js';
 
 /** The `Retry-After` parser channels use (one for the whole package: `domain/retry-after`). */
 export { parseRetryAfter };
@@ -79,19 +74,15 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** Checks what every receiver relies on; a malformed event is rejected before sending, never retried. */
+/**
+ * Checks the event against its schema (`AlertEvent` of `schemas/alerts`), which holds what every receiver relies on;
+ * a malformed event is rejected before sending, never retried. The message names the field.
+ */
 export function checkEvent(event: AlertEvent, who: ChannelIdentity): void {
-  const problem =
-    event.action !== 'trigger' && event.action !== 'resolve'
-      ? `action must be "trigger" or "resolve"`
-      : event.dedupKey.length === 0 || event.dedupKey.length > MAX_DEDUP_KEY_LENGTH
-        ? `dedupKey must be 1 to ${MAX_DEDUP_KEY_LENGTH} characters (got ${event.dedupKey.length})`
-        : Number.isNaN(Date.parse(event.startsAt))
-          ? 'startsAt is not an ISO 8601 time'
-          : event.endsAt !== undefined && Number.isNaN(Date.parse(event.endsAt))
-            ? 'endsAt is not an ISO 8601 time'
-            : undefined;
-  if (problem) throw rejectedBeforeSending(who, 'InvalidEvent', `invalid alert event: ${problem}`);
+  const parsed = AlertEventSchema.safeParse(event);
+  if (parsed.success) return;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ');
+  throw rejectedBeforeSending(who, 'InvalidEvent', `invalid alert event: ${problems}`);
 }
 
 /** A non-retryable error for an event refused before any request was made. */

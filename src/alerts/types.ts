@@ -10,24 +10,18 @@
  * {@link MAX_ERROR_BODY_CHARS} characters of the response body (with the channel's secrets blanked out).
  * @module
  */
+import { AlertSeverity as AlertSeveritySchema, MAX_DEDUP_KEY_LENGTH, type AlertEvent } from '../schemas/alerts.js';
 
-/** How bad an alert is, from worst to mildest. The names are PagerDuty's; Slack and Alertmanager reuse them. */
-export const AlertSeverity = {
-  critical: 'critical',
-  error: 'error',
-  warning: 'warning',
-  info: 'info',
-} as const;
+/**
+ * How bad an alert is, by name (`AlertSeverity.critical`, …): the values of the one definition, the
+ * `AlertSeverity` schema of `schemas/alerts`.
+ */
+export const AlertSeverity = AlertSeveritySchema.enum;
 /** One of {@link AlertSeverity}. */
-export type AlertSeverity = (typeof AlertSeverity)[keyof typeof AlertSeverity];
+export type AlertSeverity = AlertSeveritySchema;
 
 /** Every severity, worst first. */
-export const ALERT_SEVERITIES: readonly AlertSeverity[] = [
-  AlertSeverity.critical,
-  AlertSeverity.error,
-  AlertSeverity.warning,
-  AlertSeverity.info,
-];
+export const ALERT_SEVERITIES: readonly AlertSeverity[] = AlertSeveritySchema.options;
 
 const SEVERITY_RANK: Record<AlertSeverity, number> = { critical: 3, error: 2, warning: 1, info: 0 };
 
@@ -46,39 +40,9 @@ export const AlertChannelType = {
 /** One of {@link AlertChannelType}. */
 export type AlertChannelType = (typeof AlertChannelType)[keyof typeof AlertChannelType];
 
-/** Longest accepted {@link AlertEvent.dedupKey} (PagerDuty's limit, the strictest receiver). */
-export const MAX_DEDUP_KEY_LENGTH = 255;
-
-/**
- * One alert state change. Plain JSON, so it can travel through Temporal history as an activity argument.
- *
- * A `resolve` must repeat the `dedupKey`, `source`, `severity` and `labels` of the `trigger` it closes:
- * Alertmanager identifies an alert by its label set, which is built from them.
- */
-export interface AlertEvent {
-  /** Open (or re-send) the incident, or close it. */
-  action: 'trigger' | 'resolve';
-  /**
-   * Stable identity of the incident, at most {@link MAX_DEDUP_KEY_LENGTH} characters. Callers derive it from the
-   * workflow id, the target and the incident number, so a retried activity never opens a second incident.
-   */
-  dedupKey: string;
-  /** One line a person reads first. */
-  summary: string;
-  /** What the alert is about, as `Kind/namespace/name` (for example `Deployment/shop/cart`). */
-  source: string;
-  severity: AlertSeverity;
-  /** When the problem started (ISO 8601). */
-  startsAt: string;
-  /** When it ended (ISO 8601); for `resolve`. Defaults to the time of sending. */
-  endsAt?: string;
-  /** Identifying key/value pairs (Alertmanager labels; keep them the same between trigger and resolve). */
-  labels?: Record<string, string>;
-  /** Descriptive key/value pairs (Alertmanager annotations, PagerDuty custom details, Slack fields). */
-  details?: Record<string, string>;
-  /** A link for people, for example the workflow in the Temporal UI. */
-  url?: string;
-}
+export { MAX_DEDUP_KEY_LENGTH };
+/** One alert state change (the `AlertEvent` schema of `schemas/alerts`, the one definition). */
+export type { AlertEvent };
 
 /** What a successful send reports. */
 export interface DeliveryResult {

@@ -15,6 +15,7 @@ export {
   ObjectReport,
 } from './deploy.js';
 export type { DeployManifestsOptions } from './deploy.js';
+export { AlertEvent, AlertSeverity, MAX_DEDUP_KEY_LENGTH } from './alerts.js';
 export { HealthStatus } from './health.js';
 export { ScaleReport, ScaleWorkloadInput } from './scale.js';
 export {

@@ -5,12 +5,19 @@
  */
 import { z } from 'zod';
 import { parseLabelSelector } from '../domain/selectors.js';
+import { AlertSeverity, type AlertEvent } from './alerts.js';
 import { NamespaceName } from './kube-object.js';
 
-/** Alert severities, worst first (the same names PagerDuty uses). */
-export const Severity = z.enum(['critical', 'error', 'warning', 'info']);
-/** An alert severity. */
-export type Severity = z.infer<typeof Severity>;
+/**
+ * Alert severities, worst first.
+ * @deprecated Use {@link AlertSeverity} (`schemas/alerts`), the one definition; this alias will be removed.
+ */
+export const Severity = AlertSeverity;
+/**
+ * An alert severity.
+ * @deprecated Use {@link AlertSeverity} (`schemas/alerts`); this alias will be removed.
+ */
+export type Severity = AlertSeverity;
 
 const TargetId = z
   .string()
@@ -97,7 +104,7 @@ export const MonitorHealthInput = z.object({
   targets: z.array(MonitorTarget).min(1).max(200),
   /** Alert channel names configured on the worker. */
   channels: z.array(z.string().min(1)).default([]),
-  severity: Severity.default('critical'),
+  severity: AlertSeverity.default('critical'),
   /** Seconds a target must stay unhealthy before it is degraded and alerts (anti-flapping). */
   forSeconds: z.number().int().min(0).max(86_400).default(DEFAULT_FOR_SECONDS),
   /** Re-send firing alerts to channels that expire them (Alertmanager) this often. */
@@ -116,19 +123,12 @@ export const MonitorHealthInput = z.object({
 /** Input of `monitorHealth` as callers write it. */
 export type MonitorHealthInput = z.input<typeof MonitorHealthInput>;
 
-/** The alert event sent to channels (mirrors the alert adapters' `AlertEvent`). */
-export interface AlertEventData {
-  action: 'trigger' | 'resolve';
-  dedupKey: string;
-  summary: string;
-  source: string;
-  severity: Severity;
-  startsAt: string;
-  endsAt?: string;
-  labels?: Record<string, string>;
-  details?: Record<string, string>;
-  url?: string;
-}
+/**
+ * The alert event sent to channels.
+ * @deprecated Use {@link AlertEvent} (`schemas/alerts`), the one definition the channels also use; this alias will
+ * be removed.
+ */
+export type AlertEventData = AlertEvent;
 
 /** What the monitor's `status` query returns. */
 export interface MonitorStatus {
