@@ -19,20 +19,11 @@ import { unpackJson } from '../domain/compression.js';
 import { CompensationResult, type ObjectCompensation } from '../domain/saga.js';
 import { subjectOf } from '../domain/subject.js';
 import { FIELD_MANAGER, isKubeApiError, keyOf, type KubeGateway } from '../kube/index.js';
-import { toApplicationFailure } from './failures.js';
+import { CompensateObjectsInput } from '../schemas/activities.js';
+import { parseInput, toApplicationFailure } from './failures.js';
 import { mapSettledLimit, DEFAULT_APPLY_CONCURRENCY } from './pool.js';
-import type { ObjectRefWithSubject } from './types.js';
 
-/** Input of `compensateObjects`: one stage of the saga's undo. */
-export interface CompensateObjectsInput {
-  cluster: string;
-  /** `DeployPlan.rollbackState`: the pre-deploy state of every configured object. */
-  rollbackState?: string | undefined;
-  /** Configured objects to restore (subjects present in `rollbackState`). */
-  restore: string[];
-  /** Created objects to delete, in this order. */
-  remove: ObjectRefWithSubject[];
-}
+export type { CompensateObjectsInput };
 
 /** What the compensation activities need. */
 export interface CompensationDeps {
@@ -51,7 +42,8 @@ export function createCompensationActivities(deps: CompensationDeps) {
   const concurrency = deps.applyConcurrency ?? DEFAULT_APPLY_CONCURRENCY;
   return {
     /** Undoes one stage: restores configured objects, deletes created ones; one result per object. */
-    async compensateObjects(input: CompensateObjectsInput): Promise<ObjectCompensation[]> {
+    async compensateObjects(rawInput: CompensateObjectsInput): Promise<ObjectCompensation[]> {
+      const input = parseInput(CompensateObjectsInput, rawInput);
       const gw = deps.gateway(input.cluster);
       const previous = (activityInfo().heartbeatDetails as CompensationProgress | undefined)?.results ?? [];
       const done = new Map(previous.map((r) => [r.subject, r]));

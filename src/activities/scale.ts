@@ -15,16 +15,11 @@ import {
   scaleBoundsFor,
 } from '../domain/policy.js';
 import { formatSubject } from '../domain/subject.js';
+import { SetScaleInput, WorkloadRef, type ReadScaleResult, type SetScaleResult } from '../schemas/activities.js';
 import type { DeployActivityDeps } from './deploy.js';
-import { classified } from './failures.js';
+import { classified, parseInput } from './failures.js';
 
-/** A workload to scale. */
-export interface WorkloadRef {
-  cluster: string;
-  kind: 'Deployment' | 'StatefulSet';
-  namespace: string;
-  name: string;
-}
+export type { WorkloadRef };
 
 /** Builds the scale activities. */
 export function createScaleActivities(deps: Pick<DeployActivityDeps, 'gateway' | 'policy'>) {
@@ -33,7 +28,8 @@ export function createScaleActivities(deps: Pick<DeployActivityDeps, 'gateway' |
      * The workload's current `spec.replicas`, the resolved cluster name, and the app a deploy labelled it with
      * (whose deploy lock a scale takes).
      */
-    async readScale(ref: WorkloadRef): Promise<{ cluster: string; replicas: number; app?: string }> {
+    async readScale(rawRef: WorkloadRef): Promise<ReadScaleResult> {
+      const ref = parseInput(WorkloadRef, rawRef);
       return classified(async () => {
         const gw = deps.gateway(ref.cluster);
         const obj = await gw.get({ apiVersion: 'apps/v1', kind: ref.kind, namespace: ref.namespace, name: ref.name });
@@ -47,7 +43,8 @@ export function createScaleActivities(deps: Pick<DeployActivityDeps, 'gateway' |
     },
 
     /** Sets the replica count after the policy check; PolicyViolation (nothing written) when out of bounds. */
-    async setScale(input: WorkloadRef & { replicas: number }): Promise<{ previous: number; replicas: number }> {
+    async setScale(rawInput: SetScaleInput): Promise<SetScaleResult> {
+      const input = parseInput(SetScaleInput, rawInput);
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const subject = formatSubject(input);

@@ -1,0 +1,249 @@
+/**
+ * Inputs and results of the deploy, compensation and scale activities. Plain JSON: they travel through Temporal's
+ * history. Each activity parses its input with these schemas first (`parseInput` in src/activities), so a
+ * malformed argument fails at once as a non-retryable `InvalidInput` naming the field, instead of as a retried
+ * `TypeError` deep inside.
+ *
+ * Kept cheap on purpose: object lists (up to several MB of manifests) are checked to be arrays of objects, never
+ * deep-validated here; the workflow validated the manifests and the API server validates each object.
+ * @module
+ */
+import { z } from 'zod';
+import { HealthStatus } from './health.js';
+import type { KubeObject } from './kube-object.js';
+
+/** A Kubernetes object passed through as it is: only checked to be a JSON object (the cheap check). */
+const PassedObject = z.custom<KubeObject>(
+  (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+  'expected a Kubernetes object',
+);
+
+/** Reference to one object, with its formatted subject. */
+export const ObjectRefWithSubject = z.object({
+  apiVersion: z.string().min(1),
+  kind: z.string().min(1),
+  namespace: z.string().optional(),
+  name: z.string().min(1),
+  /** `Kind/namespace/name`, as every message and report names it. */
+  subject: z.string().min(1),
+});
+/** Reference to one object, with its formatted subject. */
+export type ObjectRefWithSubject = z.infer<typeof ObjectRefWithSubject>;
+
+/** One object in a plan. */
+export const PlanEntry = ObjectRefWithSubject.extend({
+  /** What applying it would do. */
+  action: z.enum(['created', 'configured', 'unchanged']),
+  /** Changed field paths, for configured objects. */
+  changes: z.array(z.string()).optional(),
+  /** Cluster-scoped kinds are false. */
+  namespaced: z.boolean(),
+  /** Set when the server could not validate it yet (its namespace or CRD is created by this deploy). */
+  validatedLater: z.boolean().optional(),
+  /**
+   * Fingerprint (`liveFingerprint` of domain/changes) of the live object at plan time (absent for objects to
+   * create): after an approval the deploy re-plans and compares, so a plan approved after the cluster moved is never
+   * applied as it was.
+   */
+  fingerprint: z.string().optional(),
+});
+/** One object in a plan. */
+export type PlanEntry = z.infer<typeof PlanEntry>;
+
+/** A workflow run, by id and run id. */
+export const WorkflowRunRef = z.object({ workflowId: z.string().min(1), runId: z.string().min(1) });
+/** A workflow run, by id and run id. */
+export type WorkflowRunRef = z.infer<typeof WorkflowRunRef>;
+
+/**
+ * Where an activity gets the objects it works on: inline, or by reference to the deploy workflow's own start
+ * input (large manifests: the history then holds them once), narrowed to some positions of the prepared list.
+ */
+export const ObjectSource = z.union([
+  z.object({ objects: z.array(PassedObject) }),
+  z.object({
+    workflowInput: WorkflowRunRef,
+    /** Positions in the prepared object list; all of them when absent. */
+    indexes: z.array(z.number().int().min(0)).optional(),
+  }),
+]);
+/** Where an activity gets the objects it works on. */
+export type ObjectSource = z.infer<typeof ObjectSource>;
+
+/** A configured cluster name; empty for the worker's default. */
+const ClusterName = z.string();
+
+/** Input of `planDeploy`. */
+export const PlanDeployInput = z.object({
+  /** Configured cluster name; empty for the worker's default. */
+  cluster: ClusterName,
+  source: ObjectSource,
+  force: z.boolean(),
+});
+/** Input of `planDeploy`. */
+export type PlanDeployInput = z.infer<typeof PlanDeployInput>;
+
+/** Result of `planDeploy`. */
+export const DeployPlan = z.object({
+  /** The resolved cluster name. */
+  cluster: z.string(),
+  entries: z.array(PlanEntry),
+  /**
+   * The live state of every configured object before the deploy (server fields stripped), packed with gzip +
+   * base64 (`packJson`); the workflow hands it back to `restoreObjects` without reading it.
+   */
+  rollbackState: z.string().optional(),
+});
+/** Result of `planDeploy`. */
+export type DeployPlan = z.infer<typeof DeployPlan>;
+
+/** Input of `applyObjects`. */
+export const ApplyObjectsInput = z.object({
+  cluster: ClusterName,
+  source: ObjectSource,
+  force: z.boolean(),
+});
+/** Input of `applyObjects`. */
+export type ApplyObjectsInput = z.infer<typeof ApplyObjectsInput>;
+
+/**
+ * Details of an `applyObjects` failure (the first entry of `ApplicationFailure.details`): what the saga's ledger
+ * needs to know about each object of the call.
+ */
+export const ApplyFailureDetails = z.object({
+  /** Written: the API server confirmed them. */
+  applied: z.array(z.string()),
+  /** Refused by the API server with a 4xx answer (conflict, invalid, forbidden, denied by admission): unchanged. */
+  refused: z.array(z.string()),
+  /** Unknown: the request failed in a way that does not prove it was not written (5xx, network, timeout). */
+  uncertain: z.array(z.string()),
+});
+/** Details of an `applyObjects` failure. */
+export type ApplyFailureDetails = z.infer<typeof ApplyFailureDetails>;
+
+/** Input of `restoreObjects`. */
+export const RestoreObjectsInput = z.object({
+  cluster: ClusterName,
+  /** `DeployPlan.rollbackState`. */
+  rollbackState: z.string().min(1),
+  /** Restore only these subjects (the configured objects that were applied). */
+  subjects: z.array(z.string()),
+});
+/** Input of `restoreObjects`. */
+export type RestoreObjectsInput = z.infer<typeof RestoreObjectsInput>;
+
+/** Input of `recordInventory`. */
+export const RecordInventoryInput = z.object({
+  cluster: ClusterName,
+  app: z.string().min(1),
+  /** Namespace holding the inventory ConfigMap. */
+  namespace: z.string().min(1),
+  /** Every object of the new set. */
+  objects: z.array(ObjectRefWithSubject),
+  /** Delete objects of the previous inventory that left the set. */
+  prune: z.boolean(),
+});
+/** Input of `recordInventory`. */
+export type RecordInventoryInput = z.infer<typeof RecordInventoryInput>;
+
+/** Result of `recordInventory`. */
+export const InventoryResult = z.object({
+  /** Objects deleted because they left the set. */
+  pruned: z.array(z.string()),
+  /** Stale objects left alone (no longer carrying this app's label, or already gone). */
+  skipped: z.array(z.string()),
+});
+/** Result of `recordInventory`. */
+export type InventoryResult = z.infer<typeof InventoryResult>;
+
+/** One applied object. */
+export const AppliedObject = z.object({
+  subject: z.string(),
+  uid: z.string().optional(),
+  generation: z.number().optional(),
+});
+/** One applied object. */
+export type AppliedObject = z.infer<typeof AppliedObject>;
+
+/** Input of `waitForHealth`. */
+export const WaitForHealthInput = z.object({
+  cluster: ClusterName,
+  objects: z.array(ObjectRefWithSubject),
+  /** Absolute deadline (epoch ms, from workflow time) shared by every attempt. */
+  deadlineMs: z.number(),
+  /** Seconds the deadline stands for, for messages. */
+  timeoutSeconds: z.number().min(0),
+});
+/** Input of `waitForHealth`. */
+export type WaitForHealthInput = z.infer<typeof WaitForHealthInput>;
+
+/** Health of one object. */
+export const ObjectHealth = z.object({
+  subject: z.string(),
+  status: HealthStatus,
+  reason: z.string(),
+  message: z.string(),
+});
+/** Health of one object. */
+export type ObjectHealth = z.infer<typeof ObjectHealth>;
+
+/** Result of `waitForHealth`: Current, Failed (fail fast) or TimedOut. */
+export const HealthResult = z.object({
+  outcome: z.enum(['Current', 'Failed', 'TimedOut']),
+  objects: z.array(ObjectHealth),
+  /** One line for people: what failed, or every object still pending. */
+  message: z.string(),
+});
+/** Result of `waitForHealth`. */
+export type HealthResult = z.infer<typeof HealthResult>;
+
+/** Input of `deleteObjects`. */
+export const DeleteObjectsInput = z.object({
+  cluster: ClusterName,
+  objects: z.array(ObjectRefWithSubject),
+});
+/** Input of `deleteObjects`. */
+export type DeleteObjectsInput = z.infer<typeof DeleteObjectsInput>;
+
+/** Input of `compensateObjects`: one stage of the saga's undo. */
+export const CompensateObjectsInput = z.object({
+  cluster: ClusterName,
+  /** `DeployPlan.rollbackState`: the pre-deploy state of every configured object. */
+  rollbackState: z.string().optional(),
+  /** Configured objects to restore (subjects present in `rollbackState`). */
+  restore: z.array(z.string()),
+  /** Created objects to delete, in this order. */
+  remove: z.array(ObjectRefWithSubject),
+});
+/** Input of `compensateObjects`. */
+export type CompensateObjectsInput = z.infer<typeof CompensateObjectsInput>;
+
+/** A workload to scale (input of `readScale`). */
+export const WorkloadRef = z.object({
+  cluster: ClusterName,
+  kind: z.enum(['Deployment', 'StatefulSet']),
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+});
+/** A workload to scale. */
+export type WorkloadRef = z.infer<typeof WorkloadRef>;
+
+/** Result of `readScale`: the current count, the resolved cluster name, and the app a deploy labelled it with. */
+export const ReadScaleResult = z.object({
+  cluster: z.string(),
+  replicas: z.number().int().min(0),
+  /** The `kube-workflows.dev/app` label: whose deploy lock a scale takes. */
+  app: z.string().optional(),
+});
+/** Result of `readScale`. */
+export type ReadScaleResult = z.infer<typeof ReadScaleResult>;
+
+/** Input of `setScale`: an absolute count, so a retry changes nothing. */
+export const SetScaleInput = WorkloadRef.extend({ replicas: z.number().int().min(0) });
+/** Input of `setScale`. */
+export type SetScaleInput = z.infer<typeof SetScaleInput>;
+
+/** Result of `setScale`. */
+export const SetScaleResult = z.object({ previous: z.number().int(), replicas: z.number().int() });
+/** Result of `setScale`. */
+export type SetScaleResult = z.infer<typeof SetScaleResult>;
