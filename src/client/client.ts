@@ -3,13 +3,11 @@
  * starts, handles to follow and control runs, and the workflow id conventions.
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import {
   Client,
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
-  type ConnectionOptions,
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -21,6 +19,14 @@ import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { MonitorHealthInput, type MonitorStatus, type MonitorTarget } from '../schemas/monitor.js';
 import type { ApprovalResult, DeployProgress } from '../workflows/deploy.js';
 import { resolveDefaultCluster } from './clusters.js';
+import {
+  DEFAULT_TASK_QUEUE,
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  temporalConnectionOptions,
+  temporalSettingsFromEnv,
+  type TemporalTlsSettings,
+} from './connection.js';
 import { prepareDeployStart } from './deploy-start.js';
 import { InvalidInputError, LockHeldError } from './errors.js';
 import { monitorWorkflowId, scaleWorkflowId } from './ids.js';
@@ -28,8 +34,10 @@ import { KubeSchedules } from './schedules.js';
 
 export { COMPRESS_ABOVE_BYTES } from './deploy-start.js';
 
-/** Default task queue (DESIGN.md contract). */
-export const DEFAULT_TASK_QUEUE = 'kube-workflows';
+export { DEFAULT_TASK_QUEUE } from './connection.js';
+
+/** How long connecting to Temporal may take before the client gives up (the CLI then exits 3). */
+export const CONNECT_TIMEOUT = '10s';
 
 /** How to reach Temporal. Every field falls back to the `TEMPORAL_*` environment variables, then defaults. */
 export interface KubeWorkflowsClientOptions {
@@ -41,8 +49,8 @@ export interface KubeWorkflowsClientOptions {
   taskQueue?: string;
   /** API key (Temporal Cloud), default `TEMPORAL_API_KEY`. Implies TLS. */
   apiKey?: string;
-  /** TLS files for mTLS (default `TEMPORAL_TLS_CERT` / `_KEY` / `_CA`). */
-  tls?: { certFile?: string; keyFile?: string; caFile?: string; serverName?: string };
+  /** TLS files for mTLS or a private CA (default `TEMPORAL_TLS_CERT` / `_KEY` / `_CA` / `_SERVER_NAME`). */
+  tls?: TemporalTlsSettings;
   /** Use an existing connection instead (it is not closed by {@link KubeWorkflowsClient.close}). */
   connection?: Connection;
   /**
@@ -356,7 +364,7 @@ export async function createKubeWorkflowsClient(
   options: KubeWorkflowsClientOptions = {},
 ): Promise<KubeWorkflowsClient> {
   const env = process.env;
-  const namespace = options.namespace ?? env.TEMPORAL_NAMESPACE ?? 'default';
+  const namespace = options.namespace ?? env.TEMPORAL_NAMESPACE ?? DEFAULT_TEMPORAL_NAMESPACE;
   const taskQueue = options.taskQueue ?? env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
   // Before connecting: a bad configuration fails fast (EncryptionConfigError, ClientConfigError), nothing is sent.
   const defaultCluster = options.defaultCluster ?? resolveDefaultCluster(env);
@@ -366,25 +374,13 @@ export async function createKubeWorkflowsClient(
   let connection = options.connection;
   let own: Connection | undefined;
   if (!connection) {
-    const apiKey = options.apiKey ?? env.TEMPORAL_API_KEY;
-    const certFile = options.tls?.certFile ?? env.TEMPORAL_TLS_CERT;
-    const keyFile = options.tls?.keyFile ?? env.TEMPORAL_TLS_KEY;
-    const caFile = options.tls?.caFile ?? env.TEMPORAL_TLS_CA;
-    const connOptions: ConnectionOptions = {
-      address: options.address ?? env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-      connectTimeout: '10s',
-    };
-    if (apiKey) connOptions.apiKey = apiKey;
-    if (certFile || caFile || apiKey) {
-      connOptions.tls = {
-        ...(options.tls?.serverName ? { serverNameOverride: options.tls.serverName } : {}),
-        ...(caFile ? { serverRootCACertificate: await readFile(caFile) } : {}),
-        ...(certFile && keyFile
-          ? { clientCertPair: { crt: await readFile(certFile), key: await readFile(keyFile) } }
-          : {}),
-      };
-    }
-    connection = own = await Connection.connect(connOptions);
+    const fromEnv = temporalSettingsFromEnv(env);
+    const connOptions = await temporalConnectionOptions({
+      address: options.address ?? fromEnv.address ?? DEFAULT_TEMPORAL_ADDRESS,
+      apiKey: options.apiKey ?? fromEnv.apiKey,
+      tls: options.tls ?? fromEnv.tls,
+    });
+    connection = own = await Connection.connect({ ...connOptions, connectTimeout: CONNECT_TIMEOUT });
   }
   const temporal = new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
   return new KubeWorkflowsClient(temporal, taskQueue, own, {

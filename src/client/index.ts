@@ -22,6 +22,13 @@ export type {
   ScaleHandle,
 } from './client.js';
 export { resolveDefaultCluster } from './clusters.js';
+export {
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  temporalConnectionOptions,
+  temporalSettingsFromEnv,
+} from './connection.js';
+export type { TemporalConnectionOptions, TemporalConnectionSettings, TemporalTlsSettings } from './connection.js';
 export { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
 export { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 export type { MonitorHealthInput, MonitorStatus, MonitorTarget } from '../schemas/monitor.js';

@@ -14,6 +14,12 @@ import {
   resolveEncryptionConfig,
 } from '../codec/config.js';
 import { AlertChannelsConfig } from '../alerts/config.js';
+import {
+  DEFAULT_TASK_QUEUE,
+  DEFAULT_TEMPORAL_ADDRESS,
+  DEFAULT_TEMPORAL_NAMESPACE,
+  type TemporalConnectionSettings,
+} from '../client/connection.js';
 import { DEFAULT_CLUSTER_NAME, defaultClusterName } from '../domain/clusters.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.js';
@@ -25,12 +31,7 @@ import {
   type ScaleRule,
 } from '../domain/policy.js';
 
-/** Default Temporal task queue. */
-export const DEFAULT_TASK_QUEUE = 'kube-workflows';
-/** Default Temporal namespace. */
-export const DEFAULT_TEMPORAL_NAMESPACE = 'default';
-/** Default Temporal address. */
-export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+export { DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE };
 /** Default time in-flight activities get to finish on shutdown. */
 export const DEFAULT_SHUTDOWN_GRACE_TIME = '30s';
 
@@ -122,20 +123,8 @@ export type ClusterConfig = z.infer<typeof ClusterEntry>;
 
 /** The resolved worker configuration. */
 export interface WorkerConfig {
-  temporal: {
-    address: string;
-    namespace: string;
-    taskQueue: string;
-    apiKey?: string | undefined;
-    tls?:
-      | {
-          certFile?: string | undefined;
-          keyFile?: string | undefined;
-          caFile?: string | undefined;
-          serverName?: string | undefined;
-        }
-      | undefined;
-  };
+  /** Where Temporal is and how to authenticate (the client's settings too), and where this worker polls. */
+  temporal: TemporalConnectionSettings & { namespace: string; taskQueue: string };
   clusters: { default: string; entries: Record<string, ClusterConfig> };
   /** Alert channels by name (credentials stay in the worker, never in workflow input or history). */
   alerts: AlertChannelsConfig;

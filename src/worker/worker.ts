@@ -3,12 +3,12 @@
  * Worker. Only this module builds credentials.
  * @module
  */
-import { readFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createDataConverter, workflowCodeWithFailureConverter } from '../codec/index.js';
 import { createAlertChannels } from '../alerts/index.js';
+import { temporalConnectionOptions } from '../client/connection.js';
 import { createKubeGateway, type KubeGateway } from '../kube/index.js';
 import type { WorkerConfig } from './config.js';
 import { createCounters, installRuntime, startOpsServer, type Counters } from './ops.js';
@@ -38,23 +38,8 @@ export interface CreateKubeWorkerOptions {
   bundlePath?: string;
 }
 
-/** Connection options (address, TLS, API key) shared by the worker's and the client's connections. */
-export async function temporalConnectionOptions(config: WorkerConfig['temporal']): Promise<NativeConnectionOptions> {
-  const options: NativeConnectionOptions = { address: config.address };
-  if (config.apiKey) options.apiKey = config.apiKey;
-  if (config.tls) {
-    options.tls = {
-      ...(config.tls.serverName ? { serverNameOverride: config.tls.serverName } : {}),
-      ...(config.tls.caFile ? { serverRootCACertificate: await readFile(config.tls.caFile) } : {}),
-      ...(config.tls.certFile && config.tls.keyFile
-        ? { clientCertPair: { crt: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } }
-        : {}),
-    };
-  } else if (config.apiKey) {
-    options.tls = true;
-  }
-  return options;
-}
+/** Connection options (address, TLS, API key): the one builder, shared with the client. */
+export { temporalConnectionOptions };
 
 /** Opens the worker's Temporal connection described by the configuration (TLS / API key when given). */
 export async function connectTemporal(config: WorkerConfig['temporal']): Promise<NativeConnection> {
@@ -84,12 +69,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
   const ownConnection = !options.connection;
   const connection = options.connection ?? (await connectTemporal(config.temporal));
   // Activities read large manifests from their workflow's start event through a client connection.
-  const { address, tls, apiKey } = await temporalConnectionOptions(config.temporal);
-  const clientConnection = await Connection.connect({
-    address: address ?? config.temporal.address,
-    ...(tls ? { tls } : {}),
-    ...(apiKey ? { apiKey } : {}),
-  });
+  const clientConnection = await Connection.connect(await temporalConnectionOptions(config.temporal));
   const client = new Client({
     connection: clientConnection,
     namespace: config.temporal.namespace,
