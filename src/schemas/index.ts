@@ -1,5 +1,5 @@
 /**
- * Zod schemas for every workflow and activity input and result.
+ * Zod schemas for every workflow and activity input and result, and the alert and health contracts they share.
  * @module
  */
 export { KubeObject, ObjectMeta, ObjectRef, NamespaceName } from './kube-object.js';
@@ -15,6 +15,29 @@ export {
   ObjectReport,
 } from './deploy.js';
 export type { DeployManifestsOptions } from './deploy.js';
+export {
+  AppliedObject,
+  ApplyFailureDetails,
+  ApplyObjectsInput,
+  CompensateObjectsInput,
+  DeleteObjectsInput,
+  DeployPlan,
+  HealthResult,
+  InventoryResult,
+  ObjectHealth,
+  ObjectRefWithSubject,
+  ObjectSource,
+  PlanDeployInput,
+  PlanEntry,
+  ReadScaleResult,
+  RecordInventoryInput,
+  RestoreObjectsInput,
+  SetScaleInput,
+  SetScaleResult,
+  WaitForHealthInput,
+  WorkflowRunRef,
+  WorkloadRef,
+} from './activities.js';
 export { AlertEvent, AlertSeverity, MAX_DEDUP_KEY_LENGTH } from './alerts.js';
 export { HealthStatus } from './health.js';
 export { ScaleReport, ScaleWorkloadInput } from './scale.js';
