@@ -3,9 +3,9 @@
  * @module
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { FailureType } from '../domain/failures.js';
-import { InvalidInputError } from '../client/index.js';
+import { ApprovalRefusedError, InvalidInputError } from '../client/index.js';
 import type { DeployReport } from '../schemas/deploy.js';
 
 /** Exit codes of every command. */
@@ -36,14 +36,21 @@ export function failureTypeOf(err: unknown): string | undefined {
   return type;
 }
 
-/** Exit code for an error thrown while starting or following a workflow. */
+/**
+ * Exit code for an error thrown while starting, following or controlling a workflow:
+ * - 2 for input refused before anything ran: by the client (invalid input, a held lock), by the workflow
+ *   (`InvalidInput`, `PolicyViolation`), a refused approval, or a workflow id that does not exist;
+ * - 3 when the workflow failed because the cluster could not be reached (`KubeUnavailable`: its retries ran out
+ *   before anything was written), and for every error that is not a workflow's answer (Temporal unreachable);
+ * - 1 for any other workflow failure.
+ */
 export function exitCodeForError(err: unknown): ExitCode {
-  if (err instanceof InvalidInputError) return ExitCode.BadInput;
+  if (err instanceof InvalidInputError || err instanceof ApprovalRefusedError) return ExitCode.BadInput;
+  if (err instanceof WorkflowNotFoundError) return ExitCode.BadInput;
   if (err instanceof WorkflowFailedError) {
     const type = failureTypeOf(err);
-    return type === FailureType.InvalidInput || type === FailureType.PolicyViolation
-      ? ExitCode.BadInput
-      : ExitCode.Failed;
+    if (type === FailureType.InvalidInput || type === FailureType.PolicyViolation) return ExitCode.BadInput;
+    return type === FailureType.KubeUnavailable ? ExitCode.Unreachable : ExitCode.Failed;
   }
   return ExitCode.Unreachable;
 }

@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { ApprovalRefusedError, createKubeWorkflowsClient, InvalidInputError } from '../client/index.js';
+import { ApprovalRefusedError } from '../client/index.js';
 import {
   AesGcmPayloadCodec,
   ENCRYPTION_KEYS_ENV,
@@ -18,12 +18,13 @@ import { startStack, stackEnvLines, stackStatus, stopStack, type StackInfo } fro
 import { devEncryptionEnvLines, ensureDevEncryptionKey } from '../dev/encryption-key.js';
 import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
 import { runDemo } from './demo.js';
-import { ExitCode, exitCodeForError, exitCodeForReport, messageOf } from './exit-codes.js';
+import { ExitCode, exitCodeForReport, messageOf } from './exit-codes.js';
 import { loadManifestSources } from './files.js';
 import { followDeploy } from './follow.js';
-import { renderReport } from './render.js';
+import { renderReport, renderStatus } from './render.js';
 import { addMonitorCommands } from './monitor.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
+import { withClient } from './with-client.js';
 
 const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -35,11 +36,6 @@ const progress = (line: string): void => {
  */
 function stackLines(info: StackInfo): string[] {
   return [...stackEnvLines(info), ...devEncryptionEnvLines(ensureDevEncryptionKey(info.dir))];
-}
-
-/** Errors of the configuration the client reads (keys, config file): bad input, exit 2. */
-function isClientConfigError(err: unknown): boolean {
-  return ['EncryptionConfigError', 'ClientConfigError'].includes((err as Error).name);
 }
 
 function positiveInt(value: string): number {
@@ -191,25 +187,19 @@ Examples:
         `\nExample:\n  kube-workflows ${verb} deploy/default/shop/cart --plan plan-1a2b3c4d-12 --comment "reviewed diff"`,
       )
       .action(async (workflowId: string, opts: { plan: string; by: string; comment?: string }) => {
-        let client;
-        try {
-          client = await createKubeWorkflowsClient();
-        } catch (err) {
-          progress(pc.red(`cannot reach Temporal: ${messageOf(err)}`));
-          process.exitCode = ExitCode.Unreachable;
-          return;
-        }
-        try {
+        process.exitCode = await withClient(async (client) => {
           const handle = client.getDeploy(workflowId);
           const input = { planId: opts.plan, by: opts.by, ...(opts.comment ? { comment: opts.comment } : {}) };
-          const result = verb === 'approve' ? await handle.approve(input) : await handle.reject(input);
-          process.stdout.write(`${workflowId}: plan ${result.planId} ${result.decision}\n`);
-        } catch (err) {
-          progress(pc.red(`${verb} refused: ${messageOf(err)}`));
-          process.exitCode = err instanceof ApprovalRefusedError ? ExitCode.BadInput : ExitCode.Unreachable;
-        } finally {
-          await client.close();
-        }
+          try {
+            const result = verb === 'approve' ? await handle.approve(input) : await handle.reject(input);
+            process.stdout.write(`${workflowId}: plan ${result.planId} ${result.decision}\n`);
+            return ExitCode.Ok;
+          } catch (err) {
+            if (!(err instanceof ApprovalRefusedError)) throw err;
+            progress(pc.red(`${verb} refused: ${messageOf(err)}`));
+            return ExitCode.BadInput;
+          }
+        });
       });
   }
 
@@ -218,31 +208,10 @@ Examples:
     .description('show the phase and per-object status of a deploy')
     .option('--json', 'print JSON', false)
     .action(async (workflowId: string, opts: { json: boolean }) => {
-      const client = await createKubeWorkflowsClient();
-      try {
-        const handle = client.getDeploy(workflowId);
-        const desc = await handle.raw.describe();
-        const p = await handle.progress().catch(() => undefined);
-        // A deploy id may be held by a lock (a scale writing a workload of the app): say which run holds it.
-        const holder =
-          desc.type === 'deployManifests'
-            ? ''
-            : ` (${desc.type}${desc.parentExecution ? ` held by ${desc.parentExecution.workflowId}` : ''})`;
-        if (opts.json)
-          process.stdout.write(
-            `${JSON.stringify({ status: desc.status.name, type: desc.type, ...(desc.parentExecution ? { parent: desc.parentExecution.workflowId } : {}), progress: p })}\n`,
-          );
-        else {
-          process.stdout.write(
-            `${workflowId}: ${desc.status.name}${holder}${p ? `, phase ${p.phase}: ${p.message}` : ''}\n`,
-          );
-          if (p?.planId) process.stdout.write(`plan: ${p.planId}\n`);
-          for (const o of p?.objects ?? [])
-            process.stdout.write(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}\n`);
-        }
-      } finally {
-        await client.close();
-      }
+      process.exitCode = await withClient(async (client) => {
+        process.stdout.write(renderStatus(await client.getDeploy(workflowId).describe(), opts.json));
+        return ExitCode.Ok;
+      });
     });
   program
     .command('codec-server')
@@ -375,53 +344,38 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
     progress(pc.red(messageOf(err)));
     return ExitCode.BadInput;
   }
-  let client;
-  try {
-    client = await createKubeWorkflowsClient(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {});
-  } catch (err) {
-    if (isClientConfigError(err)) {
-      progress(pc.red(`configuration error: ${messageOf(err)}`));
-      return ExitCode.BadInput;
-    }
-    progress(pc.red(`cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${messageOf(err)}`));
-    return ExitCode.Unreachable;
-  }
-  try {
-    const handle = await client.deploy(
-      {
-        sources,
-        ...(opts.namespace ? { namespace: opts.namespace } : {}),
-        ...(opts.cluster ? { cluster: opts.cluster } : {}),
-        ...(opts.app ? { app: opts.app } : {}),
-        timeoutSeconds: opts.timeout,
-        dryRun: opts.dryRun,
-        force: opts.force,
-        wait: opts.wait,
-        rollback: opts.rollback,
-        prune: opts.prune,
-        requireApproval: opts.requireApproval,
-        approvalTimeoutSeconds: opts.approvalTimeout,
-      },
-      { onConflict: opts.onConflict === 'latest-wins' ? 'latestWins' : 'reject' },
-    );
-    progress(pc.dim(`started ${handle.workflowId}`));
-    const report = await followDeploy(handle);
-    process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
-    return exitCodeForReport(report);
-  } catch (err) {
-    const code = exitCodeForError(err);
-    const prefix =
-      err instanceof InvalidInputError
-        ? 'rejected before anything ran'
-        : code === ExitCode.Unreachable
-          ? 'unreachable'
-          : 'deploy failed';
-    progress(pc.red(`${prefix}: ${messageOf(err)}`));
-    if (opts.json) process.stdout.write(`${JSON.stringify({ outcome: 'failed', message: messageOf(err) })}\n`);
-    return code;
-  } finally {
-    await client.close();
-  }
+  return withClient(
+    async (client) => {
+      try {
+        const handle = await client.deploy(
+          {
+            sources,
+            ...(opts.namespace ? { namespace: opts.namespace } : {}),
+            ...(opts.cluster ? { cluster: opts.cluster } : {}),
+            ...(opts.app ? { app: opts.app } : {}),
+            timeoutSeconds: opts.timeout,
+            dryRun: opts.dryRun,
+            force: opts.force,
+            wait: opts.wait,
+            rollback: opts.rollback,
+            prune: opts.prune,
+            requireApproval: opts.requireApproval,
+            approvalTimeoutSeconds: opts.approvalTimeout,
+          },
+          { onConflict: opts.onConflict === 'latest-wins' ? 'latestWins' : 'reject' },
+        );
+        progress(pc.dim(`started ${handle.workflowId}`));
+        const report = await followDeploy(handle);
+        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
+        return exitCodeForReport(report);
+      } catch (err) {
+        // --json promises one JSON document on stdout whatever happens; withClient says why on stderr.
+        if (opts.json) process.stdout.write(`${JSON.stringify({ outcome: 'failed', message: messageOf(err) })}\n`);
+        throw err;
+      }
+    },
+    opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {},
+  );
 }
 
 /** Runs the CLI with `argv` (process.argv shape). */

@@ -4,6 +4,7 @@
  * @module
  */
 import pc from 'picocolors';
+import type { DeployStatus } from '../client/index.js';
 import type { DeployReport, ObjectReport } from '../schemas/deploy.js';
 
 const OUTCOME_COLOUR: Record<DeployReport['outcome'], (s: string) => string> = {
@@ -43,4 +44,21 @@ function describe(o: ObjectReport): string {
   if (o.status && o.status !== 'Current' && o.message) return `${o.reason ?? ''}: ${o.message}`;
   if (o.changes?.length) return `changed ${o.changes.slice(0, 3).join(', ')}${o.changes.length > 3 ? ', …' : ''}`;
   return '';
+}
+
+/**
+ * What `kube-workflows status` prints for a deploy id: one JSON document with `--json`; else the run's status (and
+ * what holds the id when it is not a deploy: a scale holding the app's lock), the phase, the plan id to approve,
+ * and one line per object.
+ */
+export function renderStatus(s: DeployStatus, json: boolean): string {
+  const p = s.progress;
+  if (json) {
+    return `${JSON.stringify({ status: s.status, type: s.type, ...(s.parent ? { parent: s.parent } : {}), progress: p })}\n`;
+  }
+  const holder = s.type === 'deployManifests' ? '' : ` (${s.type}${s.parent ? ` held by ${s.parent}` : ''})`;
+  const lines = [`${s.workflowId}: ${s.status}${holder}${p ? `, phase ${p.phase}: ${p.message}` : ''}`];
+  if (p?.planId) lines.push(`plan: ${p.planId}`);
+  for (const o of p?.objects ?? []) lines.push(`  ${o.subject} ${o.action} ${o.status ?? ''} ${o.message ?? ''}`);
+  return `${lines.join('\n')}\n`;
 }

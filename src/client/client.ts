@@ -8,16 +8,25 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
+  type WorkflowExecutionStatusName,
   type WorkflowHandle,
+  type WorkflowStartOptions,
 } from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
 import { createDataConverter, loadEncryptionConfig, type EncryptionConfig } from '../codec/index.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import type { DeployManifestsInput, ApprovalInput, DeployReport } from '../schemas/deploy.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { MonitorHealthInput, type MonitorStatus, type MonitorTarget } from '../schemas/monitor.js';
-import type { ApprovalResult, DeployProgress } from '../workflows/deploy.js';
+import {
+  approveUpdate,
+  progressQuery,
+  rejectUpdate,
+  type ApprovalResult,
+  type DeployProgress,
+} from '../workflows/deploy-definitions.js';
+import { addTargetsUpdate, monitorStatusQuery, removeTargetsUpdate, setPausedUpdate } from '../workflows/monitor.js';
 import { resolveDefaultCluster } from './clusters.js';
 import {
   DEFAULT_TASK_QUEUE,
@@ -31,6 +40,7 @@ import { prepareDeployStart } from './deploy-start.js';
 import { InvalidInputError, LockHeldError } from './errors.js';
 import { monitorWorkflowId, scaleWorkflowId } from './ids.js';
 import { KubeSchedules } from './schedules.js';
+import type { KubeWorkflows, KubeWorkflowType } from './workflow-types.js';
 
 export { COMPRESS_ABOVE_BYTES } from './deploy-start.js';
 
@@ -114,6 +124,8 @@ export interface DeployHandle {
   result(): Promise<DeployReport>;
   /** The current phase and per-object status. */
   progress(): Promise<DeployProgress>;
+  /** The run holding this deploy id (a deploy, or a lock holder), its Temporal status and, for a deploy, its progress. */
+  describe(): Promise<DeployStatus>;
   /** Requests cancellation: the deploy stops and rolls back what it changed. */
   cancel(): Promise<void>;
   /** Approves the plan named by `planId` (from {@link DeployHandle.progress}); refused when stale or not waiting. */
@@ -122,6 +134,25 @@ export interface DeployHandle {
   reject(approval: ApprovalInput): Promise<ApprovalResult>;
   /** The underlying Temporal handle. */
   raw: WorkflowHandle;
+}
+
+/** What holds a deploy id, and how far it got (see {@link DeployHandle.describe}). */
+export interface DeployStatus {
+  workflowId: string;
+  runId: string;
+  /** Temporal's status of the run: `RUNNING`, `COMPLETED`, `FAILED`, `CANCELLED`, `TERMINATED`, … */
+  status: WorkflowExecutionStatusName;
+  /**
+   * The workflow type holding the id: `deployManifests`, or `holdDeployLock` when a scale of one of the app's
+   * workloads (or an operator's freeze) holds the app's deploy lock.
+   */
+  type: string;
+  /** The workflow that started this run as its child (the scale holding the lock, a scheduled deploy's wrapper). */
+  parent?: string;
+  startTime: Date;
+  closeTime?: Date;
+  /** The deploy's phase and per-object status; absent for a lock holder, or when no worker answered the query. */
+  progress?: DeployProgress;
 }
 
 /** A started scale. */
@@ -187,14 +218,14 @@ export class KubeWorkflowsClient {
     if (!parsed.success) throw new InvalidInputError(`invalid scale input:\n${z.prettifyError(parsed.error)}`);
     const v = parsed.data;
     const workflowId = options.workflowId ?? scaleWorkflowId({ ...v, cluster: v.cluster ?? this.defaultCluster });
-    const handle = await this.temporal.workflow.start('scaleWorkload', {
+    const handle = await this.startWorkflow('scaleWorkload', {
       taskQueue: this.taskQueue,
       workflowId,
       args: [input],
       workflowIdConflictPolicy: 'FAIL',
       staticSummary: `scale ${v.kind}/${v.namespace}/${v.name} ${v.replicas !== undefined ? `to ${v.replicas}` : `by ${v.delta}`}`,
     });
-    return { workflowId, result: () => handle.result() as Promise<ScaleReport>, raw: handle };
+    return { workflowId, result: () => handle.result(), raw: handle };
   }
 
   /**
@@ -212,7 +243,7 @@ export class KubeWorkflowsClient {
     const { app, namespace } = prepared;
     const workflowId = options.workflowId ?? prepared.workflowId;
     const start = () =>
-      this.temporal.workflow.start('deployManifests', {
+      this.startWorkflow('deployManifests', {
         taskQueue: this.taskQueue,
         workflowId,
         args: [prepared.input],
@@ -241,7 +272,7 @@ export class KubeWorkflowsClient {
       .describe()
       .catch(() => undefined);
     const run = desc ? `run ${desc.runId}, started ${desc.startTime.toISOString()}` : '';
-    if (desc && desc.type !== 'deployManifests') {
+    if (desc && desc.type !== DEPLOY_WORKFLOW_TYPE) {
       const parent = desc.parentExecution?.workflowId;
       const message = parent
         ? `the deploy lock ${lockId} is held by ${parent} (its ${desc.type} ${run}), which is writing a workload of ` +
@@ -273,7 +304,7 @@ export class KubeWorkflowsClient {
     if (!parsed.success) throw new InvalidInputError(`invalid monitor input:\n${z.prettifyError(parsed.error)}`);
     const v = parsed.data;
     const workflowId = monitorWorkflowId(v.name);
-    const handle = await this.temporal.workflow.start('monitorHealth', {
+    const handle = await this.startWorkflow('monitorHealth', {
       taskQueue: this.taskQueue,
       workflowId,
       args: [input],
@@ -297,7 +328,15 @@ export class KubeWorkflowsClient {
   async close(): Promise<void> {
     await this.ownConnection?.close();
   }
+
+  /** Starts a workflow the worker registers: the type name is checked, and the arguments typed, at compile time. */
+  private startWorkflow<K extends KubeWorkflowType>(type: K, options: WorkflowStartOptions<KubeWorkflows[K]>) {
+    return this.temporal.workflow.start<KubeWorkflows[K]>(type, options);
+  }
 }
+
+/** The deploy workflow's type name, as `describe` reports it. */
+const DEPLOY_WORKFLOW_TYPE: KubeWorkflowType = 'deployManifests';
 
 /** An approval or rejection the deploy refused (not waiting, stale plan id, malformed input). */
 export class ApprovalRefusedError extends Error {
@@ -306,11 +345,11 @@ export class ApprovalRefusedError extends Error {
 
 async function decideOn(
   handle: WorkflowHandle,
-  update: 'approve' | 'reject',
+  update: UpdateDefinition<ApprovalResult, [ApprovalInput]>,
   a: ApprovalInput,
 ): Promise<ApprovalResult> {
   try {
-    return await handle.executeUpdate<ApprovalResult, [ApprovalInput]>(update, { args: [a] });
+    return await handle.executeUpdate(update, { args: [a] });
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) {
       throw new ApprovalRefusedError(err.cause?.message ?? err.message, { cause: err });
@@ -322,16 +361,14 @@ async function decideOn(
 function wrapMonitor(handle: WorkflowHandle): MonitorHandle {
   return {
     workflowId: handle.workflowId,
-    status: () => handle.query<MonitorStatus>('status'),
-    addTargets: (targets) =>
-      handle.executeUpdate<number, [{ targets: MonitorTarget[] }]>('addTargets', { args: [{ targets }] }),
-    removeTargets: (targets) =>
-      handle.executeUpdate<number, [{ targets: MonitorTarget[] }]>('removeTargets', { args: [{ targets }] }),
+    status: () => handle.query(monitorStatusQuery),
+    addTargets: (targets) => handle.executeUpdate(addTargetsUpdate, { args: [{ targets }] }),
+    removeTargets: (targets) => handle.executeUpdate(removeTargetsUpdate, { args: [{ targets }] }),
     pause: async (reason) => {
-      await handle.executeUpdate('setPaused', { args: [{ paused: true, ...(reason ? { reason } : {}) }] });
+      await handle.executeUpdate(setPausedUpdate, { args: [{ paused: true, ...(reason ? { reason } : {}) }] });
     },
     resume: async () => {
-      await handle.executeUpdate('setPaused', { args: [{ paused: false }] });
+      await handle.executeUpdate(setPausedUpdate, { args: [{ paused: false }] });
     },
     stop: async () => {
       await handle.cancel();
@@ -345,13 +382,31 @@ function wrapDeploy(handle: WorkflowHandle): DeployHandle {
     workflowId: handle.workflowId,
     runId: (handle as { firstExecutionRunId?: string }).firstExecutionRunId ?? '',
     result: () => handle.result() as Promise<DeployReport>,
-    progress: () => handle.query<DeployProgress>('progress'),
+    progress: () => handle.query(progressQuery),
+    describe: () => describeDeploy(handle),
     cancel: async () => {
       await handle.cancel();
     },
-    approve: (a) => decideOn(handle, 'approve', a),
-    reject: (a) => decideOn(handle, 'reject', a),
+    approve: (a) => decideOn(handle, approveUpdate, a),
+    reject: (a) => decideOn(handle, rejectUpdate, a),
     raw: handle,
+  };
+}
+
+async function describeDeploy(handle: WorkflowHandle): Promise<DeployStatus> {
+  const desc = await handle.describe();
+  // Only a deploy answers `progress`; a lock holder would leave the query to time out.
+  const progress =
+    desc.type === DEPLOY_WORKFLOW_TYPE ? await handle.query(progressQuery).catch(() => undefined) : undefined;
+  return {
+    workflowId: desc.workflowId,
+    runId: desc.runId,
+    status: desc.status.name,
+    type: desc.type,
+    ...(desc.parentExecution?.workflowId ? { parent: desc.parentExecution.workflowId } : {}),
+    startTime: desc.startTime,
+    ...(desc.closeTime ? { closeTime: desc.closeTime } : {}),
+    ...(progress ? { progress } : {}),
   };
 }
 

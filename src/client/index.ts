@@ -16,6 +16,7 @@ export type {
   DeployConflict,
   DeployHandle,
   DeployOptions,
+  DeployStatus,
   KubeWorkflowsClientOptions,
   KubeWorkflowsClientSettings,
   MonitorHandle,
@@ -43,4 +44,5 @@ export type {
   ObjectReport,
   DeployOutcome,
 } from '../schemas/deploy.js';
-export type { ApprovalResult, DeployProgress, DeployPhase } from '../workflows/deploy.js';
+export type { ApprovalResult, DeployProgress, DeployPhase } from '../workflows/deploy-definitions.js';
+export type { KubeWorkflowType, KubeWorkflows } from './workflow-types.js';

@@ -24,6 +24,7 @@ import type { ScheduledDeployInput, ScheduledScaleInput } from '../schemas/sched
 import { scaleWorkflowId } from '../domain/workflow-ids.js';
 import { prepareDeployStart, type DeployStartContext } from './deploy-start.js';
 import { InvalidInputError } from './errors.js';
+import type { KubeWorkflows } from './workflow-types.js';
 
 /** What a schedule does when its previous run is still going. */
 export type OverlapPolicy = 'skip' | 'bufferOne' | 'bufferAll' | 'cancelOther' | 'terminateOther' | 'allowAll';
@@ -158,10 +159,11 @@ export class KubeSchedules {
     return out;
   }
 
-  private async create(
+  /** Creates a schedule starting `workflowType` (checked against the worker's workflows, its input typed). */
+  private async create<K extends 'scheduledDeploy' | 'scheduledScale'>(
     options: ScheduleCommonOptions,
-    workflowType: string,
-    input: unknown,
+    workflowType: K,
+    input: Parameters<KubeWorkflows[K]>[0],
     summary: string,
   ): Promise<ScheduleHandle> {
     validate(CronSchema, options.cron, 'cron');

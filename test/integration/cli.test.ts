@@ -106,6 +106,34 @@ describe('kube-workflows deploy', () => {
   });
 });
 
+describe('kube-workflows status', () => {
+  it("shows a finished deploy's status, phase and objects as one JSON document, exit 0", async () => {
+    const deployed = await cli(['deploy', '-f', file('status.yaml', app(h.namespace)), '--app', 'web', '--json']);
+    expect(deployed.code).toBe(0);
+    const id = /started (deploy\/\S+)/.exec(deployed.stderr)?.[1] ?? '';
+    const r = await cli(['status', id, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: 'COMPLETED',
+      type: 'deployManifests',
+      progress: { phase: 'done', objects: [expect.objectContaining({ subject: `Deployment/${h.namespace}/web` })] },
+    });
+  });
+
+  it('exit 2 for a deploy id that does not exist', async () => {
+    const r = await cli(['status', `deploy/default/${h.namespace}/no-such-app`]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+  });
+
+  it('exit 3 when Temporal cannot be reached', async () => {
+    const r = await cli(['status', `deploy/default/${h.namespace}/web`], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('kube-workflows scale and schedule', () => {
   it('scale prints the report and exits 0', async () => {
     const r = await cli(['scale', 'deployment/web', '--replicas', '4', '-n', h.namespace, '--json']);

@@ -1,8 +1,14 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  RetryState,
+  WorkflowNotFoundError,
+} from '@temporalio/common';
 import { describe, it, expect } from 'vitest';
 import { ExitCode, exitCodeForError, exitCodeForReport, failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
-import { InvalidInputError } from '../../src/client/index.js';
+import { ApprovalRefusedError, InvalidInputError } from '../../src/client/index.js';
 import { FailureType } from '../../src/domain/failures.js';
 import type { DeployOutcome, DeployReport } from '../../src/schemas/deploy.js';
 
@@ -82,6 +88,23 @@ describe('exitCodeForError', () => {
 
   it('exits 1 when the workflow failed without any cause', () => {
     expect(exitCodeForError(workflowFailed(undefined))).toBe(ExitCode.Failed);
+  });
+
+  it('exits 2 when an approval was refused (stale plan, not waiting)', () => {
+    expect(exitCodeForError(new ApprovalRefusedError('stale approval: it names plan-1'))).toBe(ExitCode.BadInput);
+  });
+
+  it('exits 2 for a workflow id that does not exist', () => {
+    expect(exitCodeForError(new WorkflowNotFoundError('not found', 'deploy/default/shop/cart', undefined))).toBe(
+      ExitCode.BadInput,
+    );
+  });
+
+  it('exits 3 when the workflow failed because the cluster could not be reached', () => {
+    const err = workflowFailed(
+      activityFailed(appFailure(FailureType.KubeUnavailable, 'cannot reach the Kubernetes API at https://k:6443')),
+    );
+    expect(exitCodeForError(err)).toBe(ExitCode.Unreachable);
   });
 
   it('exits 3 for an error that is not a workflow failure (e.g. Temporal unreachable)', () => {
