@@ -21,6 +21,9 @@ import { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
  */
 export const USER_AGENT = 'kube-workflows';
 
+/** Longest Retry-After the transport waits before re-sending a throttled request, in seconds. */
+export const MAX_RETRY_AFTER_SECONDS = 60;
+
 /** Tuning of the transport. Every field has a default. */
 export interface TransportOptions {
   /** Sustained requests per second (default {@link DEFAULT_QPS}). */
@@ -130,7 +133,8 @@ export class KubeTransport {
       const err = kubeErrorFromResponse(status, text, opts.subject, retryAfter);
       if ((status === 429 || (status === 503 && retryAfter)) && attempt < this.options.maxThrottleRetries) {
         this.stats.throttled++;
-        await sleep(Math.max(1, err.retryAfterSeconds ?? 1) * 1000);
+        // An HTTP-date far in the future must not park the request: wait at most MAX_RETRY_AFTER_SECONDS.
+        await sleep(Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, err.retryAfterSeconds ?? 1)) * 1000);
         continue;
       }
       throw err;
