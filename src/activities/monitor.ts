@@ -6,26 +6,28 @@
  * so a transition costs one signal and no relist; it returns after `maxDurationSeconds` (the workflow's
  * housekeeping) or when cancelled. Without `stream` (runs started before streaming existed, or a worker without
  * a Temporal client) it RETURNS as soon as any target's health differs from what the workflow knows. Either way
- * history grows with transitions, not with time.
+ * history grows with transitions, not with time. A label selector the API server would reject fails it at once
+ * (non-retryable InvalidInput naming the selector). Cancellation, heartbeats, the re-assessment timer and shutdown
+ * are {@link HealthWatch}'s, shared with `waitForHealth`.
  *
  * `deliverAlert`: one alert event to ONE channel (a retry re-sends only to the channel that failed). Channel
  * errors are classified: 4xx → AlertRejected (not retried), 429 / 5xx / network → AlertUnavailable with
  * Retry-After honoured through `nextRetryDelay`.
  * @module
  */
-import { setMaxListeners } from 'node:events';
 import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
 import { FailureType } from '../domain/failures.js';
-import { assessHealth, healthRecheckAt, HealthStatus, recheckDelayMs } from '../domain/health.js';
+import { assessHealth, healthRecheckAt, HealthStatus } from '../domain/health.js';
 import { matches, parseLabelSelector, type LabelSelector } from '../domain/selectors.js';
 import { formatSubject } from '../domain/subject.js';
-import { watchKinds, type WatchTarget } from '../kube/watch.js';
-import type { KubeGateway, LiveObject } from '../kube/index.js';
+import type { WatchedState, WatchTarget } from '../kube/watch.js';
+import type { KubeGateway } from '../kube/index.js';
 import { OBSERVATIONS_SIGNAL, type AlertEventData, type MonitorTarget } from '../schemas/monitor.js';
-import { classified, toApplicationFailure } from './failures.js';
-import { coalesce, relatedIndex } from './related.js';
+import { classified } from './failures.js';
+import { HealthWatch } from './health-watch.js';
+import { relatedIndex } from './related.js';
 
 /** One target's observed health. */
 export interface Observation {
@@ -105,207 +107,80 @@ const WORKLOAD_API: Record<string, string> = { Deployment: 'apps/v1', StatefulSe
 /** Builds the monitor activities. */
 export function createMonitorActivities(deps: MonitorActivityDeps) {
   const doFetch = deps.fetch ?? fetch;
+
+  /** The stream of batches to the workflow, when asked for and this worker can signal it. */
+  function streamTo(
+    input: ObserveHealthInput,
+    watch: HealthWatch<ObserveHealthResult>,
+    observations: () => Observation[],
+  ): ObservationStream | undefined {
+    const run = activityInfo().workflowExecution;
+    if (!input.stream || !deps.signalWorkflow || !run) return undefined;
+    return new ObservationStream({
+      send: (batch) => deps.signalWorkflow?.(run, OBSERVATIONS_SIGNAL, batch) ?? Promise.resolve(),
+      epoch: input.stream.epoch,
+      known: input.known,
+      // batches of the failed attempt may have moved the workflow on from `known`
+      full: activityInfo().attempt > 1,
+      observations,
+      stopped: watch.signal,
+      onRunEnded: (current) => watch.settle({ observations: current, changed: [] }),
+      onSendFailed: () => deps.counters?.inc('kube_workflows_observation_signal_failures_total'),
+    });
+  }
+
   return {
     async observeHealth(input: ObserveHealthInput): Promise<ObserveHealthResult> {
-      const kube = input.targets.filter((t) => t.type === 'kube');
-      const probes = input.targets.filter((t) => t.type !== 'kube');
-      const abort = new AbortController();
-      setMaxListeners(0, abort.signal); // one listener per watch request on this signal
-      const signal = cancellationSignal();
-      const onCancel = (): void => abort.abort();
-      signal.addEventListener('abort', onCancel);
-      // Cancellation (workflow cancelled, worker shutting down) must end the activity even with no watch running.
-      const cancelled = new Promise<undefined>((resolve) =>
-        abort.signal.addEventListener('abort', () => resolve(undefined)),
-      );
-
-      const kubeObs = new Map<string, Observation>();
-      const probeObs = new Map<string, Observation>();
-      let kubeReady = kube.length === 0;
-      let probesReady = probes.length === 0;
-      let settle: (r: ObserveHealthResult) => void = () => undefined;
-      const done = new Promise<ObserveHealthResult>((r) => (settle = r));
-      const all = (): Observation[] => [...kubeObs.values(), ...probeObs.values()];
-      /** Health per key as the workflow knows it: the input, then every batch it has accepted. */
-      const reported = new Map(Object.entries(input.known));
-      const run = activityInfo().workflowExecution;
-      const sendBatch =
-        input.stream && deps.signalWorkflow && run
-          ? (batch: ObservationBatch) => deps.signalWorkflow?.(run, OBSERVATIONS_SIGNAL, batch) ?? Promise.resolve()
-          : undefined;
-      const epoch = input.stream?.epoch ?? 0;
-      let sending = false;
-      let dirty = false;
-      let needFull = activityInfo().attempt > 1;
-      /** Signals what changed since the last accepted batch; one batch in flight, changes meanwhile coalesced. */
-      const stream = async (send: NonNullable<typeof sendBatch>): Promise<void> => {
-        if (sending) {
-          dirty = true;
-          return;
-        }
-        sending = true;
-        try {
-          do {
-            dirty = false;
-            const obs = all();
-            const current = new Set(obs.map((o) => o.key));
-            const batch: ObservationBatch = needFull
-              ? { epoch, observations: obs, removed: [], full: true }
-              : {
-                  epoch,
-                  observations: obs.filter((o) => reported.get(o.key) !== o.healthy),
-                  removed: [...reported.keys()].filter((k) => !current.has(k)),
-                };
-            if (!batch.full && !batch.observations.length && !batch.removed.length) continue;
-            for (let attempt = 1; !abort.signal.aborted; attempt += 1) {
-              try {
-                await send(batch);
-                break;
-              } catch (err) {
-                // the run ended (continued as new, cancelled): nobody is listening any more
-                if ((err as Error).name === 'WorkflowNotFoundError') return settle({ observations: obs, changed: [] });
-                deps.counters?.inc('kube_workflows_observation_signal_failures_total');
-                await new Promise((r) => setTimeout(r, Math.min(attempt, 10) * 500));
-              }
-            }
-            if (batch.full) {
-              needFull = false;
-              reported.clear();
-            }
-            for (const o of batch.observations) reported.set(o.key, o.healthy);
-            for (const k of batch.removed) reported.delete(k);
-          } while (dirty && !abort.signal.aborted);
-        } finally {
-          sending = false;
-        }
-      };
-      const check = (): void => {
-        if (!kubeReady || !probesReady) return;
-        if (sendBatch) {
-          void stream(sendBatch);
-          return;
-        }
-        const obs = all();
-        const current = new Map(obs.map((o) => [o.key, o.healthy]));
-        const changed = [
-          ...obs.filter((o) => input.known[o.key] !== o.healthy).map((o) => o.key),
-          ...Object.keys(input.known).filter((k) => !current.has(k)),
-        ];
-        if (changed.length) settle({ observations: obs, changed });
-      };
-
-      // Kubernetes: one watch per (namespace, kind, selector); pods/replicasets per namespace for fail-fast.
-      const watchTargets: WatchTarget[] = [];
-      const seen = new Set<string>();
-      const add = (t: WatchTarget): void => {
-        const k = `${t.apiVersion}|${t.kind}|${t.namespace}|${t.labelSelector ?? ''}`;
-        if (!seen.has(k)) {
-          seen.add(k);
-          watchTargets.push(t);
-        }
-      };
-      for (const t of kube) {
-        for (const kind of t.kinds)
-          add({ apiVersion: WORKLOAD_API[kind] ?? 'apps/v1', kind, namespace: t.namespace, labelSelector: t.selector });
-        add({ apiVersion: 'v1', kind: 'Pod', namespace: t.namespace });
-        if (t.kinds.includes('Deployment')) add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: t.namespace });
-      }
-      // Rules with a duration (a pod unschedulable for too long) flip with no watch event: re-assess on a timer too,
-      // when the next one is due and at least every MAX_RECHECK_INTERVAL_MS.
-      let recheck: NodeJS.Timeout | undefined;
-      let stopped = false;
-      const onKube = coalesce((state: Map<string, LiveObject>, synced: boolean): void => {
-        if (!synced) return;
-        const objects = [...state.values()];
-        const related = relatedIndex(objects);
-        const now = new Date();
-        let recheckAt: Date | undefined;
-        clearTimeout(recheck);
-        kubeObs.clear();
-        for (const t of kube) {
-          for (const o of objects) {
-            if (!t.kinds.includes(o.kind as never) || o.metadata.namespace !== t.namespace) continue;
-            if (t.names && !t.names.includes(o.metadata.name)) continue;
-            if (t.selector && !matchesSelector(o.metadata.labels ?? {}, t.selector)) continue;
-            const objRelated = related(o);
-            const a = assessHealth(o, objRelated, { now });
-            const at = a.status === HealthStatus.InProgress ? healthRecheckAt(o, objRelated, { now }) : undefined;
-            if (at !== undefined && (recheckAt === undefined || at < recheckAt)) recheckAt = at;
-            const key = formatSubject({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
-            kubeObs.set(key, {
-              key,
-              healthy: a.status === HealthStatus.Current,
-              message: `${a.status} ${a.reason}: ${a.message}`,
-            });
-          }
-        }
-        kubeReady = true;
-        if (!stopped) recheck = setTimeout(() => onKube(state, true), recheckDelayMs(recheckAt, now));
-        check();
+      assertValidSelectors(input.targets);
+      const kube = input.targets.filter((t): t is KubeMonitorTarget => t.type === 'kube');
+      const probes = input.targets.filter((t): t is ProbeTarget => t.type !== 'kube');
+      // Undefined until first observed (the watch synced, the first probe round done): no change is judged before.
+      let kubeObs: Observation[] | undefined = kube.length ? undefined : [];
+      let probeObs: Observation[] | undefined = probes.length ? undefined : [];
+      const all = (): Observation[] => [...(kubeObs ?? []), ...(probeObs ?? [])];
+      const watch = new HealthWatch<ObserveHealthResult>({
+        heartbeat: () => {
+          const observations = all();
+          return { healthy: observations.filter((o) => o.healthy).length, total: observations.length };
+        },
+        heartbeatIntervalMs: 5_000,
+        cancelledMessage: 'cancelled while watching',
       });
-
-      const probeOnce = async (): Promise<void> => {
-        await Promise.all(
-          probes.map(async (t) => {
-            const o =
-              t.type === 'http'
-                ? await probeHttp(doFetch, t)
-                : t.type === 'prometheus'
-                  ? await probePrometheus(doFetch, t)
-                  : undefined;
-            if (o) probeObs.set(o.key, o);
-          }),
-        );
-        probesReady = true;
-        check();
+      const stream = streamTo(input, watch, all);
+      const check = (): void => {
+        if (!kubeObs || !probeObs) return;
+        if (stream) return void stream.update();
+        const observations = all();
+        const changed = changedKeys(input.known, observations);
+        if (changed.length) watch.settle({ observations, changed });
       };
-      const probeTimer = probes.length
-        ? setInterval(() => void probeOnce().catch(() => undefined), input.probeIntervalSeconds * 1000)
-        : undefined;
-      if (probes.length) void probeOnce().catch(() => undefined);
-      const beat = setInterval(() => {
-        const obs = all();
-        heartbeat({ healthy: obs.filter((o) => o.healthy).length, total: obs.length });
-      }, 5_000);
-      let stopping = false;
-      const shutdownCheck = deps.workerStopping
-        ? setInterval(() => {
-            if (!deps.workerStopping?.()) return;
-            stopping = true;
-            abort.abort();
-          }, 250)
-        : undefined;
-      const maxTimer = setTimeout(() => settle({ observations: all(), changed: [] }), input.maxDurationSeconds * 1000);
-      // Probe-only monitors hold no watch.
-      const watching = kube.length
-        ? watchKinds(deps.gateway(input.cluster), watchTargets, onKube, abort.signal)
-        : undefined;
-      try {
-        const result = await Promise.race([done, cancelled, ...(watching ? [watching.then(() => undefined)] : [])]);
-        if (signal.aborted) throw new CancelledFailure('cancelled while watching');
-        if (stopping)
-          throw ApplicationFailure.create({
-            message: 'this worker is shutting down: the observation continues on another worker',
-            type: FailureType.WorkerShutdown,
-            nextRetryDelay: '1s',
-          });
-        if (!result) throw ApplicationFailure.retryable('watch ended unexpectedly', FailureType.KubeUnavailable);
-        return result;
-      } catch (err) {
-        if (err instanceof CancelledFailure) throw err;
-        throw toApplicationFailure(err);
-      } finally {
-        clearInterval(beat);
-        if (shutdownCheck) clearInterval(shutdownCheck);
-        if (probeTimer) clearInterval(probeTimer);
-        clearTimeout(maxTimer);
-        stopped = true;
-        clearTimeout(recheck);
-        onKube.cancel();
-        abort.abort();
-        signal.removeEventListener('abort', onCancel);
-        await watching?.catch(() => undefined);
+
+      if (probes.length) {
+        const probeAll = async (): Promise<void> => {
+          probeObs = await probeTargets(doFetch, probes);
+          check();
+        };
+        watch.every(input.probeIntervalSeconds * 1000, () => void probeAll().catch(() => undefined));
+        void probeAll().catch(() => undefined);
       }
+      if (deps.workerStopping) {
+        watch.every(250, () => {
+          if (deps.workerStopping?.()) watch.fail(workerShutdown());
+        });
+      }
+      watch.settleAfter(input.maxDurationSeconds * 1000, () => ({ observations: all(), changed: [] }));
+      // Probe-only monitors hold no watch.
+      if (!kube.length) return watch.run();
+      return watch.run({
+        gateway: deps.gateway(input.cluster),
+        targets: workloadWatchTargets(kube),
+        assess(state, now) {
+          const assessed = assessWorkloads(kube, state, now);
+          kubeObs = assessed.observations;
+          check();
+          return assessed.recheckAt;
+        },
+      });
     },
 
     async deliverAlert(input: DeliverAlertInput): Promise<{ channel: string; status: number; skipped?: string }> {
@@ -346,14 +221,199 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
   };
 }
 
+type KubeMonitorTarget = Extract<MonitorTarget, { type: 'kube' }>;
+type ProbeTarget = Exclude<MonitorTarget, { type: 'kube' }>;
+
+/**
+ * Fails with a non-retryable InvalidInput naming the first label selector the API server would reject. The monitor
+ * schema rejects them already; this guards inputs that did not pass through it (histories from before the check).
+ */
+function assertValidSelectors(targets: readonly MonitorTarget[]): void {
+  for (const t of targets) {
+    if (t.type !== 'kube' || t.selector === undefined) continue;
+    const parsed = parseLabelSelector(t.selector);
+    if (!parsed.ok) {
+      throw ApplicationFailure.nonRetryable(
+        `kube target in namespace ${t.namespace}: invalid label selector "${t.selector}": ${parsed.error}`,
+        FailureType.InvalidInput,
+      );
+    }
+  }
+}
+
+/** The failure that moves an observation off a worker that is shutting down. */
+function workerShutdown(): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: 'this worker is shutting down: the observation continues on another worker',
+    type: FailureType.WorkerShutdown,
+    nextRetryDelay: '1s',
+  });
+}
+
+/** One watch per (namespace, kind, selector) of the workloads; their namespaces' Pods and ReplicaSets for fail-fast. */
+function workloadWatchTargets(kube: readonly KubeMonitorTarget[]): WatchTarget[] {
+  const targets = new Map<string, WatchTarget>();
+  const add = (t: WatchTarget): void => {
+    const key = `${t.apiVersion}|${t.kind}|${t.namespace}|${t.labelSelector ?? ''}`;
+    if (!targets.has(key)) targets.set(key, t);
+  };
+  for (const t of kube) {
+    for (const kind of t.kinds)
+      add({ apiVersion: WORKLOAD_API[kind] ?? 'apps/v1', kind, namespace: t.namespace, labelSelector: t.selector });
+    add({ apiVersion: 'v1', kind: 'Pod', namespace: t.namespace });
+    if (t.kinds.includes('Deployment')) add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: t.namespace });
+  }
+  return [...targets.values()];
+}
+
+/** Assesses every monitored workload in the watch cache at `now`, and says when a rule with a duration is next due. */
+function assessWorkloads(
+  kube: readonly KubeMonitorTarget[],
+  state: WatchedState,
+  now: Date,
+): { observations: Observation[]; recheckAt: Date | undefined } {
+  const objects = [...state.values()];
+  const related = relatedIndex(objects);
+  const observations = new Map<string, Observation>();
+  let recheckAt: Date | undefined;
+  for (const t of kube) {
+    for (const o of objects) {
+      if (!t.kinds.includes(o.kind as never) || o.metadata.namespace !== t.namespace) continue;
+      if (t.names && !t.names.includes(o.metadata.name)) continue;
+      if (t.selector && !matchesSelector(o.metadata.labels ?? {}, t.selector)) continue;
+      const objRelated = related(o);
+      const a = assessHealth(o, objRelated, { now });
+      const at = a.status === HealthStatus.InProgress ? healthRecheckAt(o, objRelated, { now }) : undefined;
+      if (at !== undefined && (recheckAt === undefined || at < recheckAt)) recheckAt = at;
+      const key = formatSubject({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+      observations.set(key, {
+        key,
+        healthy: a.status === HealthStatus.Current,
+        message: `${a.status} ${a.reason}: ${a.message}`,
+      });
+    }
+  }
+  return { observations: [...observations.values()], recheckAt };
+}
+
+/** Keys whose health differs from what the workflow knows: new or flipped targets, then those no longer observed. */
+function changedKeys(known: Readonly<Record<string, boolean>>, observations: readonly Observation[]): string[] {
+  const current = new Set(observations.map((o) => o.key));
+  return [
+    ...observations.filter((o) => known[o.key] !== o.healthy).map((o) => o.key),
+    ...Object.keys(known).filter((k) => !current.has(k)),
+  ];
+}
+
+/** One round of probes, in target order. */
+async function probeTargets(doFetch: typeof fetch, probes: readonly ProbeTarget[]): Promise<Observation[]> {
+  const observations = await Promise.all(
+    probes.map((t) => (t.type === 'http' ? probeHttp(doFetch, t) : probePrometheus(doFetch, t))),
+  );
+  return [...new Map(observations.map((o) => [o.key, o])).values()];
+}
+
+/** What an {@link ObservationStream} needs. */
+interface ObservationStreamOptions {
+  /** Signals one batch to the workflow; rejects with a `WorkflowNotFoundError` once its run has ended. */
+  send(batch: ObservationBatch): Promise<void>;
+  epoch: number;
+  /** Health per key as the workflow knew it when the activity started. */
+  known: Record<string, boolean>;
+  /** Start with a full snapshot. */
+  full: boolean;
+  /** Every current observation. */
+  observations(): Observation[];
+  /** Aborted when the observation is over: stop re-sending. */
+  stopped: AbortSignal;
+  /** The run has ended: nobody listens any more. */
+  onRunEnded(observations: Observation[]): void;
+  onSendFailed(): void;
+}
+
+/**
+ * Signals the workflow what changed since the last batch it accepted. One batch is in flight at a time; changes
+ * meanwhile go into the next one. A failed signal is sent again, backing off, until accepted or stopped.
+ */
+class ObservationStream {
+  readonly #options: ObservationStreamOptions;
+  /** Health per key as the workflow knows it: the input, then every batch it has accepted. */
+  readonly #reported: Map<string, boolean>;
+  #needFull: boolean;
+  #sending = false;
+  /** Something changed while a batch was in flight. */
+  #dirty = false;
+
+  constructor(options: ObservationStreamOptions) {
+    this.#options = options;
+    this.#reported = new Map(Object.entries(options.known));
+    this.#needFull = options.full;
+  }
+
+  /** Sends what changed (or marks it for the batch after the one in flight). */
+  async update(): Promise<void> {
+    if (this.#sending) {
+      this.#dirty = true;
+      return;
+    }
+    this.#sending = true;
+    try {
+      do {
+        this.#dirty = false;
+        const observations = this.#options.observations();
+        const batch = this.#batch(observations);
+        if (!batch) continue;
+        if (!(await this.#deliver(batch))) return this.#options.onRunEnded(observations);
+        if (batch.full) {
+          this.#needFull = false;
+          this.#reported.clear();
+        }
+        for (const o of batch.observations) this.#reported.set(o.key, o.healthy);
+        for (const k of batch.removed) this.#reported.delete(k);
+      } while (this.#dirty && !this.#options.stopped.aborted);
+    } finally {
+      this.#sending = false;
+    }
+  }
+
+  /** The next batch, or undefined when nothing differs from what the workflow knows. */
+  #batch(observations: Observation[]): ObservationBatch | undefined {
+    const { epoch } = this.#options;
+    if (this.#needFull) return { epoch, observations, removed: [], full: true };
+    const current = new Set(observations.map((o) => o.key));
+    const batch = {
+      epoch,
+      observations: observations.filter((o) => this.#reported.get(o.key) !== o.healthy),
+      removed: [...this.#reported.keys()].filter((k) => !current.has(k)),
+    };
+    return batch.observations.length || batch.removed.length ? batch : undefined;
+  }
+
+  /** Sends until accepted or stopped; false when the run has ended. */
+  async #deliver(batch: ObservationBatch): Promise<boolean> {
+    for (let attempt = 1; !this.#options.stopped.aborted; attempt += 1) {
+      try {
+        await this.#options.send(batch);
+        return true;
+      } catch (err) {
+        // the run ended (continued as new, cancelled): nobody is listening any more
+        if ((err as Error).name === 'WorkflowNotFoundError') return false;
+        this.#options.onSendFailed();
+        await new Promise((r) => setTimeout(r, Math.min(attempt, 10) * 500));
+      }
+    }
+    return true;
+  }
+}
+
 /** Selectors parsed so far, by text: every burst of watch events re-matches every object against the same few. */
 const parsedSelectors = new Map<string, LabelSelector>();
 const MAX_PARSED_SELECTORS = 1_000;
 
 /**
  * Whether labels satisfy a Kubernetes label selector, equality- or set-based ({@link parseLabelSelector}); text is
- * parsed once and remembered. The monitor schema rejects invalid selectors, so one reaching here is a bug: it
- * throws instead of silently matching nothing.
+ * parsed once and remembered. The monitor schema and `observeHealth` reject invalid selectors, so one reaching here
+ * is a bug: it throws instead of silently matching nothing.
  */
 export function matchesSelector(labels: Record<string, string>, selector: string | LabelSelector): boolean {
   if (typeof selector !== 'string') return matches(selector, labels);

@@ -1,7 +1,9 @@
 /**
  * observeHealth probes (HTTP and Prometheus, against local HTTP receivers) in a MockActivityEnvironment, its
- * streaming of changes as batches (to a recording signal sender), and the label selector matcher. Kubernetes watching is covered by the integration tests on the real cluster.
+ * streaming of changes as batches (to a recording signal sender), its input check and the label selector matcher.
+ * Kubernetes watching is covered by the integration tests on the real cluster.
  */
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +12,7 @@ import {
   type ObservationBatch,
   type ObserveHealthResult,
 } from '../../src/activities/monitor.js';
+import { FailureType } from '../../src/domain/failures.js';
 import { MonitorTarget, OBSERVATIONS_SIGNAL } from '../../src/schemas/monitor.js';
 import { json, startReceiver, type TestReceiver } from '../support/http-receiver.js';
 
@@ -226,6 +229,26 @@ describe('observeHealth streaming', { timeout: 20_000 }, () => {
     const r = await s.done;
     expect(r.changed).toEqual([]);
     expect(s.calls).toBe(1);
+  });
+});
+
+describe('observeHealth input', () => {
+  it('an invalid label selector fails at once with a non-retryable InvalidInput naming it', async () => {
+    const activities = createMonitorActivities({ gateway: noCluster });
+    // as a caller that bypasses the schema would send it
+    const input = {
+      cluster: '',
+      targets: [{ type: 'kube' as const, namespace: 'shop', kinds: ['Deployment' as const], selector: 'tier in (web' }],
+      known: {},
+      maxDurationSeconds: 60,
+      probeIntervalSeconds: 1,
+    };
+    const err = await new MockActivityEnvironment()
+      .run((i: typeof input) => activities.observeHealth(i), input)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: FailureType.InvalidInput, nonRetryable: true });
+    expect((err as ApplicationFailure).message).toMatch(/invalid label selector "tier in \(web"/);
   });
 });
 
