@@ -13,6 +13,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { resolveToolchain } from '../../src/dev/index.js';
 import { controlPlanePids, restartApiServer } from '../../src/dev/stack.js';
 import { auditMark, readAuditWrites } from '../support/audit.js';
+import { pollUntil } from '../support/poll.js';
 import { useHarness } from './harness.js';
 
 const run = promisify(execFile);
@@ -66,27 +67,19 @@ async function apply(manifest: string): Promise<void> {
 /** Waits until the Deployment's current generation is rolled out: all replicas updated and Available. */
 async function waitAvailable(name: string, replicas: number, timeoutMs = 90_000): Promise<number> {
   const t0 = Date.now();
-  let last = '';
-  while (Date.now() - t0 < timeoutMs) {
-    try {
+  await pollUntil(
+    async () => {
       const d = JSON.parse(await kubectl('get', 'deployment', name, '-n', h.namespace, '-o', 'json')) as Deployment;
-      const s = d.status ?? {};
-      last = JSON.stringify(s);
-      const available = s.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
-      if (
-        available &&
-        s.observedGeneration === d.metadata.generation &&
-        s.updatedReplicas === replicas &&
-        s.availableReplicas === replicas
-      ) {
-        return Date.now() - t0;
-      }
-    } catch (err) {
-      last = String(err);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`Deployment ${name} not rolled out within ${timeoutMs / 1000}s; last status: ${last}`);
+      return { generation: d.metadata.generation, status: d.status ?? {} };
+    },
+    ({ generation, status: s }) =>
+      s.conditions?.some((c) => c.type === 'Available' && c.status === 'True') === true &&
+      s.observedGeneration === generation &&
+      s.updatedReplicas === replicas &&
+      s.availableReplicas === replicas,
+    timeoutMs,
+  );
+  return Date.now() - t0;
 }
 
 function alive(pid: number | undefined): boolean {

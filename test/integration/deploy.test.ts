@@ -12,47 +12,66 @@ import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('deploy');
 
-function webApp(ns: string, opts: { image?: string; replicas?: number; chaos?: string } = {}): string {
+/** An app named `name` (ConfigMap `<name>-config`, Deployment and Service `<name>`): each test deploys its own. */
+function webApp(ns: string, name: string, opts: { image?: string; replicas?: number; chaos?: string } = {}): string {
   return `
 apiVersion: v1
 kind: ConfigMap
-metadata: { name: web-config, namespace: ${ns} }
+metadata: { name: ${name}-config, namespace: ${ns} }
 data: { GREETING: hello }
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: { name: web, namespace: ${ns}, labels: { app.kubernetes.io/name: web } }
+metadata: { name: ${name}, namespace: ${ns}, labels: { app.kubernetes.io/name: ${name} } }
 spec:
   replicas: ${opts.replicas ?? 2}
-  selector: { matchLabels: { app.kubernetes.io/name: web } }
+  selector: { matchLabels: { app.kubernetes.io/name: ${name} } }
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: web
+        app.kubernetes.io/name: ${name}
 ${opts.chaos ? `        kube-workflows.dev/chaos: ${opts.chaos}\n` : ''}    spec:
       containers:
         - name: web
           image: ${opts.image ?? 'registry.example/web:1.0.0'}
-          envFrom: [{ configMapRef: { name: web-config } }]
+          envFrom: [{ configMapRef: { name: ${name}-config } }]
 ---
 apiVersion: v1
 kind: Service
-metadata: { name: web, namespace: ${ns} }
+metadata: { name: ${name}, namespace: ${ns} }
 spec:
-  selector: { app.kubernetes.io/name: web }
+  selector: { app.kubernetes.io/name: ${name} }
   ports: [{ port: 80, targetPort: 8080 }]
 `;
 }
 
-async function deploy(manifests: string, extra: Record<string, unknown> = {}, record?: string): Promise<DeployReport> {
-  const handle = await h.client.deploy({ manifests, app: 'web', timeoutSeconds: 90, ...extra });
+/** Deploys `manifests` as app `app` and returns its report. */
+async function deploy(
+  app: string,
+  manifests: string,
+  extra: Record<string, unknown> = {},
+  record?: string,
+): Promise<DeployReport> {
+  const handle = await h.client.deploy({ manifests, app, timeoutSeconds: 90, ...extra });
   const report = await handle.result();
   if (record) await recordHistory(record, handle.raw);
   return report;
 }
 
-async function readyPods(ns: string): Promise<number> {
-  const out = JSON.parse(await h.kubectl('get', 'pods', '-n', ns, '-o', 'json')) as {
+/** Deploys app `name` as {@link webApp} renders it with `opts`, for a test's starting state; it must succeed. */
+async function deployed(name: string, opts: Parameters<typeof webApp>[2] = {}): Promise<void> {
+  const report = await deploy(name, webApp(h.namespace, name, opts));
+  expect(report.outcome).toBe('succeeded');
+}
+
+const deploymentKey = (name: string) =>
+  ({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name }) as const;
+
+/** Ready pods of app `name` (not being deleted). */
+async function readyPods(name: string): Promise<number> {
+  const out = JSON.parse(
+    await h.kubectl('get', 'pods', '-n', h.namespace, '-l', `app.kubernetes.io/name=${name}`, '-o', 'json'),
+  ) as {
     items: { metadata: { deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[] } }[];
   };
   return out.items.filter(
@@ -62,18 +81,24 @@ async function readyPods(ns: string): Promise<number> {
 
 describe('deployManifests', () => {
   it('applies a ConfigMap, Deployment and Service and waits until the Deployment pods are Ready', async () => {
-    const report = await deploy(webApp(h.namespace), {}, 'deploy-created');
+    const name = 'web-new';
+    const report = await deploy(name, webApp(h.namespace, name), {}, 'deploy-created');
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.map((o) => [o.subject, o.action, o.status])).toEqual([
       // in the order they were applied: configuration, then Services, then workloads
-      [`ConfigMap/${h.namespace}/web-config`, 'created', 'Current'],
-      [`Service/${h.namespace}/web`, 'created', 'Current'],
-      [`Deployment/${h.namespace}/web`, 'created', 'Current'],
+      [`ConfigMap/${h.namespace}/${name}-config`, 'created', 'Current'],
+      [`Service/${h.namespace}/${name}`, 'created', 'Current'],
+      [`Deployment/${h.namespace}/${name}`, 'created', 'Current'],
     ]);
-    const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    const dep = await h.kube.get(deploymentKey(name));
     expect((dep?.status as { readyReplicas?: number }).readyReplicas).toBe(2);
-    expect(await readyPods(h.namespace)).toBe(2);
-    const cm = await h.kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: h.namespace, name: 'web-config' });
+    expect(await readyPods(name)).toBe(2);
+    const cm = await h.kube.get({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: h.namespace,
+      name: `${name}-config`,
+    });
     expect((cm as unknown as { data: Record<string, string> }).data.GREETING).toBe('hello');
     // one field manager owns what we applied
     const managers =
@@ -82,26 +107,33 @@ describe('deployManifests', () => {
   });
 
   it('re-running the same deploy reports every object unchanged and writes nothing', async () => {
-    const before = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
-    const report = await deploy(webApp(h.namespace));
+    const name = 'web-rerun';
+    await deployed(name);
+    const before = await h.kube.get(deploymentKey(name));
+    const report = await deploy(name, webApp(h.namespace, name));
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.map((o) => o.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
-    const after = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    const after = await h.kube.get(deploymentKey(name));
     expect(after?.metadata.generation).toBe(before?.metadata.generation);
     expect(after?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
   });
 
   it('an image change is reported as configured with the changed field', async () => {
-    const report = await deploy(webApp(h.namespace, { image: 'registry.example/web:1.1.0' }));
+    const name = 'web-image';
+    await deployed(name, { image: 'registry.example/web:1.0.0' });
+    const report = await deploy(name, webApp(h.namespace, name, { image: 'registry.example/web:1.1.0' }));
     expect(report.outcome).toBe('succeeded');
-    const dep = report.objects.find((o) => o.subject === `Deployment/${h.namespace}/web`);
+    const dep = report.objects.find((o) => o.subject === `Deployment/${h.namespace}/${name}`);
     expect(dep?.action).toBe('configured');
     expect(dep?.changes).toContain('spec.template.spec.containers[0].image');
   });
 
   it('a crash-looping release fails fast and is rolled back to the previous image', async () => {
+    const name = 'web-crash';
+    await deployed(name, { image: 'registry.example/web:1.1.0' });
     const report = await deploy(
-      webApp(h.namespace, { image: 'registry.example/web:2.0.0', chaos: 'crash' }),
+      name,
+      webApp(h.namespace, name, { image: 'registry.example/web:2.0.0', chaos: 'crash' }),
       {},
       'deploy-rolled-back',
     );
@@ -110,11 +142,11 @@ describe('deployManifests', () => {
     expect(report.message).toMatch(/CrashLoopBackOff/);
     expect(report.message).not.toMatch(/timeout after/);
     // the report shows the restored Deployment as it is now: healthy again
-    expect(report.objects.find((o) => o.subject === `Deployment/${h.namespace}/web`)).toMatchObject({
+    expect(report.objects.find((o) => o.subject === `Deployment/${h.namespace}/${name}`)).toMatchObject({
       action: 'restored',
       status: 'Current',
     });
-    const dep = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' });
+    const dep = await h.kube.get(deploymentKey(name));
     const spec = dep as unknown as {
       spec: { template: { spec: { containers: { image: string }[] }; metadata: { labels: Record<string, string> } } };
     };
@@ -123,7 +155,7 @@ describe('deployManifests', () => {
   });
 
   it('invalid YAML fails the workflow in its first task with a non-retryable error naming the document', async () => {
-    const bad = `${webApp(h.namespace)}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: broken\n`;
+    const bad = `${webApp(h.namespace, 'web')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: broken\n`;
     // The client rejects it before starting anything…
     await expect(h.client.deploy({ manifests: bad })).rejects.toBeInstanceOf(InvalidInputError);
     // …and a caller that bypasses the client (Web UI, another SDK) meets the same check in the workflow.
@@ -145,8 +177,8 @@ describe('deployManifests', () => {
   });
 
   it('an object outside the policy fails with PolicyViolation and nothing is written', async () => {
-    const manifests = `${webApp(h.namespace).replaceAll('web-config', 'other-config')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: sneaky, namespace: kube-system }\n`;
-    const err = await deploy(manifests).catch((e: unknown) => e);
+    const manifests = `${webApp(h.namespace, 'web').replaceAll('web-config', 'other-config')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: sneaky, namespace: kube-system }\n`;
+    const err = await deploy('web', manifests).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(messageOf(err)).toMatch(/policy forbids 1 object/);
     expect(messageOf(err)).toMatch(/ConfigMap\/kube-system\/sneaky/);

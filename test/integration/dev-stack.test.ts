@@ -21,6 +21,7 @@ import {
 } from '../../src/dev/index.js';
 import type { StackInfo } from '../../src/dev/index.js';
 import { auditMark, countAuditWrites, waitForAuditWrites } from '../support/audit.js';
+import { pollUntil } from '../support/poll.js';
 
 const run = promisify(execFile);
 const toolchain = resolveToolchain();
@@ -66,20 +67,10 @@ interface List<T> {
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes; then throws with `what`. */
 async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const value = await pollUntil(check, (v) => v !== undefined, timeoutMs).catch((err: unknown) => {
+    throw new Error(`timed out waiting for ${what}: ${(err as Error).message}`);
+  });
+  return value as T;
 }
 
 /** True when `pid` runs (a zombie, exited but not yet reaped by its parent, does not count). */

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
-import type { DeployProgress } from '../../src/workflows/deploy.js';
 import { auditMark, countAuditWrites } from '../support/audit.js';
+import { pollUntil } from '../support/poll.js';
 import { useChildWorkers, useHarness } from './harness.js';
 
 // The harness worker polls another task queue; the deploys below go to a child-process worker we can kill.
@@ -61,20 +61,6 @@ ${extra}    spec: { containers: [{ name: app, image: "registry.example/app:1" }]
   ).join('---\n');
 }
 
-async function waitForPhase(
-  read: () => Promise<DeployProgress>,
-  done: (p: DeployProgress) => boolean,
-): Promise<DeployProgress> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const p = await read().catch(() => undefined);
-    if (p && done(p)) return p;
-    if (Date.now() > deadline)
-      throw new Error(`phase not reached; last: ${JSON.stringify(p?.phase)} ${p?.message ?? ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function appliedGenerations(
   ns: string,
 ): Promise<{ names: string[]; generations: number[]; applyEntries: number[] }> {
@@ -100,9 +86,10 @@ describe('a worker killed mid-deploy', () => {
       app: 'durable-apply',
       timeoutSeconds: 240,
     });
-    await waitForPhase(
+    await pollUntil(
       () => handle.progress(),
       (p) => p.phase === 'applying',
+      120_000,
     );
     // a good part of the stage is written, not all of it: the kill lands inside the stage
     await expect
@@ -142,9 +129,10 @@ describe('a worker killed mid-deploy', () => {
       .replaceAll('app-', 'slow-')
       .replaceAll('labels: { app: slow-', 'labels: { kube-workflows.dev/chaos: slow, app: slow-');
     const handle = await client.deploy({ manifests, app: 'durable-wait', timeoutSeconds: 240 });
-    await waitForPhase(
+    await pollUntil(
       () => handle.progress(),
       (p) => p.phase === 'waiting' && p.message.startsWith('resources'),
+      120_000,
     );
     await workers.kill(first);
     workers.start();

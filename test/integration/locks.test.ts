@@ -20,6 +20,7 @@ import {
   type DeployHandle,
   type KubeWorkflowsClient,
 } from '../../src/client/index.js';
+import { pollUntil } from '../support/poll.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness('locks');
@@ -64,17 +65,6 @@ spec:
 `;
 
 const lockId = (): string => `deploy/local/${h.namespace}/shop`;
-
-/** Reads until `done(value)` holds (read errors count as "not yet"); fails after `timeoutMs`. */
-async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined && done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 function awaitingApproval(handle: DeployHandle): Promise<unknown> {
   return pollUntil(

@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveToolchain } from '../../src/dev/index.js';
 import { createKubeGateway, isKubeApiError, type KubeGateway } from '../../src/kube/index.js';
 import type { KubeObject } from '../../src/schemas/kube-object.js';
+import { pollUntil } from '../support/poll.js';
 
 const execFileP = promisify(execFile);
 const deployDir = fileURLToPath(new URL('../../deploy/kubernetes/', import.meta.url));
@@ -220,11 +221,11 @@ beforeAll(async () => {
   for (const obj of [...rendered.filter((o) => o.kind === 'ServiceAccount'), ...role]) await admin.apply(obj);
 
   // The RBAC authorizer reads bindings from a watch cache: wait until the new binding is seen.
-  const deadline = Date.now() + 30_000;
-  while (!(await canI({ verb: 'get', group: '', resource: 'configmaps', namespace: MANAGED_NS }))) {
-    if (Date.now() > deadline) throw new Error('the RoleBinding did not take effect within 30 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await pollUntil(
+    () => canI({ verb: 'get', group: '', resource: 'configmaps', namespace: MANAGED_NS }),
+    (allowed) => allowed,
+    30_000,
+  );
 });
 
 afterAll(async () => {

@@ -45,12 +45,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
 async function waitFor(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await expect.poll(check, { timeout: timeoutMs, interval: 5, message: `timed out waiting for ${what}` }).toBe(true);
 }
 
 /** watchKinds on the fake's ConfigMaps through the proxy; `names()` is what the caller last saw. */

@@ -40,11 +40,7 @@ afterEach(async () => {
 
 /** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
 async function waitFor(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  await expect.poll(check, { timeout: timeoutMs, interval: 5, message: `timed out waiting for ${what}` }).toBe(true);
 }
 
 /** The one open watch, once it is open (a list can be done before its watch is). */
