@@ -4,9 +4,8 @@
  * retryable, idempotent unit of I/O.
  * @module
  */
-import { setMaxListeners } from 'node:events';
-import { activityInfo, heartbeat, cancellationSignal } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { KubeObject } from '../schemas/kube-object.js';
 import { changedPaths, liveFingerprint } from '../domain/changes.js';
 import { FailureType } from '../domain/failures.js';
@@ -17,7 +16,6 @@ import {
   healthRecheckAt,
   HealthStatus,
   POD_OWNING_KINDS,
-  recheckDelayMs,
   type HealthAssessment,
 } from '../domain/health.js';
 import { packJson, unpackJson } from '../domain/compression.js';
@@ -29,27 +27,28 @@ import { checkPolicy, formatViolations, type Policy } from '../domain/policy.js'
 import { formatSubject, subjectOf } from '../domain/subject.js';
 import { plaintextSecretsRefusal } from '../domain/secrets.js';
 import { isKubeApiError, keyOf, type KubeGateway, type LiveObject } from '../kube/index.js';
-import { cacheKey, watchKinds, type WatchTarget } from '../kube/watch.js';
-import { classified, toApplicationFailure } from './failures.js';
+import { cacheKey, type WatchTarget } from '../kube/watch.js';
+import { classified, parseInput, toApplicationFailure } from './failures.js';
+import { HealthWatch } from './health-watch.js';
 import { DEFAULT_APPLY_CONCURRENCY, mapSettledLimit } from './pool.js';
-import { coalesce, relatedIndex } from './related.js';
-import type {
-  AppliedObject,
-  ApplyFailureDetails,
+import { relatedIndex } from './related.js';
+import {
   ApplyObjectsInput,
   DeleteObjectsInput,
-  DeployPlan,
-  HealthResult,
-  InventoryResult,
-  ObjectHealth,
-  ObjectSource,
+  PlanDeployInput,
   RecordInventoryInput,
   RestoreObjectsInput,
-  ObjectRefWithSubject,
-  PlanDeployInput,
-  PlanEntry,
   WaitForHealthInput,
-} from './types.js';
+  type AppliedObject,
+  type ApplyFailureDetails,
+  type DeployPlan,
+  type HealthResult,
+  type InventoryResult,
+  type ObjectHealth,
+  type ObjectRefWithSubject,
+  type ObjectSource,
+  type PlanEntry,
+} from '../schemas/activities.js';
 
 /** What the deploy activities need from the worker. */
 export interface DeployActivityDeps {
@@ -164,7 +163,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
      * Checks policy, then server-side dry-runs every object and compares it with the live one. Writes nothing.
      * Every object rejected by the API server is listed in ONE KubeInvalid failure.
      */
-    async planDeploy(input: PlanDeployInput): Promise<DeployPlan> {
+    async planDeploy(rawInput: PlanDeployInput): Promise<DeployPlan> {
+      const input = parseInput(PlanDeployInput, rawInput);
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const objects = await resolveObjects(input.source);
@@ -239,7 +239,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
      * Server-side applies the objects (one field manager, bounded concurrency). Idempotent: re-applying an
      * unchanged object does not write. Heartbeats progress; the policy is checked again before writing.
      */
-    async applyObjects(input: ApplyObjectsInput): Promise<AppliedObject[]> {
+    async applyObjects(rawInput: ApplyObjectsInput): Promise<AppliedObject[]> {
+      const input = parseInput(ApplyObjectsInput, rawInput);
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const objects = await resolveObjects(input.source);
@@ -287,7 +288,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
      * Rollback of configured objects: re-applies their captured pre-deploy state, taking back every field
      * (force), so the live objects match what they were before the deploy.
      */
-    async restoreObjects(input: RestoreObjectsInput): Promise<AppliedObject[]> {
+    async restoreObjects(rawInput: RestoreObjectsInput): Promise<AppliedObject[]> {
+      const input = parseInput(RestoreObjectsInput, rawInput);
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const wanted = new Set(input.subjects);
@@ -314,7 +316,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
      * objects of the previous inventory that left the set: only those still labelled with this app, only where
      * the policy allows, workloads before what they use.
      */
-    async recordInventory(input: RecordInventoryInput): Promise<InventoryResult> {
+    async recordInventory(rawInput: RecordInventoryInput): Promise<InventoryResult> {
+      const input = parseInput(RecordInventoryInput, rawInput);
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const name = inventoryName(input.app);
@@ -396,7 +399,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     },
 
     /** Deletes objects (rollback of objects a deploy created). Already-gone objects count as deleted. */
-    async deleteObjects(input: DeleteObjectsInput): Promise<string[]> {
+    async deleteObjects(rawInput: DeleteObjectsInput): Promise<string[]> {
+      const input = parseInput(DeleteObjectsInput, rawInput);
       return classified(async () => {
         const gw = deps.gateway(input.cluster);
         const settled = await mapSettledLimit(input.objects, concurrency, async (ref) => {
@@ -420,82 +424,54 @@ export function createDeployActivities(deps: DeployActivityDeps) {
      * ReplicaSets and Pods for workloads, so crash-looping or unschedulable pods fail the wait at once. Returns
      * (does not throw) Failed or TimedOut with a message naming every object concerned.
      */
-    async waitForHealth(input: WaitForHealthInput): Promise<HealthResult> {
-      const gw = deps.gateway(input.cluster);
-      const targets = watchTargets(input.objects);
-      const abort = new AbortController();
-      setMaxListeners(0, abort.signal); // one listener per watch request on this signal
-      const activitySignal = cancellationSignal();
-      const onCancel = (): void => abort.abort();
-      activitySignal.addEventListener('abort', onCancel);
+    async waitForHealth(rawInput: WaitForHealthInput): Promise<HealthResult> {
+      const input = parseInput(WaitForHealthInput, rawInput);
       let latest: ObjectHealth[] = input.objects.map((o) => ({
         subject: o.subject,
         status: HealthStatus.Unknown,
         reason: 'NotObserved',
         message: 'not observed yet',
       }));
-      let settle: (r: HealthResult) => void = () => undefined;
-      const done = new Promise<HealthResult>((resolve) => (settle = resolve));
       /** The watch cache once every collection is listed (the watches update it in place). */
       let synced: Map<string, LiveObject> | undefined;
-      // A Pending pod sends no event when it crosses the unschedulable threshold: rules with a duration are
-      // re-assessed on this timer too, at the instant they are due and at least every MAX_RECHECK_INTERVAL_MS.
-      let recheck: NodeJS.Timeout | undefined;
-      let stopped = false;
-
-      const evaluate = coalesce((state: Map<string, LiveObject>, listed: boolean): void => {
-        if (!listed) return; // an object not listed yet is not NotFound
-        synced = state;
-        const now = new Date();
-        const assessed = assessObjects(input.objects, state, now);
-        latest = assessed.health;
-        clearTimeout(recheck);
-        if (!stopped) recheck = setTimeout(() => evaluate(state, true), recheckDelayMs(assessed.recheckAt, now));
-        const failed = latest.filter((h) => h.status === HealthStatus.Failed);
-        if (failed.length) {
-          settle({
-            outcome: 'Failed',
-            objects: latest,
-            message: failed.map((f) => `${f.subject}: ${f.message}`).join('; '),
-          });
-        } else if (latest.every((h) => h.status === HealthStatus.Current)) {
-          settle({ outcome: 'Current', objects: latest, message: `${latest.length} objects Current` });
-        }
+      const watch = new HealthWatch<HealthResult>({
+        heartbeat: () => summarize(latest),
+        heartbeatIntervalMs: deps.heartbeatIntervalMs ?? 2_000,
+        cancelledMessage: 'cancelled while waiting for health',
       });
-
-      const beat = setInterval(() => heartbeat(summarize(latest)), deps.heartbeatIntervalMs ?? 2_000);
-      const remaining = Math.max(0, input.deadlineMs - Date.now());
-      const timer = setTimeout(() => {
+      watch.settleAfter(Math.max(0, input.deadlineMs - Date.now()), () => {
         // Assessed afresh, with what blocks each object, so the one message says why down to the pods.
         const final = synced ? assessObjects(input.objects, synced, new Date(), true) : undefined;
         const objects = final?.health ?? latest;
-        settle({
+        return {
           outcome: 'TimedOut',
           objects,
           message: formatPending(
             objects.map((h) => ({ subject: h.subject, assessment: h, details: final?.details.get(h.subject) })),
             input.timeoutSeconds,
           ),
-        });
-      }, remaining);
-      const watching = watchKinds(gw, targets, evaluate, abort.signal).catch((err: unknown) => {
-        throw toApplicationFailure(err);
+        };
       });
-      try {
-        const result = await Promise.race([done, watching.then(() => undefined)]);
-        if (activitySignal.aborted) throw new CancelledFailure('cancelled while waiting for health');
-        if (!result) throw ApplicationFailure.retryable('watch ended unexpectedly', FailureType.KubeUnavailable);
-        return result;
-      } finally {
-        stopped = true;
-        clearTimeout(recheck);
-        clearInterval(beat);
-        clearTimeout(timer);
-        evaluate.cancel();
-        abort.abort();
-        activitySignal.removeEventListener('abort', onCancel);
-        await watching.catch(() => undefined);
-      }
+      return watch.run({
+        gateway: deps.gateway(input.cluster),
+        targets: watchTargets(input.objects),
+        assess(state, now) {
+          synced = state;
+          const assessed = assessObjects(input.objects, state, now);
+          latest = assessed.health;
+          const failed = latest.filter((h) => h.status === HealthStatus.Failed);
+          if (failed.length) {
+            watch.settle({
+              outcome: 'Failed',
+              objects: latest,
+              message: failed.map((f) => `${f.subject}: ${f.message}`).join('; '),
+            });
+          } else if (latest.every((h) => h.status === HealthStatus.Current)) {
+            watch.settle({ outcome: 'Current', objects: latest, message: `${latest.length} objects Current` });
+          }
+          return assessed.recheckAt;
+        },
+      });
     },
   };
 }
