@@ -1,0 +1,279 @@
+/**
+ * The scale's fault matrix: `scaleWorkload` on a worker that is SIGKILLed while it writes the replica count — the
+ * write held in flight before it reached the API server, and the write applied with its answer held back — and
+ * while it waits for slow pods to become Ready. The worker reaches the cluster through the fault proxy
+ * (test/support/fault-proxy.ts, which holds requests) behind an answer hold (test/support/answer-hold.ts, which
+ * holds answers), with the slow client-side rate limit of the deploy fault matrix. Every run must end in the
+ * correct, truthfully reported state, and the API server's audit log must show the scale written once — which
+ * today holds except when the write landed before the worker died (a known defect, pinned by an `it.fails` below).
+ * A table of outcomes, write counts and fault-to-report times is printed at the end. A kill during the write costs
+ * about two minutes: setScale has no heartbeat, so Temporal retries it only after its 2 min start-to-close timeout.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKubeWorkflowsClient, type KubeWorkflowsClient, type ScaleHandle } from '../../src/client/index.js';
+import { APP_LABEL } from '../../src/domain/deploy-input.js';
+import { deployWorkflowId } from '../../src/domain/workflow-ids.js';
+import type { ScaleReport, ScaleWorkloadInput } from '../../src/schemas/scale.js';
+import type { ScaleProgress } from '../../src/workflows/scale.js';
+import { AnswerHold } from '../support/answer-hold.js';
+import { auditMark, countAuditWrites, waitForAuditWrites, type AuditWrite } from '../support/audit.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { pollUntil } from '../support/poll.js';
+import { useChildWorkers, useHarness } from './harness.js';
+
+const h = useHarness('scalefaults');
+let taskQueue: string;
+let configFile: string;
+let client: KubeWorkflowsClient;
+let proxy: FaultProxy;
+let answers: AnswerHold;
+const workerLog: string[] = [];
+const workers = useChildWorkers(
+  () => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile, KUBECONFIG: answers.kubeconfig }),
+  workerLog,
+);
+
+/** One row of the printed fault table. */
+interface Row {
+  fault: string;
+  step: string;
+  outcome: string;
+  /** Scale writes by kube-workflows that the API server accepted. */
+  scaleWrites: number;
+  faultToReportMs: number;
+}
+const table: Row[] = [];
+
+beforeAll(async () => {
+  taskQueue = `${h.taskQueue}-child`;
+  configFile = join(mkdtempSync(join(tmpdir(), 'kwf-scale-faults-')), 'worker.yaml');
+  // A slow client-side rate limit stretches each step so the fault lands inside it.
+  writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
+  const stack = inject('stack');
+  proxy = await FaultProxy.start({ kubeconfig: stack.kubeconfig });
+  answers = await AnswerHold.start(proxy.url);
+  client = await createKubeWorkflowsClient({
+    address: stack.temporalAddress,
+    namespace: stack.temporalNamespace,
+    taskQueue,
+    encryption: false,
+  });
+});
+
+afterAll(async () => {
+  await client?.close();
+  await workers.killAll();
+  await answers?.close();
+  await proxy?.close();
+  const lines = table.map(
+    (r) =>
+      `${r.fault.padEnd(16)} ${r.step.padEnd(34)} ${r.outcome.padEnd(10)} ${String(r.scaleWrites).padStart(6)} ${(r.faultToReportMs / 1000).toFixed(1).padStart(7)}s`,
+  );
+  process.stderr.write(
+    `\n[scale fault table]\n${'fault'.padEnd(16)} ${'step'.padEnd(34)} ${'outcome'.padEnd(10)} writes fault->report\n${lines.join('\n')}\n`,
+  );
+  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join('\n'));
+});
+
+/** A Deployment with `replicas` pods; `app` labels it as a deploy's (its scale then takes the app's deploy lock). */
+async function deployment(name: string, opts: { replicas: number; app?: string; slowDelay?: string }): Promise<void> {
+  await h.kube.apply({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: h.namespace, ...(opts.app ? { labels: { [APP_LABEL]: opts.app } } : {}) },
+    spec: {
+      replicas: opts.replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: {
+          labels: { app: name, ...(opts.slowDelay ? { 'kube-workflows.dev/chaos': 'slow' } : {}) },
+          ...(opts.slowDelay ? { annotations: { 'kube-workflows.dev/chaos-delay': opts.slowDelay } } : {}),
+        },
+        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
+      },
+    },
+  });
+}
+
+/** `spec.replicas` and the Ready pods of Deployment `name`. */
+async function replicas(name: string): Promise<{ spec: number; ready: number }> {
+  const d = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name });
+  const pods = await h.kube.list('v1', 'Pod', { namespace: h.namespace, labelSelector: `app=${name}` });
+  const ready = pods.items.filter(
+    (p) =>
+      !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp &&
+      (p.status as { conditions?: { type: string; status: string }[] }).conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      ),
+  ).length;
+  return { spec: (d as unknown as { spec: { replicas: number } }).spec.replicas, ready };
+}
+
+/**
+ * Runs one scale on a fresh child worker, SIGKILLs that worker once `armed` resolves and starts another, and
+ * waits for the report. Returns it with kube-workflows' accepted writes to Deployments (the scale subresource
+ * included) in the test namespace during the run.
+ */
+async function scaleThrough(
+  row: Pick<Row, 'fault' | 'step'>,
+  input: ScaleWorkloadInput,
+  armed: (handle: ScaleHandle) => Promise<void>,
+): Promise<{ report: ScaleReport; writes: readonly AuditWrite[]; handle: ScaleHandle }> {
+  await workers.killAll();
+  workers.start();
+  const { auditLogPath } = inject('stack');
+  const mark = auditMark(auditLogPath);
+  const handle = await client.scale(input);
+  await armed(handle);
+  const faultAt = Date.now();
+  await workers.killAll();
+  workers.start();
+  const report = await handle.result();
+  const faultToReportMs = Date.now() - faultAt;
+  const filter = {
+    ...mark,
+    namespace: h.namespace,
+    resource: 'deployments',
+    userAgent: 'kube-workflows',
+    succeededOnly: true,
+  } as const;
+  // the write the report rests on may reach the log a few milliseconds after its answer
+  await waitForAuditWrites(auditLogPath, filter, (w) => w.length >= 1);
+  const writes = countAuditWrites(auditLogPath, filter).writes;
+  table.push({ ...row, outcome: report.outcome, scaleWrites: writes.length, faultToReportMs });
+  return { report, writes, handle };
+}
+
+/** The attempt on which each activity of a run finished, by activity type, in order. */
+async function attempts(handle: ScaleHandle): Promise<[string, number][]> {
+  const events = (await handle.raw.fetchHistory()).events ?? [];
+  const typeOf = new Map(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name ?? '']),
+  );
+  return events
+    .filter((e) => e.activityTaskStartedEventAttributes)
+    .map((e) => [
+      typeOf.get(String(e.activityTaskStartedEventAttributes?.scheduledEventId)) ?? '',
+      e.activityTaskStartedEventAttributes?.attempt ?? 0,
+    ]);
+}
+
+const scalePath = (name: string): string => `/namespaces/${h.namespace}/deployments/${name}/scale`;
+const keyOf = (name: string): string => `deployments.apps/scale:${h.namespace}/${name}`;
+
+/** The status of the app's deploy lock workflow: COMPLETED when released (a deploy of the app may start). */
+async function lockState(app: string): Promise<string | undefined> {
+  const lockId = deployWorkflowId({ cluster: 'local', namespace: h.namespace, app });
+  const desc = await client.temporal.workflow.getHandle(lockId).describe();
+  return desc.status.name;
+}
+
+describe('the worker SIGKILLed during the scale write', () => {
+  it('before the write reached the API server: the next worker writes it once and the app deploy lock is freed', async () => {
+    await deployment('inflight', { replicas: 1, app: 'sf-inflight' });
+    // the PATCH of the scale subresource waits in the proxy: the worker dies with the write in flight
+    proxy.add({
+      match: { method: 'PATCH', path: scalePath('inflight') },
+      fault: { kind: 'delay', ms: 15_000 },
+      times: 1,
+    });
+    const { report, writes, handle } = await scaleThrough(
+      { fault: 'worker SIGKILL', step: 'writing (request in flight)' },
+      { kind: 'Deployment', name: 'inflight', namespace: h.namespace, replicas: 4 },
+      async () => {
+        await pollUntil(
+          () => Promise.resolve(proxy.matching({ method: 'PATCH', path: scalePath('inflight') }).length),
+          (n) => n === 1,
+        );
+      },
+    );
+    expect(report).toMatchObject({ outcome: 'succeeded', from: 1, to: 4, status: 'Current' });
+    // the held request died with its worker: the proxy never forwarded it
+    const [held] = proxy.matching({ method: 'PATCH', path: scalePath('inflight') });
+    expect(held).toMatchObject({ fault: 'delay', closed: true });
+    expect(held?.status).toBeUndefined();
+    expect(writes.map((w) => `${w.verb} ${w.key}`)).toEqual([`patch ${keyOf('inflight')}`]);
+    expect(await replicas('inflight')).toEqual({ spec: 4, ready: 4 });
+    expect(await lockState('sf-inflight')).toBe('COMPLETED');
+    expect(await attempts(handle)).toEqual([
+      ['readScale', 1],
+      ['setScale', 2],
+      ['waitForHealth', 1],
+    ]);
+  }, 300_000);
+
+  /** The accepted scale writes of the run below, for the known-defect test after it. */
+  let landedWrites: readonly AuditWrite[] | undefined;
+
+  it('after the API server applied the write, before the worker heard: the count is right, the lock freed, the write repeated at most once', async () => {
+    await deployment('landed', { replicas: 1, app: 'sf-landed' });
+    answers.holdAnswers({ method: 'PATCH', path: scalePath('landed') });
+    const { report, writes, handle } = await scaleThrough(
+      { fault: 'worker SIGKILL', step: 'writing (applied, answer held)' },
+      { kind: 'Deployment', name: 'landed', namespace: h.namespace, replicas: 3 },
+      async () => {
+        await pollUntil(
+          () => Promise.resolve(answers.held.filter((a) => a.path.endsWith(scalePath('landed')))),
+          (held) => held.length === 1 && held[0]?.status === 200,
+        );
+      },
+    );
+    landedWrites = writes;
+    expect(report).toMatchObject({ outcome: 'succeeded', from: 1, to: 3, status: 'Current' });
+    expect(answers.held.find((a) => a.path.endsWith(scalePath('landed')))?.abandoned).toBe(true);
+    expect(await replicas('landed')).toEqual({ spec: 3, ready: 3 });
+    expect(await lockState('sf-landed')).toBe('COMPLETED');
+    expect(await attempts(handle)).toEqual([
+      ['readScale', 1],
+      ['setScale', 2],
+      ['waitForHealth', 1],
+    ]);
+    // the applied write, then (see the next test) the retry's own
+    expect(writes.length).toBeGreaterThanOrEqual(1);
+    expect(writes.length).toBeLessThanOrEqual(2);
+    expect(new Set(writes.map((w) => `${w.verb} ${w.key}`))).toEqual(new Set([`patch ${keyOf('landed')}`]));
+  }, 300_000);
+
+  /*
+   * KNOWN DEFECT (expected to fail until fixed; then drop `.fails`): setScale always PATCHes the scale subresource
+   * (src/kube/gateway.ts `scale`: GET, then PATCH whatever the count), and has no ledger, so the retry of a write
+   * that landed before its worker died writes again. Harmless for the count here, but the retry comes up to the
+   * activity's start-to-close timeout (2 min) later and re-asserts the old target over any change made meanwhile
+   * (a person's `kubectl scale`, an HPA). A write that skips when the count already holds — better, a
+   * compare-and-set against the count readScale saw — makes this pass.
+   */
+  it.fails('… and the scale is written once (known defect: the retried setScale writes again)', () => {
+    expect(landedWrites?.map((w) => `${w.verb} ${w.key}`)).toEqual([`patch ${keyOf('landed')}`]);
+  });
+});
+
+describe('the worker SIGKILLed during the health wait', () => {
+  it('pods slow to be Ready: the next worker waits them out, reports succeeded, and nothing is written again', async () => {
+    await deployment('slow', { replicas: 1, slowDelay: '20s' });
+    const { report, writes, handle } = await scaleThrough(
+      { fault: 'worker SIGKILL', step: 'waiting (pods Ready after 20 s)' },
+      { kind: 'Deployment', name: 'slow', namespace: h.namespace, replicas: 3, timeoutSeconds: 120 },
+      async (running) => {
+        await pollUntil(
+          () => running.raw.query<ScaleProgress>('progress'),
+          (p) => p.phase === 'waiting',
+        );
+      },
+    );
+    expect(report).toMatchObject({ outcome: 'succeeded', from: 1, to: 3, status: 'Current' });
+    expect(report.durationsMs.wait).toBeGreaterThan(15_000); // it did wait for the slow pods
+    expect(writes.map((w) => `${w.verb} ${w.key}`)).toEqual([`patch ${keyOf('slow')}`]);
+    expect(await replicas('slow')).toEqual({ spec: 3, ready: 3 });
+    // the wait was retried on the new worker; the read and the write were not repeated
+    expect(await attempts(handle)).toEqual([
+      ['readScale', 1],
+      ['setScale', 1],
+      ['waitForHealth', 2],
+    ]);
+  });
+});
