@@ -3,46 +3,15 @@
  * the health wait. A new worker picks the deploy up (after the activity's heartbeat timeout) and completes it,
  * with no object written twice: the API server's audit log counts one accepted write per object.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
+import { describe, expect, inject, it } from 'vitest';
 import { auditMark, countAuditWrites } from '../support/audit.js';
 import { pollUntil } from '../support/poll.js';
-import { useChildWorkers, useHarness } from './harness.js';
+import { useHarness, useKillableWorkers } from './harness.js';
 
 // The harness worker polls another task queue; the deploys below go to a child-process worker we can kill.
 const h = useHarness('durable');
-let taskQueue: string;
-let configFile: string;
-let client: KubeWorkflowsClient;
-const workerLog: string[] = [];
-/** `kube-workflows worker` processes on the child task queue. */
-const workers = useChildWorkers(
-  () => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }),
-  workerLog,
-);
-
-beforeAll(async () => {
-  taskQueue = `${h.taskQueue}-child`;
-  const dir = mkdtempSync(join(tmpdir(), 'kwf-durable-'));
-  configFile = join(dir, 'worker.yaml');
-  // A slow client-side rate limit stretches the apply stage so the kill lands inside it.
-  writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
-  const stack = inject('stack');
-  client = await createKubeWorkflowsClient({
-    address: stack.temporalAddress,
-    namespace: stack.temporalNamespace,
-    taskQueue,
-    defaultCluster: 'local',
-  });
-});
-
-afterAll(async () => {
-  await client?.close();
-  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join('\n'));
-});
+const k = useKillableWorkers(h);
+const workers = k.workers;
 
 function deployments(ns: string, count: number, extra = ''): string {
   return Array.from(
@@ -81,7 +50,7 @@ describe('a worker killed mid-deploy', () => {
   it('in the apply stage: a new worker finishes the deploy and nothing is applied twice', async () => {
     const first = workers.start();
     const mark = auditMark(inject('stack').auditLogPath);
-    const handle = await client.deploy({
+    const handle = await k.client.deploy({
       manifests: deployments(h.namespace, 40),
       app: 'durable-apply',
       timeoutSeconds: 240,
@@ -128,7 +97,7 @@ describe('a worker killed mid-deploy', () => {
     const manifests = deployments(h.namespace, 3, slow)
       .replaceAll('app-', 'slow-')
       .replaceAll('labels: { app: slow-', 'labels: { kube-workflows.dev/chaos: slow, app: slow-');
-    const handle = await client.deploy({ manifests, app: 'durable-wait', timeoutSeconds: 240 });
+    const handle = await k.client.deploy({ manifests, app: 'durable-wait', timeoutSeconds: 240 });
     await pollUntil(
       () => handle.progress(),
       (p) => p.phase === 'waiting' && p.message.startsWith('resources'),

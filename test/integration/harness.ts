@@ -4,6 +4,9 @@
  * access for assertions through the same gateway the activities use. Everything is closed in `afterAll`.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -212,4 +215,45 @@ export function useChildWorkers(env: () => Record<string, string> = () => ({}), 
       for (const c of [...children]) await kill(c);
     },
   };
+}
+
+/** What {@link useKillableWorkers} gives a test file. Fields are filled in `beforeAll`. */
+export interface KillableWorkers {
+  /** A client on the child workers' task queue (naming the worker's cluster `local`). */
+  client: KubeWorkflowsClient;
+  /** The child `kube-workflows worker` processes. */
+  workers: ChildWorkers;
+  /** Their stderr lines (printed at the end with KWF_DEBUG=1). */
+  log: string[];
+}
+
+/**
+ * Workers a test can SIGKILL: `kube-workflows worker` child processes on their own task queue (`<harness>-child`)
+ * with a slow client-side rate limit (`kubeQps` 8, burst 1) that stretches every step so a fault lands inside it,
+ * and a client on that queue. Closed and killed in `afterAll`.
+ */
+export function useKillableWorkers(h: Harness): KillableWorkers {
+  const k = { log: [] as string[] } as unknown as KillableWorkers;
+  let configFile = '';
+  k.workers = useChildWorkers(
+    () => ({ TEMPORAL_TASK_QUEUE: `${h.taskQueue}-child`, KUBE_WORKFLOWS_CONFIG: configFile }),
+    k.log,
+  );
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kwf-killable-'));
+    configFile = join(dir, 'worker.yaml');
+    writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
+    const stack = inject('stack');
+    k.client = await createKubeWorkflowsClient({
+      address: stack.temporalAddress,
+      namespace: stack.temporalNamespace,
+      taskQueue: `${h.taskQueue}-child`,
+      defaultCluster: 'local',
+    });
+  });
+  afterAll(async () => {
+    await k.client?.close();
+    if (process.env.KWF_DEBUG) process.stderr.write(k.log.join('\n'));
+  });
+  return k;
 }

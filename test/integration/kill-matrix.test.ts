@@ -5,28 +5,19 @@
  * in the correct, truthfully reported state, and the API server's audit log must show no object written more often
  * than the ledger allows. A table of outcomes, write counts and fault-to-report times is printed at the end.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKubeWorkflowsClient, type DeployHandle, type KubeWorkflowsClient } from '../../src/client/index.js';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { DeployHandle } from '../../src/client/index.js';
 import { restartApiServer, restartTemporal } from '../../src/dev/index.js';
 import type { DeployManifestsInput, DeployReport } from '../../src/schemas/deploy.js';
 import type { DeployProgress } from '../../src/workflows/deploy.js';
 import { auditMark, countAuditWrites, type AuditWriteCounts } from '../support/audit.js';
 import { pollUntil } from '../support/poll.js';
-import { useChildWorkers, useHarness } from './harness.js';
+import { useHarness, useKillableWorkers } from './harness.js';
 
 const h = useHarness('faults');
-let taskQueue: string;
-let configFile: string;
-let client: KubeWorkflowsClient;
-const workerLog: string[] = [];
-const workers = useChildWorkers(
-  () => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }),
-  workerLog,
-);
+const k = useKillableWorkers(h);
+const workers = k.workers;
 
 /** One row of the printed fault table. */
 interface Row {
@@ -40,23 +31,7 @@ interface Row {
 }
 const table: Row[] = [];
 
-beforeAll(async () => {
-  taskQueue = `${h.taskQueue}-child`;
-  const dir = mkdtempSync(join(tmpdir(), 'kwf-faults-'));
-  configFile = join(dir, 'worker.yaml');
-  // A slow client-side rate limit stretches each step so the fault lands inside it.
-  writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
-  const stack = inject('stack');
-  client = await createKubeWorkflowsClient({
-    address: stack.temporalAddress,
-    namespace: stack.temporalNamespace,
-    taskQueue,
-    defaultCluster: 'local',
-  });
-});
-
-afterAll(async () => {
-  await client?.close();
+afterAll(() => {
   const lines = table.map(
     (r) =>
       `${r.fault.padEnd(34)} ${r.step.padEnd(18)} ${r.outcome.padEnd(12)} ${String(r.objectsWritten).padStart(4)} ${String(r.maxWritesPerObject).padStart(3)} ${(r.faultToReportMs / 1000).toFixed(1).padStart(7)}s`,
@@ -64,7 +39,6 @@ afterAll(async () => {
   process.stderr.write(
     `\n[fault table]\n${'fault'.padEnd(34)} ${'step'.padEnd(18)} ${'outcome'.padEnd(12)} objs max fault->report\n${lines.join('\n')}\n`,
   );
-  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join('\n'));
 });
 
 function configMaps(prefix: string, count: number, value: string): string {
@@ -119,7 +93,7 @@ async function deployThrough(
   await workers.killAll();
   workers.start();
   const mark = auditMark(inject('stack').auditLogPath);
-  const handle = await client.deploy({ timeoutSeconds: 240, ...input });
+  const handle = await k.client.deploy({ timeoutSeconds: 240, ...input });
   await pollUntil(() => handle.progress(), when, 120_000);
   const faultAt = Date.now();
   await fault(handle);
@@ -184,7 +158,7 @@ describe('the worker SIGKILLed', () => {
   it('while pruning: every stale object is deleted once and all of them are reported pruned', async () => {
     await killWorker(); // a worker for the set-up deploy
     expect(
-      (await resultOf(await client.deploy({ manifests: configMaps('stale', 30, 'a'), app: 'km-prune' }))).outcome,
+      (await resultOf(await k.client.deploy({ manifests: configMaps('stale', 30, 'a'), app: 'km-prune' }))).outcome,
     ).toBe('succeeded');
     const { report, writes } = await deployThrough(
       { fault: 'worker SIGKILL', step: 'pruning' },
@@ -202,7 +176,7 @@ describe('the worker SIGKILLed', () => {
   it('while rolling back: the new worker finishes the undo; every object is back and written at most twice', async () => {
     await killWorker();
     const v1 = `${configMaps('rb', 20, 'v1')}---\n${deployments('rbweb', 1)}`;
-    expect((await resultOf(await client.deploy({ manifests: v1, app: 'km-rollback' }))).outcome).toBe('succeeded');
+    expect((await resultOf(await k.client.deploy({ manifests: v1, app: 'km-rollback' }))).outcome).toBe('succeeded');
     const v2 = `${configMaps('rb', 20, 'v2')}---\n${deployments('rbweb', 1, { image: 'registry.example/app:2', chaos: 'crash' })}`;
     const { report, writes } = await deployThrough(
       { fault: 'worker SIGKILL', step: 'rollingBack' },
