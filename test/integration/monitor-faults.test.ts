@@ -95,11 +95,7 @@ function watchingAll(): boolean {
 
 /** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await expect.poll(check, { timeout: timeoutMs, interval: 50, message: `timed out waiting for ${what}` }).toBe(true);
 }
 
 /**
