@@ -1,19 +1,20 @@
 /**
- * Activity inputs are parsed at the boundary with their schemas (`schemas/activities`): a malformed argument fails
- * at once as a non-retryable InvalidInput naming the activity and the field, before any call to the cluster.
+ * Activity inputs (deploy, compensation, scale) are parsed at the boundary with their schemas (`schemas/activities`):
+ * a malformed argument fails at once as a non-retryable InvalidInput naming the activity and the field, before any
+ * call to the cluster.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { createCompensationActivities } from '../../src/activities/compensate.js';
-import type { DeployActivityDeps } from '../../src/activities/deploy.js';
+import { createDeployActivities, type DeployActivityDeps } from '../../src/activities/deploy.js';
 import { parseInput } from '../../src/activities/failures.js';
 import { createScaleActivities } from '../../src/activities/scale.js';
 import { FailureType } from '../../src/domain/failures.js';
 import { DEFAULT_POLICY } from '../../src/domain/policy.js';
 import type { KubeGateway } from '../../src/kube/index.js';
-import { SetScaleInput } from '../../src/schemas/activities.js';
+import { SetScaleInput, type PlanDeployInput } from '../../src/schemas/activities.js';
 
 /** Thrown by the gateway: proof that the activity got past its input check. */
 class ReachedCluster extends Error {}
@@ -47,6 +48,78 @@ function expectInvalidInput(err: unknown, message: RegExp): void {
   expect(err).toMatchObject({ type: FailureType.InvalidInput, nonRetryable: true });
   expect((err as Error).message).toMatch(message);
 }
+
+describe('deploy activities', () => {
+  it('planDeploy refuses a source that is neither objects nor a workflow input, naming both options', async () => {
+    const d = deps();
+    const activities = createDeployActivities(d);
+    const err = await failureOf('planDeploy', () =>
+      activities.planDeploy({ cluster: '', force: false, source: {} as PlanDeployInput['source'] }),
+    );
+    expectInvalidInput(
+      err,
+      /^planDeploy: invalid input: source: expected one of: objects: .*expected array.*; or workflowInput: .*expected object/,
+    );
+    expect(d.gatewayCalls).toEqual([]);
+  });
+
+  it('applyObjects names the position of an object that is not an object', async () => {
+    const d = deps();
+    const activities = createDeployActivities(d);
+    const err = await failureOf('applyObjects', () =>
+      activities.applyObjects({ cluster: 'a', force: false, source: { objects: [{}, 'oops'] as never } }),
+    );
+    expectInvalidInput(err, /^applyObjects: invalid input: source\.objects\[1\]: expected a Kubernetes object$/);
+    expect(d.gatewayCalls).toEqual([]);
+  });
+
+  it('applyObjects does not deep-validate the objects it passes through', async () => {
+    const d = deps();
+    const activities = createDeployActivities(d);
+    const err = await failureOf('applyObjects', () =>
+      activities.applyObjects({ cluster: 'a', force: false, source: { objects: [{ whatever: true }] as never } }),
+    );
+    expect(err).not.toMatchObject({ type: FailureType.InvalidInput });
+    expect(d.gatewayCalls).toEqual(['a']);
+  });
+
+  it('waitForHealth names a deadline that is not a number', async () => {
+    const d = deps();
+    const activities = createDeployActivities(d);
+    const err = await failureOf('waitForHealth', () =>
+      activities.waitForHealth({ cluster: '', objects: [], deadlineMs: 'soon' as never, timeoutSeconds: 60 }),
+    );
+    expectInvalidInput(err, /^waitForHealth: invalid input: deadlineMs: .*expected number/);
+    expect(d.gatewayCalls).toEqual([]);
+  });
+
+  it('recordInventory names each missing field of an object reference', async () => {
+    const d = deps();
+    const activities = createDeployActivities(d);
+    const err = await failureOf('recordInventory', () =>
+      activities.recordInventory({
+        cluster: '',
+        app: 'web',
+        namespace: 'shop',
+        prune: false,
+        objects: [{ kind: 'X' } as never],
+      }),
+    );
+    expectInvalidInput(err, /objects\[0\]\.apiVersion: .*; objects\[0\]\.name: .*; objects\[0\]\.subject: /);
+    expect(d.gatewayCalls).toEqual([]);
+  });
+
+  it.each([
+    ['restoreObjects', { cluster: '', rollbackState: '', subjects: [] }, /rollbackState: /],
+    ['deleteObjects', { cluster: '', objects: {} }, /objects: .*expected array/],
+  ] as const)('%s refuses a malformed input', async (name, input, message) => {
+    const d = deps();
+    const activities = createDeployActivities(d) as unknown as Record<string, (i: unknown) => Promise<unknown>>;
+    const err = await failureOf(name, () => activities[name]!(input));
+    expectInvalidInput(err, message);
+    expect(d.gatewayCalls).toEqual([]);
+  });
+});
 
 describe('compensateObjects', () => {
   it('names the entry of remove that is not an object reference', async () => {
