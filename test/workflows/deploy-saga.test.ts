@@ -6,13 +6,9 @@
  * test/integration/saga.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { temporal } from '@temporalio/proto';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureToolchain } from '../../src/dev/index.js';
+import { describe, expect, it } from 'vitest';
 import type {
   ApplyObjectsInput,
   CompensateObjectsInput,
@@ -23,8 +19,8 @@ import type {
 } from '../../src/activities/index.js';
 import type { ObjectCompensation } from '../../src/domain/saga.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
-import { workflowsPath } from '../../src/worker/workflow-code.js';
 import type { DeployProgress } from '../../src/workflows/deploy.js';
+import { useTimeSkippingWorker } from './support.js';
 
 const NS = 'shop';
 const CM = `ConfigMap/${NS}/cfg`;
@@ -104,42 +100,17 @@ function script(overrides: Partial<Script> = {}): Script {
   };
 }
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
 let active: Script = script();
-let running: Promise<void>;
 const taskQueue = 'deploy-saga';
 
-beforeAll(async () => {
-  try {
-    // scripted failures are expected here: keep the worker's log to errors
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
-  }
-  const toolchain = await ensureToolchain({ only: ['temporalTestServer'] });
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolchain.temporalTestServer } },
-  });
-  // The test server starts with no custom search attributes; the workflow upserts ours.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      ['KubeCluster', 'KubeNamespace', 'KubeApp', 'KubeOutcome'].map((name) => [
-        name,
-        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
-  let applyAttempts = 0;
-  const record = (name: string, input: unknown): void => {
-    active.calls.push({ name, input });
-  };
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath: workflowsPath(),
-    activities: {
+const ts = useTimeSkippingWorker({
+  taskQueue,
+  activities: () => {
+    let applyAttempts = 0;
+    const record = (name: string, input: unknown): void => {
+      active.calls.push({ name, input });
+    };
+    return {
       planDeploy: (input: unknown): Promise<DeployPlan> => {
         record('planDeploy', input);
         const n = active.calls.filter((c) => c.name === 'planDeploy').length;
@@ -163,20 +134,13 @@ beforeAll(async () => {
         record('recordInventory', input);
         return Promise.resolve({ pruned: [], skipped: [] });
       },
-    },
-  });
-  running = worker.run();
-}, 180_000);
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+    };
+  },
 });
 
 async function deploy(s: Script, input: Record<string, unknown> = {}): Promise<DeployReport> {
   active = s;
-  return env.client.workflow.execute<(i: unknown) => Promise<DeployReport>>('deployManifests', {
+  return ts.env.client.workflow.execute<(i: unknown) => Promise<DeployReport>>('deployManifests', {
     taskQueue,
     workflowId: `saga-${randomBytes(4).toString('hex')}`,
     args: [{ manifests, app: 'shop', ...input }],
@@ -319,7 +283,7 @@ describe('deployManifests saga (time-skipping server, scripted activities)', () 
   it('cancelled while waiting: compensates, and the run ends cancelled with the undo in its progress', async () => {
     const s = script();
     active = s;
-    const handle = await env.client.workflow.start('deployManifests', {
+    const handle = await ts.env.client.workflow.start('deployManifests', {
       taskQueue,
       workflowId: `saga-cancel-${randomBytes(4).toString('hex')}`,
       args: [{ manifests, app: 'shop' }],
@@ -360,7 +324,7 @@ describe('approval of a plan the cluster moved away from', () => {
       ],
     });
     active = s;
-    const handle = await env.client.workflow.start('deployManifests', {
+    const handle = await ts.env.client.workflow.start('deployManifests', {
       taskQueue,
       workflowId: `saga-approval-${randomBytes(4).toString('hex')}`,
       args: [{ manifests, app: 'shop', requireApproval: true }],

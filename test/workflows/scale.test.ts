@@ -16,19 +16,15 @@ import {
   WorkflowFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { HealthResult, WaitForHealthInput } from '../../src/activities/index.js';
 import type { WorkloadRef } from '../../src/activities/scale.js';
-import { ensureToolchain } from '../../src/dev/index.js';
 import { deployWorkflowId, scaleWorkflowId } from '../../src/domain/workflow-ids.js';
 import type { ScaleReport, ScaleWorkloadInput } from '../../src/schemas/scale.js';
 import type { ScheduledRunSkipped } from '../../src/schemas/scheduled.js';
-import { workflowsPath } from '../../src/worker/workflow-code.js';
 import { DEPLOY_LOCK_RETRY_DELAYS_SECONDS } from '../../src/workflows/locks.js';
 import type { ScaleProgress } from '../../src/workflows/scale.js';
+import { useTimeSkippingWorker } from './support.js';
 
 const NS = 'shop';
 const CLUSTER = 'local';
@@ -60,45 +56,19 @@ function script(overrides: Partial<Script> = {}): Script {
 
 const callsOf = (s: Script, name: string): unknown[] => s.calls.filter((c) => c.name === name).map((c) => c.input);
 
-let env: TestWorkflowEnvironment;
 /** A client that does not skip time while it waits (see {@link inRealTime}). */
 let plain: Client;
-let worker: Worker;
 let active: Script = script();
-let running: Promise<void>;
 const taskQueue = 'scale';
 const uid = (): string => randomBytes(4).toString('hex');
 
-beforeAll(async () => {
-  try {
-    // scripted failures are expected here: keep the worker's log to errors
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
-  }
-  const toolchain = await ensureToolchain({ only: ['temporalTestServer'] });
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolchain.temporalTestServer } },
-  });
-  // The test server starts with no custom search attributes; the workflows upsert ours.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      ['KubeCluster', 'KubeNamespace', 'KubeApp', 'KubeOutcome'].map((name) => [
-        name,
-        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
-  plain = new Client({ connection: env.connection, namespace: env.namespace ?? 'default' });
-  const record = (name: string, input: unknown): void => {
-    active.calls.push({ name, input });
-  };
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath: workflowsPath(),
-    activities: {
+const ts = useTimeSkippingWorker({
+  taskQueue,
+  activities: () => {
+    const record = (name: string, input: unknown): void => {
+      active.calls.push({ name, input });
+    };
+    return {
       readScale: (ref: WorkloadRef) => {
         record('readScale', ref);
         return Promise.resolve({
@@ -121,21 +91,18 @@ beforeAll(async () => {
         record('planDeploy', input);
         return Promise.reject(ApplicationFailure.nonRetryable('planDeploy is not scripted here', 'InternalError'));
       },
-    },
-  });
-  running = worker.run();
-}, 180_000);
+    };
+  },
+});
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+beforeAll(() => {
+  plain = new Client({ connection: ts.env.connection, namespace: ts.env.namespace ?? 'default' });
 });
 
 /** Starts `scaleWorkload` of Deployment shop/web under its canonical id with script `s`. */
 async function startScale(s: Script, input: Partial<ScaleWorkloadInput> = {}): Promise<WorkflowHandle> {
   active = s;
-  return env.client.workflow.start('scaleWorkload', {
+  return ts.env.client.workflow.start('scaleWorkload', {
     taskQueue,
     workflowId: `${scaleWorkflowId({ cluster: CLUSTER, namespace: NS, kind: 'Deployment', name: 'web' })}-${uid()}`,
     args: [{ kind: 'Deployment', name: 'web', namespace: NS, ...input }],
@@ -173,7 +140,7 @@ async function failureOf(result: Promise<unknown>): Promise<ApplicationFailure> 
 
 /** Starts a lock workflow by hand under `lockId` (an operator's freeze, or the deploy holding it). */
 async function freeze(lockId: string): Promise<WorkflowHandle> {
-  return env.client.workflow.start('holdDeployLock', {
+  return ts.env.client.workflow.start('holdDeployLock', {
     taskQueue,
     workflowId: lockId,
     args: [{ holder: 'operator', purpose: 'freeze for the test' }],
@@ -356,11 +323,11 @@ describe('a scale of a workload a deploy owns (its app deploy lock)', () => {
     const s = script({
       app: 'shop',
       setScale: async () => {
-        const d = await env.client.workflow.getHandle(SHOP_LOCK).describe();
+        const d = await ts.env.client.workflow.getHandle(SHOP_LOCK).describe();
         lockWhileWriting = { type: d.type, status: d.status.name, parent: d.parentExecution?.workflowId };
       },
       health: async (input) => {
-        lockWhileWaiting = (await env.client.workflow.getHandle(SHOP_LOCK).describe()).status.name;
+        lockWhileWaiting = (await ts.env.client.workflow.getHandle(SHOP_LOCK).describe()).status.name;
         return current(input);
       },
     });
@@ -418,7 +385,7 @@ describe('a scale of a workload a deploy owns (its app deploy lock)', () => {
       },
     });
     await failureOf(scale(s, { replicas: 99 }));
-    expect((await env.client.workflow.getHandle(SHOP_LOCK).describe()).status.name).toBe('COMPLETED');
+    expect((await ts.env.client.workflow.getHandle(SHOP_LOCK).describe()).status.name).toBe('COMPLETED');
     // and a deploy of the app could take it now: a new lock under that id starts
     await unfreeze(await freeze(SHOP_LOCK));
   });
@@ -430,14 +397,14 @@ describe('schedule wrappers', () => {
   it('scheduledScale runs the scale as a child under the canonical scale id and returns its report', async () => {
     const s = script({ replicas: 1 });
     active = s;
-    const wrapper = await env.client.workflow.start('scheduledScale', {
+    const wrapper = await ts.env.client.workflow.start('scheduledScale', {
       taskQueue,
       workflowId: `scheduled-scale-${uid()}`,
       args: [{ scaleWorkflowId: scaleId, scale: { kind: 'Deployment', name: 'web', namespace: NS, replicas: 3 } }],
     });
     const report = await inRealTime<ScaleReport>(wrapper);
     expect(report).toMatchObject({ outcome: 'succeeded', from: 1, to: 3 });
-    const child = await env.client.workflow.getHandle(scaleId).describe();
+    const child = await ts.env.client.workflow.getHandle(scaleId).describe();
     expect(child).toMatchObject({ type: 'scaleWorkload', parentExecution: { workflowId: wrapper.workflowId } });
     expect(callsOf(s, 'setScale')).toHaveLength(1);
   });
@@ -446,7 +413,7 @@ describe('schedule wrappers', () => {
     const release = gate();
     const s = script({ replicas: 2, health: (input) => heldUntil(release.opened, () => current(input)) });
     active = s;
-    const manual = await env.client.workflow.start('scaleWorkload', {
+    const manual = await ts.env.client.workflow.start('scaleWorkload', {
       taskQueue,
       workflowId: scaleId,
       args: [{ kind: 'Deployment', name: 'web', namespace: NS, replicas: 4 }],
@@ -456,7 +423,7 @@ describe('schedule wrappers', () => {
         if (i > 400) throw new Error('the manual scale never reached its health wait');
         await new Promise((r) => setTimeout(r, 50));
       }
-      const wrapper = await env.client.workflow.start('scheduledScale', {
+      const wrapper = await ts.env.client.workflow.start('scheduledScale', {
         taskQueue,
         workflowId: `scheduled-scale-${uid()}`,
         args: [{ scaleWorkflowId: scaleId, scale: { kind: 'Deployment', name: 'web', namespace: NS, replicas: 9 } }],
@@ -484,7 +451,7 @@ describe('schedule wrappers', () => {
     const lockId = deployWorkflowId({ cluster: CLUSTER, namespace: NS, app: 'cart' });
     const held = await freeze(lockId);
     try {
-      const wrapper = await env.client.workflow.start('scheduledDeploy', {
+      const wrapper = await ts.env.client.workflow.start('scheduledDeploy', {
         taskQueue,
         workflowId: `scheduled-deploy-${uid()}`,
         args: [
@@ -511,7 +478,7 @@ describe('schedule wrappers', () => {
     const s = script();
     active = s;
     const failure = await failureOf(
-      env.client.workflow.execute('scheduledScale', {
+      ts.env.client.workflow.execute('scheduledScale', {
         taskQueue,
         workflowId: `scheduled-scale-${uid()}`,
         args: [{ scaleWorkflowId: 'web', scale: { kind: 'Deployment', name: 'web', namespace: NS, replicas: 1 } }],
