@@ -2,46 +2,18 @@
  * The `kube-workflows` binary (compiled) against the real local stack: exit codes 0/1/2/3, `--json` reports on
  * stdout with progress on stderr, `scale`, and a schedule created through the CLI that triggers a scale.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from '../support/cli.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness('cli');
-const bin = fileURLToPath(new URL('../../bin/kube-workflows.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kwf-cli-'));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const stack = inject('stack');
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: stack.temporalAddress,
-          TEMPORAL_NAMESPACE: stack.temporalNamespace,
-          TEMPORAL_TASK_QUEUE: h.taskQueue,
-          NO_COLOR: '1',
-          ...env,
-        },
-        timeout: 120_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+/** Runs the binary on the harness's task queue. */
+const cli = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runCli(args, h.taskQueue, env);
 
 function file(name: string, text: string): string {
   const p = join(dir, name);

@@ -5,11 +5,9 @@
  * runs). A scale of a workload the app owns takes the app's deploy lock while it writes: refused while a deploy of
  * the app runs, waiting for a lock released within its wait, and a deploy is refused while the lock is held.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
@@ -20,11 +18,11 @@ import {
   type DeployHandle,
   type KubeWorkflowsClient,
 } from '../../src/client/index.js';
+import { runCli } from '../support/cli.js';
 import { pollUntil } from '../support/poll.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness('locks');
-const bin = fileURLToPath(new URL('../../bin/kube-workflows.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kwf-locks-'));
 
 /** The worker's configuration as the harness gives it: what a client sharing it resolves. */
@@ -80,29 +78,6 @@ async function errorOf(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stack = inject('stack');
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: stack.temporalAddress,
-          TEMPORAL_NAMESPACE: stack.temporalNamespace,
-          TEMPORAL_TASK_QUEUE: h.taskQueue,
-          NO_COLOR: '1',
-          ...workerEnv(),
-        },
-        timeout: 120_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 describe('deploy locks', () => {
   let held: DeployHandle;
 
@@ -123,7 +98,7 @@ describe('deploy locks', () => {
     // The CLI resolves the default cluster from KUBECONFIG / KUBE_WORKFLOWS_CLUSTER as the worker does.
     const path = join(dir, 'shop.yaml');
     writeFileSync(path, shop('3'));
-    const r = await cli(['deploy', '-f', path, '-n', h.namespace, '--app', 'shop']);
+    const r = await runCli(['deploy', '-f', path, '-n', h.namespace, '--app', 'shop'], h.taskQueue, workerEnv());
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`rejected before anything ran: a deploy of this app is already running: ${lockId()}`);
   });

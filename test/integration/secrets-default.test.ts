@@ -6,17 +6,16 @@
  * starter sent: no activity input, result, failure or rollback snapshot holds it. A worker and a client that both
  * opt out deploy it.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type proto from '@temporalio/proto';
 import { describe, expect, inject, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import { canaryNeedles, newCanary } from '../support/canary.js';
+import { runCli } from '../support/cli.js';
 import { historyPayloads } from '../support/history.js';
 import { useHarness } from './harness.js';
 
@@ -24,7 +23,6 @@ type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 
 const h = useHarness('secrets');
 const optedOut = useHarness('secrets-optout', { env: { KUBE_WORKFLOWS_ALLOW_PLAINTEXT_SECRETS: 'true' } });
-const bin = fileURLToPath(new URL('../../bin/kube-workflows.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kwf-secrets-'));
 
 const secretYaml = (namespace: string, value: string, name = 'db'): string => `apiVersion: v1
@@ -64,28 +62,6 @@ async function resultError(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stack = inject('stack');
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          TEMPORAL_ADDRESS: stack.temporalAddress,
-          TEMPORAL_NAMESPACE: stack.temporalNamespace,
-          TEMPORAL_TASK_QUEUE: h.taskQueue,
-          NO_COLOR: '1',
-        },
-        timeout: 120_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 describe('a Secret without encryption (default configuration)', () => {
   it('is refused by the client before anything starts, with a message saying how to enable encryption', async () => {
     const canary = newCanary();
@@ -105,7 +81,7 @@ describe('a Secret without encryption (default configuration)', () => {
   it('is refused by the CLI with exit 2, before anything ran', async () => {
     const path = join(dir, 'secret.yaml');
     writeFileSync(path, secretYaml(h.namespace, newCanary()));
-    const r = await cli(['deploy', '-f', path, '--app', 'vault-cli']);
+    const r = await runCli(['deploy', '-f', path, '--app', 'vault-cli'], h.taskQueue);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
       `rejected before anything ran: refusing to deploy Secret/${h.namespace}/db without encryption`,

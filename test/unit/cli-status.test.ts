@@ -2,9 +2,10 @@
  * `kube-workflows status` goes through withClient like every command: exit 3 when Temporal cannot be reached,
  * exit 2 when the client's configuration is unusable, nothing on stdout in either case.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { ExitCode } from '../../src/cli/exit-codes.js';
+import { captureCliOutput } from '../support/cli.js';
 
 const ENV_NAMES = [
   'TEMPORAL_ADDRESS',
@@ -17,39 +18,15 @@ const ENV_NAMES = [
   'KUBE_WORKFLOWS_ENCRYPTION_KEY_ID',
   'KUBE_WORKFLOWS_CONFIG',
 ] as const;
-const saved = Object.fromEntries(ENV_NAMES.map((n) => [n, process.env[n]]));
-
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  for (const n of ENV_NAMES) delete process.env[n];
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  for (const n of ENV_NAMES) {
-    if (saved[n] === undefined) delete process.env[n];
-    else process.env[n] = saved[n];
-  }
-  process.exitCode = undefined;
-});
+const out = captureCliOutput(ENV_NAMES);
 
 describe('kube-workflows status', () => {
   it('exits 3 and names the address when Temporal cannot be reached', async () => {
     process.env.TEMPORAL_ADDRESS = '127.0.0.1:1';
     await main(['node', 'kube-workflows', 'status', 'deploy/default/shop/cart']);
     expect(process.exitCode).toBe(ExitCode.Unreachable);
-    expect(stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
-    expect(stdout).toBe('');
+    expect(out.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+    expect(out.stdout).toBe('');
   }, 30_000);
 
   it('exits 2 when the Temporal TLS settings are unusable (a certificate without its key)', async () => {
@@ -57,7 +34,7 @@ describe('kube-workflows status', () => {
     process.env.TEMPORAL_TLS_CERT = '/nonexistent/client.pem';
     await main(['node', 'kube-workflows', 'status', 'deploy/default/shop/cart', '--json']);
     expect(process.exitCode).toBe(ExitCode.BadInput);
-    expect(stderr).toMatch(/configuration: Temporal TLS: the client certificate and its key must be set together/);
-    expect(stdout).toBe('');
+    expect(out.stderr).toMatch(/configuration: Temporal TLS: the client certificate and its key must be set together/);
+    expect(out.stdout).toBe('');
   });
 });

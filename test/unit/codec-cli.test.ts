@@ -2,8 +2,9 @@
  * `kube-workflows codec-server`: keys from the environment, a free port, stops on SIGINT; bad usage exits 2.
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { captureCliOutput } from '../support/cli.js';
 
 const KEY = randomBytes(32).toString('base64');
 const ENV_NAMES = [
@@ -12,31 +13,7 @@ const ENV_NAMES = [
   'KUBE_WORKFLOWS_CONFIG',
   'CODEC_TEST_TOKEN',
 ] as const;
-const saved = Object.fromEntries(ENV_NAMES.map((n) => [n, process.env[n]]));
-
-let stdout = '';
-let stderr = '';
-beforeEach(() => {
-  for (const n of ENV_NAMES) delete process.env[n];
-  stdout = '';
-  stderr = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  for (const n of ENV_NAMES) {
-    if (saved[n] === undefined) delete process.env[n];
-    else process.env[n] = saved[n];
-  }
-  process.exitCode = undefined;
-});
+const out = captureCliOutput(ENV_NAMES);
 
 async function run(...args: string[]): Promise<void> {
   await main(['node', 'kube-workflows', 'codec-server', ...args]);
@@ -47,12 +24,12 @@ describe('kube-workflows codec-server', () => {
     process.env.KUBE_WORKFLOWS_ENCRYPTION_KEYS = `cli-key:${KEY}`;
     process.env.CODEC_TEST_TOKEN = 'secret-token';
     const running = run('--port', '0', '--origin', 'http://localhost:8233', '--token-env', 'CODEC_TEST_TOKEN');
-    await vi.waitFor(() => expect(stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\n$/), { timeout: 5000 });
-    const url = stdout.trim();
-    expect(stderr).toContain('key ids cli-key (encrypts with cli-key)');
-    expect(stderr).toContain('browser origins: http://localhost:8233');
-    expect(stderr).toContain('bearer token required');
-    expect(stderr).not.toContain(KEY);
+    await vi.waitFor(() => expect(out.stdout).toMatch(/^http:\/\/127\.0\.0\.1:\d+\n$/), { timeout: 5000 });
+    const url = out.stdout.trim();
+    expect(out.stderr).toContain('key ids cli-key (encrypts with cli-key)');
+    expect(out.stderr).toContain('browser origins: http://localhost:8233');
+    expect(out.stderr).toContain('bearer token required');
+    expect(out.stderr).not.toContain(KEY);
 
     const payloads = { payloads: [{ metadata: { encoding: 'anNvbi9wbGFpbg==' }, data: 'InNlY3JldCI=' }] };
     const headers = { 'content-type': 'application/json', authorization: 'Bearer secret-token' };
@@ -69,7 +46,7 @@ describe('kube-workflows codec-server', () => {
   it('exits 2 naming the variable when no keys are configured', async () => {
     await run('--port', '0');
     expect(process.exitCode).toBe(2);
-    expect(stderr).toContain('no encryption keys configured: set KUBE_WORKFLOWS_ENCRYPTION_KEYS');
+    expect(out.stderr).toContain('no encryption keys configured: set KUBE_WORKFLOWS_ENCRYPTION_KEYS');
   });
 
   it('exits 2 naming the variable when a key is invalid, without printing it', async () => {
@@ -77,21 +54,21 @@ describe('kube-workflows codec-server', () => {
     process.env.KUBE_WORKFLOWS_ENCRYPTION_KEYS = `k:${short}`;
     await run('--port', '0');
     expect(process.exitCode).toBe(2);
-    expect(stderr).toContain('KUBE_WORKFLOWS_ENCRYPTION_KEYS entry 1 (key id "k")');
-    expect(stderr).not.toContain(short);
+    expect(out.stderr).toContain('KUBE_WORKFLOWS_ENCRYPTION_KEYS entry 1 (key id "k")');
+    expect(out.stderr).not.toContain(short);
   });
 
   it('exits 2 when --token-env names an unset variable', async () => {
     process.env.KUBE_WORKFLOWS_ENCRYPTION_KEYS = `k:${KEY}`;
     await run('--port', '0', '--token-env', 'CODEC_TEST_TOKEN');
     expect(process.exitCode).toBe(2);
-    expect(stderr).toContain('--token-env CODEC_TEST_TOKEN: that environment variable is not set');
+    expect(out.stderr).toContain('--token-env CODEC_TEST_TOKEN: that environment variable is not set');
   });
 
   it('exits 2 for an origin with a path', async () => {
     process.env.KUBE_WORKFLOWS_ENCRYPTION_KEYS = `k:${KEY}`;
     await run('--port', '0', '--origin', 'http://localhost:8233/');
     expect(process.exitCode).toBe(2);
-    expect(stderr).toContain('--origin http://localhost:8233/: expected scheme://host[:port]');
+    expect(out.stderr).toContain('--origin http://localhost:8233/: expected scheme://host[:port]');
   });
 });
