@@ -93,7 +93,10 @@ export interface KubeGateway {
   ): Promise<void>;
   /** Asks the API server for its version (allowed to every authenticated user): reachability for readiness. */
   ping(): Promise<string>;
-  /** Sets `spec.replicas` through the scale subresource; returns the previous count. */
+  /**
+   * Sets `spec.replicas` through the scale subresource; returns the previous count. Writes nothing when the count
+   * already holds, so a retry after a write that landed does not write again.
+   */
   scale(key: ObjectKey, replicas: number): Promise<{ previous: number }>;
   close(): void;
 }
@@ -251,6 +254,8 @@ export class HttpKubeGateway implements KubeGateway {
     const current = await this.transport.request<{ spec?: { replicas?: number } }>('GET', path, {
       subject: formatSubject(key),
     });
+    // Idempotent: a retried write whose first attempt landed (the worker died before it could report) writes nothing.
+    if (current.spec?.replicas === replicas) return { previous: replicas };
     await this.transport.request('PATCH', path, {
       body: { spec: { replicas } },
       contentType: 'application/merge-patch+json',
