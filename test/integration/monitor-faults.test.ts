@@ -18,10 +18,14 @@ import { restartApiServer } from '../../src/dev/index.js';
 import { compactEtcd } from '../support/etcd.js';
 import { FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
+import { waitFor } from '../support/poll.js';
+import { ProxiedWatches } from '../support/proxied-watches.js';
 import { useHarness } from './harness.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 let proxy: FaultProxy;
+/** The monitor's watches in the test namespace, through the proxy. */
+let watches: ProxiedWatches;
 let hooks: TestReceiver;
 /** Verified webhook deliveries, in arrival order. */
 const verified: { id: string; type: string; source: string; at: number }[] = [];
@@ -29,6 +33,7 @@ const verified: { id: string; type: string; source: string; at: number }[] = [];
 const h = useHarness('monfaults', {
   env: async () => {
     proxy = await FaultProxy.start({ kubeconfig: inject('stack').kubeconfig });
+    watches = new ProxiedWatches(proxy, h.namespace, COLLECTIONS);
     hooks = await startReceiver((req) => {
       const p = new Webhook(secret).verify(req.body, req.headers as Record<string, string>) as {
         type: string;
@@ -64,9 +69,9 @@ afterAll(async () => {
       `${r.incident.padEnd(34)} ${r.faults.padEnd(44)} ${(r.faultToTriggerMs / 1000).toFixed(1).padStart(8)}s ${(r.fixToResolveMs / 1000).toFixed(1).padStart(8)}s ${String(r.triggers).padStart(3)} ${String(r.resolves).padStart(3)}`,
   );
   const perCollection = COLLECTIONS.map((c) => {
-    const mine = requests.filter((r) => h.namespace && r.path.includes(inNamespace(c)));
-    const watches = mine.filter((r) => r.watch);
-    return `${c.slice(1).padEnd(13)} lists ${String(mine.filter((r) => !r.watch).length).padStart(3)}  watches ${String(watches.length).padStart(3)}  injected 410 ${String(watches.filter((w) => w.injectedErrors.includes(410)).length).padStart(3)}  genuine 410 ${String(watches.filter((w) => w.upstreamErrors.includes(410)).length).padStart(2)}`;
+    const mine = watches ? requests.filter((r) => r.path.includes(watches.inNamespace(c))) : [];
+    const watchRequests = mine.filter((r) => r.watch);
+    return `${c.slice(1).padEnd(13)} lists ${String(mine.filter((r) => !r.watch).length).padStart(3)}  watches ${String(watchRequests.length).padStart(3)}  injected 410 ${String(watchRequests.filter((w) => w.injectedErrors.includes(410)).length).padStart(3)}  genuine 410 ${String(watchRequests.filter((w) => w.upstreamErrors.includes(410)).length).padStart(2)}`;
   });
   process.stderr.write(
     `\n[monitor fault table]\n${'incident'.padEnd(34)} ${'faults'.padEnd(44)} ${'->trigger'.padStart(9)} ${'->resolve'.padStart(9)} trg res\n${incidents.join('\n')}\n[watch requests through the proxy]\n${perCollection.join('\n')}\n`,
@@ -78,58 +83,6 @@ afterAll(async () => {
  * selector), and Pods and ReplicaSets for fail-fast reasons.
  */
 const COLLECTIONS = ['/deployments', '/statefulsets', '/daemonsets', '/replicasets', '/pods'] as const;
-
-/** A path prefix in the test namespace. */
-const inNamespace = (suffix: string): string => `/namespaces/${h.namespace}${suffix}`;
-
-/** The proxy's requests for one collection of the test namespace. */
-const requestsFor = (collection: string, watch: boolean): ProxiedRequest[] =>
-  proxy.matching({ method: 'GET', path: inNamespace(collection), watch });
-
-const listCounts = (): number[] => COLLECTIONS.map((c) => requestsFor(c, false).length);
-
-/** True when every collection has exactly one open, unstalled watch. */
-function watchingAll(): boolean {
-  return COLLECTIONS.every((c) => proxy.openWatches({ path: inNamespace(c) }).filter((w) => !w.stalled).length === 1);
-}
-
-/** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  await expect.poll(check, { timeout: timeoutMs, interval: 50, message: `timed out waiting for ${what}` }).toBe(true);
-}
-
-/**
- * 410 Expired on every open watch, again on each collection until it has listed anew; returns when every
- * collection is watching again after its relist.
- */
-async function expireEveryWatch(): Promise<void> {
-  await waitFor(watchingAll, 'the watches');
-  const before = listCounts();
-  await waitFor(() => {
-    const lists = listCounts();
-    COLLECTIONS.forEach((c, i) => {
-      if (lists[i] === before[i]) proxy.injectWatchError({ code: 410, match: { path: inNamespace(c) } });
-    });
-    return lists.every((n, i) => n > (before[i] ?? 0)) && watchingAll();
-  }, 'a relist of every collection after its 410');
-}
-
-/** Drops every watch's connection; each must resume from the resourceVersion it had, without a list. */
-async function dropEveryWatch(): Promise<void> {
-  await waitFor(watchingAll, 'the watches');
-  const before = listCounts();
-  const dropped = COLLECTIONS.map((c) => proxy.openWatches({ path: inNamespace(c) })[0]);
-  expect(proxy.dropConnections({ watch: true, path: inNamespace('/') })).toBe(COLLECTIONS.length);
-  await waitFor(
-    () => watchingAll() && COLLECTIONS.every((c, i) => requestsFor(c, true).at(-1) !== dropped[i]),
-    'resumed watches',
-  );
-  COLLECTIONS.forEach((c, i) => {
-    const resumed = Number(requestsFor(c, true).at(-1)?.query.get('resourceVersion'));
-    expect(resumed).toBeGreaterThanOrEqual(Number(dropped[i]?.query.get('resourceVersion')));
-  });
-  expect(listCounts()).toEqual(before);
-}
 
 function deployment(name: string, chaos?: string): Record<string, unknown> {
   return {
@@ -171,7 +124,7 @@ async function monitorOf(name: string): Promise<{ key: string; m: MonitorHandle 
     keepAliveSeconds: 30,
   });
   await expect.poll(() => stateOf(m, key), { timeout: 60_000, interval: 250 }).toBe('healthy');
-  await waitFor(watchingAll, 'a watch on every collection', 60_000);
+  await waitFor(watches.watchingAll, 'a watch on every collection', 60_000);
   return { key, m };
 }
 
@@ -193,40 +146,40 @@ async function observationAttempts(m: MonitorHandle): Promise<number[]> {
 async function stop(m: MonitorHandle): Promise<void> {
   await m.stop();
   await m.raw.result().catch(() => undefined); // cancelled
-  await waitFor(() => proxy.openWatches({ path: inNamespace('/') }).length === 0, 'the watches to close');
+  await waitFor(() => proxy.openWatches({ path: watches.inNamespace('/') }).length === 0, 'the watches to close');
 }
 
 describe('a monitor whose watches go through the fault proxy', () => {
   it('injected 410s, a throttled relist and dropped connections before, during and after an incident: one trigger, one resolve', async () => {
     const { key, m } = await monitorOf('web');
-    const listsAtStart = listCounts();
+    const listsAtStart = watches.listCounts();
 
     // healthy: faults alone never alert
-    await expireEveryWatch();
-    await dropEveryWatch();
+    await watches.expireEvery();
+    await watches.dropEvery();
 
     // the break, with the watches expired (the Deployments' relist throttled once) and dropped as it degrades
     const brokeAt = Date.now();
     await h.kube.apply(deployment('web', 'crash') as never);
     proxy.add({
-      match: { method: 'GET', watch: false, path: inNamespace('/deployments') },
+      match: { method: 'GET', watch: false, path: watches.inNamespace('/deployments') },
       fault: { kind: 'status', status: 429, retryAfterSeconds: 1 },
       times: 1,
     });
-    await expireEveryWatch();
-    await dropEveryWatch();
+    await watches.expireEvery();
+    await watches.dropEvery();
     await expect.poll(() => distinct('alert.triggered', key).length, { timeout: 60_000, interval: 250 }).toBe(1);
     expect(await stateOf(m, key)).toBe('degraded');
 
     // while the incident is open: relists and resumes must not re-fire it
-    await expireEveryWatch();
-    await dropEveryWatch();
+    await watches.expireEvery();
+    await watches.dropEvery();
 
     // the fix, with faults while it recovers
     const fixedAt = Date.now();
     await h.kube.apply(deployment('web') as never);
-    await expireEveryWatch();
-    await dropEveryWatch();
+    await watches.expireEvery();
+    await watches.dropEvery();
     await expect.poll(() => distinct('alert.resolved', key).length, { timeout: 60_000, interval: 250 }).toBe(1);
     await expect.poll(() => stateOf(m, key), { timeout: 30_000, interval: 250 }).toBe('healthy');
 
@@ -236,12 +189,12 @@ describe('a monitor whose watches go through the fault proxy', () => {
     expect(distinct('alert.triggered', key), JSON.stringify(verified)).toHaveLength(1);
     expect(distinct('alert.resolved', key), JSON.stringify(verified)).toHaveLength(1);
     // 4 rounds of 410s: every collection relisted at least 4 times, and every 410 was an injected one
-    listCounts().forEach((n, i) => expect(n - (listsAtStart[i] ?? 0)).toBeGreaterThanOrEqual(4));
+    watches.listCounts().forEach((n, i) => expect(n - (listsAtStart[i] ?? 0)).toBeGreaterThanOrEqual(4));
     for (const c of COLLECTIONS) {
-      const watches = requestsFor(c, true);
-      expect(watches.filter((w) => w.injectedErrors.includes(410)).length).toBeGreaterThanOrEqual(4);
+      const collectionWatches = watches.requestsFor(c, true);
+      expect(collectionWatches.filter((w) => w.injectedErrors.includes(410)).length).toBeGreaterThanOrEqual(4);
     }
-    expect(requestsFor('/deployments', false).filter((r) => r.status === 429)).toHaveLength(1);
+    expect(watches.requestsFor('/deployments', false).filter((r) => r.status === 429)).toHaveLength(1);
     expect(await observationAttempts(m)).toEqual([1]); // the observation rode it all out, never failed
     table.push({
       incident: 'web: crash loop, then fixed',
@@ -256,8 +209,8 @@ describe('a monitor whose watches go through the fault proxy', () => {
 
   it('a break made while the watches were blind arrives through a genuine 410 (etcd compacted, kube-apiserver restarted) and a relist: one trigger, one resolve', async () => {
     const { key, m } = await monitorOf('api');
-    const blind = COLLECTIONS.map((c) => proxy.openWatches({ path: inNamespace(c) })[0]);
-    expect(proxy.stallWatches({ path: inNamespace('/') })).toBe(COLLECTIONS.length);
+    const blind = COLLECTIONS.map((c) => proxy.openWatches({ path: watches.inNamespace(c) })[0]);
+    expect(proxy.stallWatches({ path: watches.inNamespace('/') })).toBe(COLLECTIONS.length);
 
     // the watches hear nothing from here on; meanwhile the target breaks and etcd forgets the history
     const brokeAt = Date.now();
@@ -280,23 +233,25 @@ describe('a monitor whose watches go through the fault proxy', () => {
 
     // the connections drop (those the restart did not end): each watch resumes from the version it held, meets
     // the real 410, relists
-    const listsBefore = COLLECTIONS.map((c) => requestsFor(c, false).filter((r) => r.status === 200).length);
+    const listsBefore = COLLECTIONS.map((c) => watches.requestsFor(c, false).filter((r) => r.status === 200).length);
     const healedAt = Date.now();
-    proxy.dropConnections({ watch: true, path: inNamespace('/') });
+    proxy.dropConnections({ watch: true, path: watches.inNamespace('/') });
     await expect.poll(() => distinct('alert.triggered', key).length, { timeout: 60_000, interval: 250 }).toBe(1);
-    await waitFor(watchingAll, 'the watches after the relist');
+    await waitFor(watches.watchingAll, 'the watches after the relist');
     COLLECTIONS.forEach((c, i) => {
-      const watches = requestsFor(c, true);
+      const collectionWatches = watches.requestsFor(c, true);
       const held = Number(blind[i]?.query.get('resourceVersion'));
-      const after = watches.slice(watches.indexOf(blind[i] as ProxiedRequest) + 1);
+      const after = collectionWatches.slice(collectionWatches.indexOf(blind[i] as ProxiedRequest) + 1);
       const expired = after.find((w) => w.upstreamErrors.includes(410));
       expect(expired, `${c}: ${JSON.stringify(after.map((w) => [w.status, w.upstreamErrors]))}`).toBeDefined();
       expect(Number(expired?.query.get('resourceVersion')), c).toBeGreaterThanOrEqual(held);
       expect(Number(expired?.query.get('resourceVersion')), c).toBeLessThan(compactedTo);
       expect(expired?.injectedErrors, c).toEqual([]);
       // one successful relist per collection, after which it watches from a version past the compaction
-      expect(requestsFor(c, false).filter((r) => r.status === 200).length, c).toBe((listsBefore[i] ?? 0) + 1);
-      expect(Number(requestsFor(c, true).at(-1)?.query.get('resourceVersion')), c).toBeGreaterThanOrEqual(compactedTo);
+      expect(watches.requestsFor(c, false).filter((r) => r.status === 200).length, c).toBe((listsBefore[i] ?? 0) + 1);
+      expect(Number(watches.requestsFor(c, true).at(-1)?.query.get('resourceVersion')), c).toBeGreaterThanOrEqual(
+        compactedTo,
+      );
     });
 
     const fixedAt = Date.now();

@@ -1,7 +1,9 @@
 /**
- * Waiting for a condition in tests, never for a fixed time: `pollUntil` reads until the value satisfies `done`.
+ * Waiting for a condition in tests, never for a fixed time: `pollUntil` reads until the value satisfies `done`,
+ * `waitFor` until a check holds.
  * @module
  */
+import { expect } from 'vitest';
 
 /**
  * Calls `read` every 200 ms until `done(value)` holds and returns that value; read errors count as "not yet" (the
@@ -20,4 +22,13 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (v: T) => boole
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+}
+
+/** Polls `check` every 50 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await expect.poll(check, { timeout: timeoutMs, interval: 50, message: `timed out waiting for ${what}` }).toBe(true);
 }
