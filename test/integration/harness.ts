@@ -227,27 +227,47 @@ export interface KillableWorkers {
   log: string[];
 }
 
+/** Options of {@link useKillableWorkers}. */
+export interface KillableWorkersOptions {
+  /**
+   * The text of the workers' config file, asked for when the first worker starts (after the file's own `beforeAll`,
+   * so it can name servers that hook started). Default: the slow client-side rate limit (`kubeQps` 8, burst 1).
+   */
+  config?: () => string;
+  /** More worker environment, asked for at each start (a kubeconfig through a proxy, say). */
+  env?: () => Record<string, string>;
+}
+
+/** The default config of {@link useKillableWorkers}: a slow rate limit stretches every step so a fault lands inside it. */
+const SLOW_RATE_LIMIT = 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n';
+
 /**
  * Workers a test can SIGKILL: `kube-workflows worker` child processes on their own task queue (`<harness>-child`)
- * with a slow client-side rate limit (`kubeQps` 8, burst 1) that stretches every step so a fault lands inside it,
- * and a client on that queue. Closed and killed in `afterAll`.
+ * with a slow client-side rate limit (`kubeQps` 8, burst 1) that stretches every step so a fault lands inside it
+ * (or the config `options.config` gives), and a client on that queue (no encryption, as the workers). Closed and
+ * killed in `afterAll`.
  */
-export function useKillableWorkers(h: Harness): KillableWorkers {
+export function useKillableWorkers(h: Harness, options: KillableWorkersOptions = {}): KillableWorkers {
   const k = { log: [] as string[] } as unknown as KillableWorkers;
-  let configFile = '';
+  let configFile: string | undefined;
+  const config = (): string => {
+    if (configFile === undefined) {
+      configFile = join(mkdtempSync(join(tmpdir(), 'kwf-killable-')), 'worker.yaml');
+      writeFileSync(configFile, options.config?.() ?? SLOW_RATE_LIMIT);
+    }
+    return configFile;
+  };
   k.workers = useChildWorkers(
-    () => ({ TEMPORAL_TASK_QUEUE: `${h.taskQueue}-child`, KUBE_WORKFLOWS_CONFIG: configFile }),
+    () => ({ TEMPORAL_TASK_QUEUE: `${h.taskQueue}-child`, KUBE_WORKFLOWS_CONFIG: config(), ...options.env?.() }),
     k.log,
   );
   beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kwf-killable-'));
-    configFile = join(dir, 'worker.yaml');
-    writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
     const stack = inject('stack');
     k.client = await createKubeWorkflowsClient({
       address: stack.temporalAddress,
       namespace: stack.temporalNamespace,
       taskQueue: `${h.taskQueue}-child`,
+      encryption: false,
       defaultCluster: 'local',
     });
   });

@@ -9,15 +9,13 @@
  * a new id and fail it.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/schemas/kube-object.js';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
-import { useChildWorkers, useHarness } from './harness.js';
+import { deploymentObject } from '../support/workloads.js';
+import { useHarness, useKillableWorkers } from './harness.js';
 
 const h = useHarness('mondur');
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -27,11 +25,13 @@ let holdFor: string | undefined;
 let held = 0;
 let am: RunningAlertmanager;
 let hooks: TestReceiver;
-let configFile: string;
-let client: KubeWorkflowsClient;
-let taskQueue: string;
-/** `kube-workflows worker` processes on the child task queue. */
-const workers = useChildWorkers(() => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile }));
+/** `kube-workflows worker` processes on the child task queue, alerting through both channels. */
+const k = useKillableWorkers(h, {
+  // a long grace time: the graceful-shutdown test shows the observation does not wait for it
+  config: () =>
+    `worker:\n  shutdownGraceTime: 120s\nalerts:\n  am: { type: alertmanager, url: "${am.url}" }\n  hook: { type: webhook, url: "${hooks.url}/a", secret: "${secret}" }\n`,
+});
+const workers = k.workers;
 
 beforeAll(async () => {
   am = await startAlertmanager();
@@ -47,42 +47,23 @@ beforeAll(async () => {
     }
     return { status: 204 };
   });
-  configFile = join(mkdtempSync(join(tmpdir(), 'kwf-mondur-')), 'worker.yaml');
-  writeFileSync(
-    configFile,
-    // a long grace time: the graceful-shutdown test shows the observation does not wait for it
-    `worker:\n  shutdownGraceTime: 120s\nalerts:\n  am: { type: alertmanager, url: "${am.url}" }\n  hook: { type: webhook, url: "${hooks.url}/a", secret: "${secret}" }\n`,
-  );
-  taskQueue = `${h.taskQueue}-child`;
-  const stack = inject('stack');
-  client = await createKubeWorkflowsClient({
-    address: stack.temporalAddress,
-    namespace: stack.temporalNamespace,
-    taskQueue,
-    encryption: false,
-  });
 });
 
 afterAll(async () => {
-  await client?.close();
   await hooks?.close();
   await am?.stop();
 });
 
-function deployment(chaos: boolean, name = 'api'): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: h.namespace, labels: { app: name } },
-    spec: {
-      replicas: 1,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name, ...(chaos ? { 'kube-workflows.dev/chaos': 'crash' } : {}) } },
-        spec: { containers: [{ name, image: `registry.example/${name}:${chaos ? 2 : 1}` }] },
-      },
-    },
-  };
+function deployment(chaos: boolean, name = 'api'): KubeObject {
+  return deploymentObject({
+    name,
+    namespace: h.namespace,
+    labels: { app: name },
+    replicas: 1,
+    container: name,
+    image: `registry.example/${name}:${chaos ? 2 : 1}`,
+    chaos: chaos ? 'crash' : undefined,
+  });
 }
 
 /** Distinct message ids of one type for one target. */
@@ -106,9 +87,9 @@ async function firing(target: string): Promise<number> {
  */
 async function monitorOne(name: string, prefix: string, withAm = true) {
   const key = `Deployment/${h.namespace}/${name}`;
-  await h.kube.apply(deployment(false, name) as never);
+  await h.kube.apply(deployment(false, name));
   const first = workers.start();
-  const m = await client.monitor({
+  const m = await k.client.monitor({
     name: `${prefix}-${h.namespace}`,
     targets: [{ type: 'kube', namespace: h.namespace, selector: `app=${name}` }],
     channels: withAm ? ['am', 'hook'] : ['hook'],
@@ -123,14 +104,14 @@ async function monitorOne(name: string, prefix: string, withAm = true) {
 describe('a monitor whose worker is killed while an incident is open', () => {
   it('neither re-fires nor loses the incident', async () => {
     const { key, first, m } = await monitorOne('api', 'dur');
-    await h.kube.apply(deployment(true) as never);
+    await h.kube.apply(deployment(true));
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
     await expect.poll(() => firing(key), { timeout: 30_000 }).toBe(1);
 
     await workers.kill(first);
     const second = workers.start();
 
-    await h.kube.apply(deployment(false) as never);
+    await h.kube.apply(deployment(false));
     await expect
       .poll(() => count('alert.resolved', key), { timeout: 120_000, interval: 250 })
       .toBeGreaterThanOrEqual(1);
@@ -145,7 +126,7 @@ describe('a monitor whose worker is killed while an incident is open', () => {
   it('killed in the middle of a delivery: another worker re-sends the same message, then the resolve', async () => {
     holdFor = `Deployment/${h.namespace}/held`;
     const { key, first, m } = await monitorOne('held', 'held');
-    await h.kube.apply(deployment(true, 'held') as never);
+    await h.kube.apply(deployment(true, 'held'));
     // the trigger reached the receiver, which has not answered: the activity is in flight when the worker dies
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBe(1);
     await workers.kill(first);
@@ -153,7 +134,7 @@ describe('a monitor whose worker is killed while an incident is open', () => {
 
     await expect.poll(() => count('alert.triggered', key), { timeout: 120_000, interval: 250 }).toBe(2);
     expect(distinct('alert.triggered', key), JSON.stringify(verified)).toHaveLength(1);
-    await h.kube.apply(deployment(false, 'held') as never);
+    await h.kube.apply(deployment(false, 'held'));
     await expect
       .poll(() => count('alert.resolved', key), { timeout: 120_000, interval: 250 })
       .toBeGreaterThanOrEqual(1);
@@ -186,7 +167,7 @@ describe('a monitor whose worker is killed while an incident is open', () => {
     expect(retried?.lastFailure?.message).toContain('the observation continues on another worker');
 
     // the second worker observes: a break is alerted
-    await h.kube.apply(deployment(true, 'handover') as never);
+    await h.kube.apply(deployment(true, 'handover'));
     await expect.poll(() => count('alert.triggered', key), { timeout: 60_000 }).toBeGreaterThanOrEqual(1);
     await m.stop();
     await workers.kill(second);

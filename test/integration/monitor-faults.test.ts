@@ -15,11 +15,13 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { MonitorHandle } from '../../src/client/index.js';
 import { restartApiServer } from '../../src/dev/index.js';
+import type { KubeObject } from '../../src/schemas/kube-object.js';
 import { compactEtcd } from '../support/etcd.js';
 import { FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
 import { waitFor } from '../support/poll.js';
 import { ProxiedWatches } from '../support/proxied-watches.js';
+import { deploymentObject } from '../support/workloads.js';
 import { useHarness } from './harness.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -84,20 +86,9 @@ afterAll(async () => {
  */
 const COLLECTIONS = ['/deployments', '/statefulsets', '/daemonsets', '/replicasets', '/pods'] as const;
 
-function deployment(name: string, chaos?: string): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: h.namespace, labels: { app: name } },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name, ...(chaos ? { 'kube-workflows.dev/chaos': chaos } : {}) } },
-        spec: { containers: [{ name: 'app', image: `registry.example/${name}:${chaos ? '2' : '1'}` }] },
-      },
-    },
-  };
+function deployment(name: string, chaos?: string): KubeObject {
+  const image = `registry.example/${name}:${chaos ? '2' : '1'}`;
+  return deploymentObject({ name, namespace: h.namespace, labels: { app: name }, replicas: 2, image, chaos });
 }
 
 /** Distinct message ids of one type for one target. */
@@ -115,7 +106,7 @@ async function stateOf(m: MonitorHandle, key: string): Promise<string | undefine
 
 async function monitorOf(name: string): Promise<{ key: string; m: MonitorHandle }> {
   const key = `Deployment/${h.namespace}/${name}`;
-  await h.kube.apply(deployment(name) as never);
+  await h.kube.apply(deployment(name));
   const m = await h.client.monitor({
     name: `${name}-${h.namespace}`,
     targets: [{ type: 'kube', namespace: h.namespace, selector: `app=${name}` }],
@@ -160,7 +151,7 @@ describe('a monitor whose watches go through the fault proxy', () => {
 
     // the break, with the watches expired (the Deployments' relist throttled once) and dropped as it degrades
     const brokeAt = Date.now();
-    await h.kube.apply(deployment('web', 'crash') as never);
+    await h.kube.apply(deployment('web', 'crash'));
     proxy.add({
       match: { method: 'GET', watch: false, path: watches.inNamespace('/deployments') },
       fault: { kind: 'status', status: 429, retryAfterSeconds: 1 },
@@ -177,7 +168,7 @@ describe('a monitor whose watches go through the fault proxy', () => {
 
     // the fix, with faults while it recovers
     const fixedAt = Date.now();
-    await h.kube.apply(deployment('web') as never);
+    await h.kube.apply(deployment('web'));
     await watches.expireEvery();
     await watches.dropEvery();
     await expect.poll(() => distinct('alert.resolved', key).length, { timeout: 60_000, interval: 250 }).toBe(1);
@@ -214,7 +205,7 @@ describe('a monitor whose watches go through the fault proxy', () => {
 
     // the watches hear nothing from here on; meanwhile the target breaks and etcd forgets the history
     const brokeAt = Date.now();
-    await h.kube.apply(deployment('api', 'crash') as never);
+    await h.kube.apply(deployment('api', 'crash'));
     await expect
       .poll(
         async () => {
@@ -255,7 +246,7 @@ describe('a monitor whose watches go through the fault proxy', () => {
     });
 
     const fixedAt = Date.now();
-    await h.kube.apply(deployment('api') as never);
+    await h.kube.apply(deployment('api'));
     await expect.poll(() => distinct('alert.resolved', key).length, { timeout: 60_000, interval: 250 }).toBe(1);
     await expect.poll(() => stateOf(m, key), { timeout: 30_000, interval: 250 }).toBe('healthy');
     expect((await m.status()).targets.find((t) => t.key === key)?.incidents).toBe(1);

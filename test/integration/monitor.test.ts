@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MonitorHandle } from '../../src/client/index.js';
+import type { KubeObject } from '../../src/schemas/kube-object.js';
 import { startAlertmanager, type RunningAlertmanager } from '../support/alertmanager.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
+import { deploymentObject } from '../support/workloads.js';
 import { recordHistory, useHarness } from './harness.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -65,20 +67,9 @@ async function activeAlerts(target: string): Promise<AmAlert[]> {
   return all.filter((a) => a.labels.target === target && a.status.state === 'active');
 }
 
-function deployment(name: string, chaos?: string): Record<string, unknown> {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: h.namespace, labels: { tier: 'web' } },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name, ...(chaos ? { 'kube-workflows.dev/chaos': chaos } : {}) } },
-        spec: { containers: [{ name: 'app', image: `registry.example/${name}:${chaos ? '2' : '1'}` }] },
-      },
-    },
-  };
+function deployment(name: string, chaos?: string): KubeObject {
+  const image = `registry.example/${name}:${chaos ? '2' : '1'}`;
+  return deploymentObject({ name, namespace: h.namespace, labels: { tier: 'web' }, replicas: 2, image, chaos });
 }
 
 async function waitForStatus(m: MonitorHandle, key: string, state: string): Promise<void> {
@@ -89,7 +80,7 @@ async function waitForStatus(m: MonitorHandle, key: string, state: string): Prom
 
 describe('monitorHealth', () => {
   it('a crash-looping Deployment fires one alert in Alertmanager and one signed webhook; fixing it resolves both', async () => {
-    await h.kube.apply(deployment('web') as never);
+    await h.kube.apply(deployment('web'));
     const key = `Deployment/${h.namespace}/web`;
     const m = await h.client.monitor({
       name: `mon-${h.namespace}`,
@@ -102,14 +93,14 @@ describe('monitorHealth', () => {
     const gateway = h.worker.gateways.get('local');
     const requestsBefore = gateway?.stats.requests ?? NaN;
 
-    await h.kube.apply(deployment('web', 'crash') as never);
+    await h.kube.apply(deployment('web', 'crash'));
     await waitForStatus(m, key, 'degraded');
     await expect.poll(() => activeAlerts(key), { timeout: 30_000, interval: 250 }).toHaveLength(1);
     await expect
       .poll(() => verified.filter((v) => v.target === key && v.type === 'alert.triggered').length, { timeout: 30_000 })
       .toBe(1);
 
-    await h.kube.apply(deployment('web') as never);
+    await h.kube.apply(deployment('web'));
     await waitForStatus(m, key, 'healthy');
     await expect.poll(() => activeAlerts(key), { timeout: 30_000, interval: 250 }).toHaveLength(0);
     await expect

@@ -9,11 +9,8 @@
  * A table of outcomes, write counts and fault-to-report times is printed at the end. A kill during the write costs
  * about 40 s: setScale is one GET and one PATCH, so Temporal retries it after its 40 s start-to-close timeout.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKubeWorkflowsClient, type KubeWorkflowsClient, type ScaleHandle } from '../../src/client/index.js';
+import type { ScaleHandle } from '../../src/client/index.js';
 import { APP_LABEL } from '../../src/domain/deploy-input.js';
 import { deployWorkflowId } from '../../src/domain/workflow-ids.js';
 import type { ScaleReport, ScaleWorkloadInput } from '../../src/schemas/scale.js';
@@ -22,19 +19,15 @@ import { AnswerHold } from '../support/answer-hold.js';
 import { auditMark, countAuditWrites, waitForAuditWrites, type AuditWrite } from '../support/audit.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { pollUntil } from '../support/poll.js';
-import { useChildWorkers, useHarness } from './harness.js';
+import { deploymentObject, replicaCounts } from '../support/workloads.js';
+import { useHarness, useKillableWorkers } from './harness.js';
 
 const h = useHarness('scalefaults');
-let taskQueue: string;
-let configFile: string;
-let client: KubeWorkflowsClient;
 let proxy: FaultProxy;
 let answers: AnswerHold;
-const workerLog: string[] = [];
-const workers = useChildWorkers(
-  () => ({ TEMPORAL_TASK_QUEUE: taskQueue, KUBE_WORKFLOWS_CONFIG: configFile, KUBECONFIG: answers.kubeconfig }),
-  workerLog,
-);
+/** The child workers reach the cluster through the answer hold, in front of the fault proxy. */
+const k = useKillableWorkers(h, { env: () => ({ KUBECONFIG: answers.kubeconfig }) });
+const workers = k.workers;
 
 /** One row of the printed fault table. */
 interface Row {
@@ -48,23 +41,11 @@ interface Row {
 const table: Row[] = [];
 
 beforeAll(async () => {
-  taskQueue = `${h.taskQueue}-child`;
-  configFile = join(mkdtempSync(join(tmpdir(), 'kwf-scale-faults-')), 'worker.yaml');
-  // A slow client-side rate limit stretches each step so the fault lands inside it.
-  writeFileSync(configFile, 'worker:\n  kubeQps: 8\n  kubeBurst: 1\n');
-  const stack = inject('stack');
-  proxy = await FaultProxy.start({ kubeconfig: stack.kubeconfig });
+  proxy = await FaultProxy.start({ kubeconfig: inject('stack').kubeconfig });
   answers = await AnswerHold.start(proxy.url);
-  client = await createKubeWorkflowsClient({
-    address: stack.temporalAddress,
-    namespace: stack.temporalNamespace,
-    taskQueue,
-    encryption: false,
-  });
 });
 
 afterAll(async () => {
-  await client?.close();
   await workers.killAll();
   await answers?.close();
   await proxy?.close();
@@ -75,42 +56,25 @@ afterAll(async () => {
   process.stderr.write(
     `\n[scale fault table]\n${'fault'.padEnd(16)} ${'step'.padEnd(34)} ${'outcome'.padEnd(10)} writes fault->report\n${lines.join('\n')}\n`,
   );
-  if (process.env.KWF_DEBUG) process.stderr.write(workerLog.join('\n'));
 });
 
 /** A Deployment with `replicas` pods; `app` labels it as a deploy's (its scale then takes the app's deploy lock). */
 async function deployment(name: string, opts: { replicas: number; app?: string; slowDelay?: string }): Promise<void> {
-  await h.kube.apply({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace: h.namespace, ...(opts.app ? { labels: { [APP_LABEL]: opts.app } } : {}) },
-    spec: {
+  await h.kube.apply(
+    deploymentObject({
+      name,
+      namespace: h.namespace,
       replicas: opts.replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: {
-          labels: { app: name, ...(opts.slowDelay ? { 'kube-workflows.dev/chaos': 'slow' } : {}) },
-          ...(opts.slowDelay ? { annotations: { 'kube-workflows.dev/chaos-delay': opts.slowDelay } } : {}),
-        },
-        spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }] },
-      },
-    },
-  });
+      image: 'registry.example/app:1',
+      labels: opts.app ? { [APP_LABEL]: opts.app } : undefined,
+      chaos: opts.slowDelay ? 'slow' : undefined,
+      chaosDelay: opts.slowDelay,
+    }),
+  );
 }
 
 /** `spec.replicas` and the Ready pods of Deployment `name`. */
-async function replicas(name: string): Promise<{ spec: number; ready: number }> {
-  const d = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name });
-  const pods = await h.kube.list('v1', 'Pod', { namespace: h.namespace, labelSelector: `app=${name}` });
-  const ready = pods.items.filter(
-    (p) =>
-      !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp &&
-      (p.status as { conditions?: { type: string; status: string }[] }).conditions?.some(
-        (c) => c.type === 'Ready' && c.status === 'True',
-      ),
-  ).length;
-  return { spec: (d as unknown as { spec: { replicas: number } }).spec.replicas, ready };
-}
+const replicas = (name: string): Promise<{ spec: number; ready: number }> => replicaCounts(h.kube, h.namespace, name);
 
 /**
  * Runs one scale on a fresh child worker, SIGKILLs that worker once `armed` resolves and starts another, and
@@ -126,7 +90,7 @@ async function scaleThrough(
   workers.start();
   const { auditLogPath } = inject('stack');
   const mark = auditMark(auditLogPath);
-  const handle = await client.scale(input);
+  const handle = await k.client.scale(input);
   await armed(handle);
   const faultAt = Date.now();
   await workers.killAll();
@@ -169,7 +133,7 @@ const keyOf = (name: string): string => `deployments.apps/scale:${h.namespace}/$
 /** The status of the app's deploy lock workflow: COMPLETED when released (a deploy of the app may start). */
 async function lockState(app: string): Promise<string | undefined> {
   const lockId = deployWorkflowId({ cluster: 'local', namespace: h.namespace, app });
-  const desc = await client.temporal.workflow.getHandle(lockId).describe();
+  const desc = await k.client.temporal.workflow.getHandle(lockId).describe();
   return desc.status.name;
 }
 

@@ -15,6 +15,7 @@ import { compactEtcd } from '../support/etcd.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { waitFor } from '../support/poll.js';
 import { ProxiedWatches } from '../support/proxied-watches.js';
+import { deploymentObject } from '../support/workloads.js';
 import { useHarness } from './harness.js';
 
 const h = useHarness('watch-faults');
@@ -84,19 +85,15 @@ describe('watches through the fault proxy', () => {
     expect(watches.listCounts()).toEqual(beforeStall);
 
     // Only now does the Deployment exist: everything it takes to become ready arrives through the healed watches.
-    await h.kube.apply({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'web', namespace: h.namespace },
-      spec: {
+    await h.kube.apply(
+      deploymentObject({
+        name: 'web',
+        namespace: h.namespace,
         replicas: 2,
-        selector: { matchLabels: { app: 'web' } },
-        template: {
-          metadata: { labels: { app: 'web' } },
-          spec: { containers: [{ name: 'web', image: 'registry.example/web:1.0.0' }] },
-        },
-      },
-    });
+        container: 'web',
+        image: 'registry.example/web:1.0.0',
+      }),
+    );
     const result = await waiting;
     expect(result.outcome).toBe('Current');
     expect(result.objects).toEqual([expect.objectContaining({ subject, status: 'Current' })]);

@@ -1,0 +1,61 @@
+/**
+ * Workloads for integration tests on the local stack: a Deployment built from the few things tests vary (its
+ * KWOK chaos label and delay among them), and its replica counts as the cluster sees them.
+ * @module
+ */
+import type { KubeGateway } from '../../src/kube/index.js';
+import type { KubeObject } from '../../src/schemas/kube-object.js';
+
+/** What {@link deploymentObject} varies. */
+export interface DeploymentOptions {
+  name: string;
+  namespace: string;
+  replicas: number;
+  image: string;
+  /** The container's name (default `app`). */
+  container?: string | undefined;
+  /** The Deployment's own labels (none by default). */
+  labels?: Record<string, string> | undefined;
+  /** The pods' `kube-workflows.dev/chaos` label: what KWOK makes of them (`crash`, `slow`, `unready`…). */
+  chaos?: string | undefined;
+  /** The pods' `kube-workflows.dev/chaos-delay` annotation (`20s`): how long `slow` pods take to be Ready. */
+  chaosDelay?: string | undefined;
+}
+
+/** Deployment `name` with one container; its pods are labelled `app: <name>`, its selector. */
+export function deploymentObject(o: DeploymentOptions): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: o.name, namespace: o.namespace, ...(o.labels ? { labels: o.labels } : {}) },
+    spec: {
+      replicas: o.replicas,
+      selector: { matchLabels: { app: o.name } },
+      template: {
+        metadata: {
+          labels: { app: o.name, ...(o.chaos ? { 'kube-workflows.dev/chaos': o.chaos } : {}) },
+          ...(o.chaosDelay ? { annotations: { 'kube-workflows.dev/chaos-delay': o.chaosDelay } } : {}),
+        },
+        spec: { containers: [{ name: o.container ?? 'app', image: o.image }] },
+      },
+    },
+  };
+}
+
+/** `spec.replicas` of Deployment `name`, and its pods (labelled `app: <name>`) that are Ready and not being deleted. */
+export async function replicaCounts(
+  kube: KubeGateway,
+  namespace: string,
+  name: string,
+): Promise<{ spec: number; ready: number }> {
+  const d = await kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace, name });
+  const pods = await kube.list('v1', 'Pod', { namespace, labelSelector: `app=${name}` });
+  const ready = pods.items.filter(
+    (p) =>
+      !(p.metadata as { deletionTimestamp?: string }).deletionTimestamp &&
+      (p.status as { conditions?: { type: string; status: string }[] }).conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True',
+      ),
+  ).length;
+  return { spec: (d as unknown as { spec: { replicas: number } }).spec.replicas, ready };
+}
