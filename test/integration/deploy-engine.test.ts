@@ -10,6 +10,7 @@ import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import { INLINE_OBJECTS_LIMIT, type DeployProgress } from '../../src/workflows/deploy.js';
 import { historyPayloads } from '../support/history.js';
 import { pollUntil } from '../support/poll.js';
+import { appManifests } from '../support/workloads.js';
 import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('engine', {
@@ -22,37 +23,15 @@ function service(
   name: string,
   opts: { image?: string; replicas?: number; chaos?: string; delay?: string } = {},
 ): string {
-  const podAnnotations = opts.delay ? `      annotations: { kube-workflows.dev/chaos-delay: "${opts.delay}" }\n` : '';
-  return `---
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: ${name}-config, namespace: ${ns} }
-data: { LOG_LEVEL: info, SERVICE: ${name} }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${name}, namespace: ${ns}, labels: { app.kubernetes.io/name: ${name} } }
-spec:
-  replicas: ${opts.replicas ?? 2}
-  selector: { matchLabels: { app.kubernetes.io/name: ${name} } }
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: ${name}
-${opts.chaos ? `        kube-workflows.dev/chaos: ${opts.chaos}\n` : ''}${podAnnotations}    spec:
-      serviceAccountName: shop
-      containers:
-        - name: app
-          image: ${opts.image ?? `registry.example/shop/${name}:1.0.0`}
-          envFrom: [{ configMapRef: { name: ${name}-config } }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  selector: { app.kubernetes.io/name: ${name} }
-  ports: [{ port: 80, targetPort: 8080 }]
-`;
+  return appManifests(ns, name, {
+    config: `{ LOG_LEVEL: info, SERVICE: ${name} }`,
+    container: 'app',
+    image: opts.image ?? `registry.example/shop/${name}:1.0.0`,
+    replicas: opts.replicas,
+    chaos: opts.chaos,
+    chaosDelay: opts.delay,
+    serviceAccount: 'shop',
+  });
 }
 
 const SERVICES = [

@@ -8,41 +8,20 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
+import { appManifests } from '../support/workloads.js';
 import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('deploy');
 
 /** An app named `name` (ConfigMap `<name>-config`, Deployment and Service `<name>`): each test deploys its own. */
 function webApp(ns: string, name: string, opts: { image?: string; replicas?: number; chaos?: string } = {}): string {
-  return `
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: ${name}-config, namespace: ${ns} }
-data: { GREETING: hello }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: ${name}, namespace: ${ns}, labels: { app.kubernetes.io/name: ${name} } }
-spec:
-  replicas: ${opts.replicas ?? 2}
-  selector: { matchLabels: { app.kubernetes.io/name: ${name} } }
-  template:
-    metadata:
-      labels:
-        app.kubernetes.io/name: ${name}
-${opts.chaos ? `        kube-workflows.dev/chaos: ${opts.chaos}\n` : ''}    spec:
-      containers:
-        - name: web
-          image: ${opts.image ?? 'registry.example/web:1.0.0'}
-          envFrom: [{ configMapRef: { name: ${name}-config } }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: ${ns} }
-spec:
-  selector: { app.kubernetes.io/name: ${name} }
-  ports: [{ port: 80, targetPort: 8080 }]
-`;
+  return appManifests(ns, name, {
+    config: '{ GREETING: hello }',
+    container: 'web',
+    image: opts.image ?? 'registry.example/web:1.0.0',
+    replicas: opts.replicas,
+    chaos: opts.chaos,
+  });
 }
 
 /** Deploys `manifests` as app `app` and returns its report. */

@@ -1,6 +1,7 @@
 /**
- * Workloads for integration tests on the local stack: a Deployment built from the few things tests vary (its
- * KWOK chaos label and delay among them), and its replica counts as the cluster sees them.
+ * Workloads for integration tests on the local stack: a Deployment object built from the few things tests vary (its
+ * KWOK chaos label and delay among them), its replica counts as the cluster sees them, and an app (ConfigMap,
+ * Deployment, Service) as manifests.
  * @module
  */
 import type { KubeGateway } from '../../src/kube/index.js';
@@ -58,4 +59,62 @@ export async function replicaCounts(
       ),
   ).length;
   return { spec: (d as unknown as { spec: { replicas: number } }).spec.replicas, ready };
+}
+
+/** What {@link appManifests} varies. */
+export interface AppOptions {
+  /** The ConfigMap's data, as a YAML flow mapping (`{ GREETING: hello }`). */
+  config: string;
+  /** The container's name. */
+  container: string;
+  image: string;
+  /** Default 2. */
+  replicas?: number | undefined;
+  /** The pods' `kube-workflows.dev/chaos` label. */
+  chaos?: string | undefined;
+  /** The pods' `kube-workflows.dev/chaos-delay` annotation. */
+  chaosDelay?: string | undefined;
+  /** The pods' service account (default: the namespace's default). */
+  serviceAccount?: string | undefined;
+}
+
+/**
+ * App `name` in namespace `ns` as manifests, each document after a `---`: ConfigMap `<name>-config`, Deployment
+ * `<name>` whose one container reads it, and Service `<name>`, all selecting `app.kubernetes.io/name: <name>`.
+ */
+export function appManifests(ns: string, name: string, o: AppOptions): string {
+  const podLabels = o.chaos ? `        kube-workflows.dev/chaos: ${o.chaos}\n` : '';
+  const podAnnotations = o.chaosDelay
+    ? `      annotations: { kube-workflows.dev/chaos-delay: "${o.chaosDelay}" }\n`
+    : '';
+  const serviceAccount = o.serviceAccount ? `      serviceAccountName: ${o.serviceAccount}\n` : '';
+  return `---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: ${name}-config, namespace: ${ns} }
+data: ${o.config}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: ${name}, namespace: ${ns}, labels: { app.kubernetes.io/name: ${name} } }
+spec:
+  replicas: ${o.replicas ?? 2}
+  selector: { matchLabels: { app.kubernetes.io/name: ${name} } }
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: ${name}
+${podLabels}${podAnnotations}    spec:
+${serviceAccount}      containers:
+        - name: ${o.container}
+          image: ${o.image}
+          envFrom: [{ configMapRef: { name: ${name}-config } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: ${ns} }
+spec:
+  selector: { app.kubernetes.io/name: ${name} }
+  ports: [{ port: 80, targetPort: 8080 }]
+`;
 }
