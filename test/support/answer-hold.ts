@@ -9,12 +9,10 @@
  * and give clients {@link AnswerHold.kubeconfig}. Streaming answers (watches) that no rule matches are piped through.
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { RequestMatch } from './fault-proxy.js';
+import { matches, type RequestMatch } from './fault-proxy.js';
+import { closeNow, listenLocal, plainHttpKubeconfig } from './local-http.js';
 
 /** An answer the upstream gave and the relay holds back. */
 export interface HeldAnswer {
@@ -51,21 +49,8 @@ export class AnswerHold {
     const upstream = new URL(upstreamUrl);
     const agent = new http.Agent({ keepAlive: true });
     const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const dir = mkdtempSync(join(tmpdir(), 'kwf-answer-hold-'));
-    const kubeconfig = join(dir, 'kubeconfig.yaml');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'answer-hold', cluster: { server: url, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'answer-hold', user: {} }],
-        contexts: [{ name: 'answer-hold', context: { cluster: 'answer-hold', user: 'answer-hold' } }],
-        'current-context': 'answer-hold',
-      }),
-    );
+    const url = await listenLocal(server);
+    const { dir, kubeconfig } = plainHttpKubeconfig('answer-hold', url);
     const relay = new AnswerHold(server, agent, url, kubeconfig, dir);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => relay.relay(req, res, upstream));
     return relay;
@@ -78,21 +63,13 @@ export class AnswerHold {
 
   /** Closes every connection and the server, and deletes the kubeconfig. */
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
     this.agent.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
   private takeRule(method: string, path: string, watch: boolean): boolean {
-    const rule = this.rules.find(
-      (r) =>
-        r.left > 0 &&
-        (!r.match.method || r.match.method === method) &&
-        (r.match.watch === undefined || r.match.watch === watch) &&
-        (r.match.path === undefined ||
-          (r.match.path instanceof RegExp ? r.match.path.test(path) : path.includes(r.match.path))),
-    );
+    const rule = this.rules.find((r) => r.left > 0 && matches(r.match, { method, path, watch }));
     if (!rule) return false;
     rule.left -= 1;
     return true;

@@ -6,9 +6,9 @@
  * {@link FakeWatch}: ERROR events, malformed lines, dropped connections, stalls.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeTransport, type TransportOptions } from '../../src/kube/transport.js';
+import { closeNow, listenLocal } from './local-http.js';
 
 /** A ConfigMap as the fake server stores it. */
 export interface FakeObject {
@@ -81,8 +81,7 @@ export class FakeKubeApi {
   /** Starts a server on a free port of 127.0.0.1. */
   static async start(namespace = 'watched'): Promise<FakeKubeApi> {
     const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const fake = new FakeKubeApi(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`, namespace);
+    const fake = new FakeKubeApi(server, await listenLocal(server), namespace);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => fake.handle(req, res));
     return fake;
   }
@@ -157,8 +156,7 @@ export class FakeKubeApi {
 
   /** Closes every connection and the server. */
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
   }
 
   private record(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: FakeObject): void {

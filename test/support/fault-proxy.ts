@@ -16,13 +16,11 @@
  *   watch stream ({@link FaultProxy.requests}), so a test can tell a genuine 410 from an injected one.
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { closeNow, listenLocal, plainHttpKubeconfig } from './local-http.js';
 
 /** Which requests a rule or an action applies to. Omitted fields match anything. */
 export interface RequestMatch {
@@ -148,22 +146,8 @@ export class FaultProxy {
     for (const [k, v] of Object.entries(tls.headers ?? {})) if (typeof v === 'string') headers[k] = v;
 
     const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const proxyUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const dir = mkdtempSync(join(tmpdir(), 'kwf-fault-proxy-'));
-    const kubeconfig = join(dir, 'kubeconfig.yaml');
-    // JSON is YAML. client-node refuses plain http unless TLS verification is explicitly off.
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'fault-proxy', cluster: { server: proxyUrl, 'insecure-skip-tls-verify': true } }],
-        users: [{ name: 'fault-proxy', user: {} }],
-        contexts: [{ name: 'fault-proxy', context: { cluster: 'fault-proxy', user: 'fault-proxy' } }],
-        'current-context': 'fault-proxy',
-      }),
-    );
+    const proxyUrl = await listenLocal(server);
+    const { dir, kubeconfig } = plainHttpKubeconfig('fault-proxy', proxyUrl);
     const proxy = new FaultProxy(server, { url, agent, headers }, proxyUrl, kubeconfig, dir);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => proxy.handle(req, res));
     return proxy;
@@ -233,8 +217,7 @@ export class FaultProxy {
   /** Closes every connection, the server and the upstream agent, and deletes the kubeconfig. */
   async close(): Promise<void> {
     for (const e of this.open) e.upstream?.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeNow(this.server);
     this.upstream.agent.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -372,7 +355,8 @@ export class FaultProxy {
   }
 }
 
-function matches(match: RequestMatch, r: ProxiedRequest): boolean {
+/** Whether a request (its method, path without the query, and whether it is a watch) is one `match` names. */
+export function matches(match: RequestMatch, r: Pick<ProxiedRequest, 'method' | 'path' | 'watch'>): boolean {
   if (match.method && match.method !== r.method) return false;
   if (match.watch !== undefined && match.watch !== r.watch) return false;
   if (match.path instanceof RegExp) return match.path.test(r.path);

@@ -5,7 +5,7 @@
  * broken expectation shows up in the sender's error.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeNow, listenLocal } from './local-http.js';
 
 /** One request as the receiver saw it. */
 export interface ReceivedRequest {
@@ -66,20 +66,7 @@ export async function startReceiver(
       })();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { url: await listenLocal(server), requests, close: () => closeNow(server) };
 }
 
 /** A JSON reply. */
