@@ -4,11 +4,10 @@
  * off, a free port on 127.0.0.1. Resolves once `GET /-/ready` answers 200; `stop()` ends that process by its pid
  * and removes the folder. A missing binary is an error that says how to install it: these tests never skip.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon } from './daemon.js';
+import { installedVersion, startDaemon } from './daemon.js';
 
 /** The binary to run: `ALERTMANAGER_BIN`, else the Debian package's. */
 export const ALERTMANAGER_BIN = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager';
@@ -39,14 +38,13 @@ export interface RunningAlertmanager {
 
 /** Starts Alertmanager and waits until it is ready. Tries again on a fresh port if the chosen one was taken. */
 export async function startAlertmanager(options: { readyTimeoutMs?: number } = {}): Promise<RunningAlertmanager> {
-  if (!existsSync(ALERTMANAGER_BIN)) {
-    throw new Error(
-      `Alertmanager is not installed (${ALERTMANAGER_BIN} is missing): install it with \`${ALERTMANAGER_INSTALL_HINT}\` ` +
-        'or point ALERTMANAGER_BIN at an alertmanager binary',
-    );
-  }
-  const versionText = execFileSync(ALERTMANAGER_BIN, ['--version'], { encoding: 'utf8' });
-  const version = /version (\S+)/.exec(versionText)?.[1] ?? 'unknown';
+  const version = installedVersion({
+    name: 'Alertmanager',
+    bin: ALERTMANAGER_BIN,
+    envVar: 'ALERTMANAGER_BIN',
+    installHint: ALERTMANAGER_INSTALL_HINT,
+    binary: 'an alertmanager binary',
+  });
   const dir = mkdtempSync(join(tmpdir(), 'kwf-alertmanager-'));
   const configFile = join(dir, 'am.yml');
   writeFileSync(configFile, MINIMAL_CONFIG);

@@ -1,10 +1,10 @@
 /**
- * One way for test helpers to run a server binary (Alertmanager, Prometheus): spawn it on a free 127.0.0.1 port,
- * keep the tail of its log, wait until its readiness path answers 200, and stop it by its pid (SIGTERM, then
- * SIGKILL after 5 s), removing its folder. Errors quote the log tail.
+ * One way for test helpers to run a server binary (Alertmanager, Prometheus): check it is installed and read its
+ * version, spawn it on a free 127.0.0.1 port, keep the tail of its log, wait until its readiness path answers 200,
+ * and stop it by its pid (SIGTERM, then SIGKILL after 5 s), removing its folder. Errors quote the log tail.
  */
-import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -29,6 +29,34 @@ export interface DaemonOptions {
   /** Answers 200 once the server is ready, e.g. `/-/ready`. */
   readyPath: string;
   readyTimeoutMs: number;
+}
+
+/** A server binary a helper needs, and what to say when it is missing. */
+export interface RequiredBinary {
+  /** Name used in errors (`Prometheus`). */
+  name: string;
+  bin: string;
+  /** The variable that overrides `bin` (`PROMETHEUS_BIN`). */
+  envVar: string;
+  /** How to install it (`apt-get install -y prometheus`). */
+  installHint: string;
+  /** What `envVar` should point at (`a prometheus binary`). */
+  binary: string;
+}
+
+/**
+ * The version `bin --version` prints (`0.25.0`, or `unknown`). A missing binary is an error that says how to
+ * install it: tests that need it never skip.
+ */
+export function installedVersion(b: RequiredBinary): string {
+  if (!existsSync(b.bin)) {
+    throw new Error(
+      `${b.name} is not installed (${b.bin} is missing): install it with \`${b.installHint}\` ` +
+        `or point ${b.envVar} at ${b.binary}`,
+    );
+  }
+  const versionText = execFileSync(b.bin, ['--version'], { encoding: 'utf8' });
+  return /version (\S+)/.exec(versionText)?.[1] ?? 'unknown';
 }
 
 /** A free TCP port on 127.0.0.1 (closed again before returning). */

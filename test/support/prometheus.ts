@@ -6,12 +6,11 @@
  * closes the metrics endpoint and removes the folder. A missing binary is an error that says how to install it:
  * these tests never skip.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startDaemon } from './daemon.js';
+import { installedVersion, startDaemon } from './daemon.js';
 import { closeNow, listenLocal } from './local-http.js';
 
 /** The binary to run: `PROMETHEUS_BIN`, else the Debian package's. */
@@ -81,14 +80,13 @@ export async function startTestMetrics(): Promise<TestMetrics> {
 
 /** Starts Prometheus scraping a fresh test endpoint every second; waits until it is ready. */
 export async function startPrometheus(options: { readyTimeoutMs?: number } = {}): Promise<RunningPrometheus> {
-  if (!existsSync(PROMETHEUS_BIN)) {
-    throw new Error(
-      `Prometheus is not installed (${PROMETHEUS_BIN} is missing): install it with \`${PROMETHEUS_INSTALL_HINT}\` ` +
-        'or point PROMETHEUS_BIN at a prometheus binary',
-    );
-  }
-  const versionText = execFileSync(PROMETHEUS_BIN, ['--version'], { encoding: 'utf8' });
-  const version = /version (\S+)/.exec(versionText)?.[1] ?? 'unknown';
+  const version = installedVersion({
+    name: 'Prometheus',
+    bin: PROMETHEUS_BIN,
+    envVar: 'PROMETHEUS_BIN',
+    installHint: PROMETHEUS_INSTALL_HINT,
+    binary: 'a prometheus binary',
+  });
   const metrics = await startTestMetrics();
   try {
     const dir = mkdtempSync(join(tmpdir(), 'kwf-prometheus-'));
