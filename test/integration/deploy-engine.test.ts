@@ -163,26 +163,14 @@ describe('approval gate', () => {
     const waiting = await awaitingApproval(handle);
     expect(waiting.objects.find((o) => o.subject === `Deployment/${h.namespace}/users`)?.action).toBe('configured');
     // nothing written while waiting
-    const users = await h.kube.get({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: h.namespace,
-      name: 'users',
-    });
-    expect(JSON.stringify(users)).toContain('users:1.0.0');
+    expect(JSON.stringify(await deploymentNamed('users'))).toContain('users:1.0.0');
     await expect(handle.approve({ planId: 'plan-00000000-1', by: 'mallory' })).rejects.toThrow(/stale approval/);
     await handle.approve({ planId: waiting.planId ?? '', by: 'alice', comment: 'looks good' });
     const report = await handle.result();
     await recordHistory('deploy-approved', handle.raw);
     expect(report.outcome).toBe('succeeded');
     expect(report.approval).toEqual({ decision: 'approved', by: 'alice', comment: 'looks good' });
-    const after = await h.kube.get({
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      namespace: h.namespace,
-      name: 'users',
-    });
-    expect(JSON.stringify(after)).toContain('users:1.1.0');
+    expect(JSON.stringify(await deploymentNamed('users'))).toContain('users:1.1.0');
   });
 
   it('a rejected plan ends with outcome rejected and writes nothing', async () => {
@@ -278,9 +266,13 @@ function awaitingApproval(handle: DeployHandle): Promise<DeployProgress> {
   );
 }
 
+/** Deployment `name` of the test namespace, as the cluster has it. */
+const deploymentNamed = (name: string) =>
+  h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name });
+
 /** The image of a Deployment's first container, as the cluster has it. */
 async function imageOf(name: string): Promise<string | undefined> {
-  const d = await h.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name });
+  const d = await deploymentNamed(name);
   return (d?.spec as { template: { spec: { containers: { image: string }[] } } } | undefined)?.template.spec
     .containers[0]?.image;
 }

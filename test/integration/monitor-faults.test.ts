@@ -100,6 +100,20 @@ const distinct = (type: string, source: string): string[] => [
 const firstAt = (type: string, source: string): number =>
   verified.find((v) => v.type === type && v.source === source)?.at ?? NaN;
 
+/**
+ * Adds incident `key` to the printed table: its trigger timed from `faultAt`, its resolve from `fixedAt`, and how
+ * many distinct trigger and resolve messages it sent.
+ */
+function tabulate(row: Pick<Row, 'incident' | 'faults'>, key: string, faultAt: number, fixedAt: number): void {
+  table.push({
+    ...row,
+    faultToTriggerMs: firstAt('alert.triggered', key) - faultAt,
+    fixToResolveMs: firstAt('alert.resolved', key) - fixedAt,
+    triggers: distinct('alert.triggered', key).length,
+    resolves: distinct('alert.resolved', key).length,
+  });
+}
+
 async function stateOf(m: MonitorHandle, key: string): Promise<string | undefined> {
   return (await m.status()).targets.find((t) => t.key === key)?.state;
 }
@@ -187,14 +201,12 @@ describe('a monitor whose watches go through the fault proxy', () => {
     }
     expect(watches.requestsFor('/deployments', false).filter((r) => r.status === 429)).toHaveLength(1);
     expect(await observationAttempts(m)).toEqual([1]); // the observation rode it all out, never failed
-    table.push({
-      incident: 'web: crash loop, then fixed',
-      faults: '4× (410 on every watch, drop every watch)',
-      faultToTriggerMs: firstAt('alert.triggered', key) - brokeAt,
-      fixToResolveMs: firstAt('alert.resolved', key) - fixedAt,
-      triggers: distinct('alert.triggered', key).length,
-      resolves: distinct('alert.resolved', key).length,
-    });
+    tabulate(
+      { incident: 'web: crash loop, then fixed', faults: '4× (410 on every watch, drop every watch)' },
+      key,
+      brokeAt,
+      fixedAt,
+    );
     await stop(m);
   });
 
@@ -253,14 +265,12 @@ describe('a monitor whose watches go through the fault proxy', () => {
     expect(distinct('alert.triggered', key), JSON.stringify(verified)).toHaveLength(1);
     expect(distinct('alert.resolved', key), JSON.stringify(verified)).toHaveLength(1);
     expect(await observationAttempts(m)).toEqual([1]);
-    table.push({
-      incident: 'api: crash loop while blind, fixed',
-      faults: 'blind, etcd compacted, apiserver restart',
-      faultToTriggerMs: firstAt('alert.triggered', key) - healedAt,
-      fixToResolveMs: firstAt('alert.resolved', key) - fixedAt,
-      triggers: distinct('alert.triggered', key).length,
-      resolves: distinct('alert.resolved', key).length,
-    });
+    tabulate(
+      { incident: 'api: crash loop while blind, fixed', faults: 'blind, etcd compacted, apiserver restart' },
+      key,
+      healedAt,
+      fixedAt,
+    );
     expect(firstAt('alert.triggered', key)).toBeGreaterThan(brokeAt);
     await stop(m);
   });
