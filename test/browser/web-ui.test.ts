@@ -178,7 +178,13 @@ beforeAll(async () => {
   connection = await NativeConnection.connect({ address: temporalAddress });
   worker = await createKubeWorker({ config, connection, workflowsFromSource: true });
   running = worker.worker.run();
-  client = await createKubeWorkflowsClient({ address: temporalAddress, namespace: 'default', taskQueue, encryption });
+  client = await createKubeWorkflowsClient({
+    address: temporalAddress,
+    namespace: 'default',
+    taskQueue,
+    encryption,
+    defaultCluster: 'local', // the worker's cluster name: ids and the summary name it
+  });
 
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
@@ -269,7 +275,7 @@ data: { API_TOKEN: ${canary} }
     workflowId = handle.workflowId;
     const report = await handle.result();
     expect(report.outcome).toBe('succeeded');
-    summary = `deploy ${app} (1 objects) to default cluster/${kubeNamespace}`;
+    summary = `deploy ${app} (1 objects) to local/${kubeNamespace}`;
     const description = await client!.temporal.workflow.getHandle(workflowId).describe();
     expect(description.status.name).toBe('COMPLETED');
     expect(await description.staticSummary()).toBe(summary);
