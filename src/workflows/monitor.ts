@@ -2,13 +2,18 @@
  * `monitorHealth`: a long-running monitor. The `observeHealth` activity watches (one list+watch per namespace and
  * kind) and probes, and signals this workflow each transition (the `observations` signal, changed targets only)
  * while keeping its watches open; it returns every {@link OBSERVE_MAX_SECONDS} for housekeeping, or is cancelled
- * and restarted when the targets change. This workflow keeps each target's state machine:
+ * and restarted when the targets change. Each target runs the incident state machine of `domain/incidents`:
  *
  *   healthy → pending (unhealthy for less than `forSeconds`) → degraded (fires ONE incident) → healthy (resolves it)
  *
  * Each incident has a stable dedupe key `<workflowId>/<target>/<incident number>`, carried across retries,
  * worker restarts and continue-as-new, so a degradation pages once and resolves itself. Controls: the `status`
- * query, and validated updates to add/remove targets and pause/resume.
+ * query, and validated updates to add/remove targets and pause/resume; they take effect between observation
+ * rounds. This module only orchestrates: every decision is a pure function of `domain/incidents`.
+ *
+ * Replay: the order of commands is part of the contract with running monitors (test/fixtures/histories). Alerts
+ * are queued, and their activities scheduled when the workflow next waits, so a tick must run in the same
+ * synchronous stretch as the wait (timer, next observation) that follows it; do not add an `await` in between.
  * @module
  */
 import {
@@ -27,16 +32,26 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities, Observation, ObservationBatch, ObserveHealthResult } from '../activities/index.js';
+import type { Activities, ObservationBatch, ObserveHealthResult } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
 import {
-  MonitorHealthInput,
-  MonitorTarget,
-  OBSERVATIONS_SIGNAL,
-  type AlertEventData,
-  type MonitorStatus,
-  type TargetState,
-} from '../schemas/monitor.js';
+  alertEvent,
+  carryOver,
+  describeIncidents,
+  keepAliveOnly,
+  nextDeadline,
+  observe,
+  restoreIncidents,
+  setPaused,
+  summarize,
+  tick,
+  type AlertContext,
+  type AlertEffect,
+  type HealthChange,
+  type IncidentRules,
+  type IncidentState,
+} from '../domain/incidents.js';
+import { MonitorHealthInput, MonitorTarget, OBSERVATIONS_SIGNAL, type MonitorStatus } from '../schemas/monitor.js';
 import { KubeCluster, KubeNamespace } from './search-attributes.js';
 import { upsertKubeAttributes } from './upsert.js';
 
@@ -73,63 +88,218 @@ const { deliverAlert } = proxyActivities<Activities>({
   retry: { ...retry, initialInterval: '2s' },
 });
 
+/** The validated input. */
+type MonitorConfig = z.output<typeof MonitorHealthInput>;
+
 /** Watches targets and alerts on degradation; runs until cancelled, continuing-as-new to keep history short. */
 export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never> {
-  const parsed = MonitorHealthInput.safeParse(rawInput);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid monitor input:\n${z.prettifyError(parsed.error)}`,
-      FailureType.InvalidInput,
-    );
-  }
-  const input = parsed.data;
-  const info = workflowInfo();
-  const forMs = input.forSeconds * 1000;
-  let targets: MonitorTarget[] = input.targets;
-  const states = new Map<string, TargetState>((input.state?.targets ?? []).map((t) => [t.key, t]));
-  let paused = input.state?.paused ?? false;
-  let controlsChanged = false;
-  let observed: ObserveHealthResult | undefined;
-  let observeFailed: unknown;
+  const input = validInput(rawInput);
   // Runs started before observations were streamed keep returning from the activity on each change.
   const streaming = patched('observations-by-signal');
-  /** Which observation activity the workflow listens to; batches of an earlier one are dropped. */
-  let epoch = 0;
-  const batches: ObservationBatch[] = [];
-  setHandler(observationsSignal, (b) => {
-    if (b.epoch === epoch) batches.push(b);
-  });
-  const deliveryErrors: Record<string, string> = {};
-  /** The latest queued delivery per target (chained so they arrive in order). */
-  const deliveries = new Map<string, Promise<void>>();
+  const monitor = new Monitor(input, workflowInfo().workflowId);
+  tagSearchAttributes(input);
+  monitor.showDetails();
+  for (let round = 1; ; round += 1) {
+    if (monitor.state.paused) {
+      await condition(() => !monitor.controls.paused);
+      monitor.resume();
+      continue;
+    }
+    const observation = monitor.observe(streaming);
+    // Wake on: streamed changes, the activity's end, a control change, or the next time-based transition.
+    for (;;) {
+      const woke = await condition(() => monitor.news() || observation.settled(), monitor.untilDeadline() ?? '1 day');
+      if (!woke) {
+        monitor.tick(); // a pending target's `for` window elapsed, or a keep-alive is due
+        continue;
+      }
+      if (!monitor.applyBatches()) break;
+      round += 1; // each streamed change counts as a round towards maxIterationsPerRun
+      if (monitor.handOverDue(round) || observation.settled() || monitor.controls.changed) break;
+    }
+    if (!observation.settled()) {
+      observation.scope.cancel(); // controls changed or the run hands over: stop this observation
+      await observation.done;
+    }
+    if (observation.failure !== undefined && !isCancellation(observation.failure)) throw observation.failure as Error;
+    if (observation.result) monitor.record({ ...observation.result, full: true });
+    monitor.tick();
+    monitor.applyControls();
+    if (monitor.handOverDue(round)) {
+      // Alerts in flight are finished before the run hands over; their state is already in `monitor.state`.
+      await monitor.alerts.drain();
+      await continueAsNew<typeof monitorHealth>(monitor.carriedInput(rawInput));
+    }
+  }
+}
 
-  const stateOf = (t: TargetState): 'healthy' | 'pending' | 'degraded' =>
-    t.open ? 'degraded' : t.healthy ? 'healthy' : 'pending';
-  const status = (): MonitorStatus => {
-    const list = [...states.values()].map((t) => ({ ...t, state: stateOf(t) }));
-    return {
-      name: input.name,
-      paused,
-      targets: list,
-      healthy: list.filter((t) => t.state === 'healthy').length,
-      degraded: list.filter((t) => t.state === 'degraded').length,
-      pending: list.filter((t) => t.state === 'pending').length,
-      deliveryErrors: { ...deliveryErrors },
+/** Parses the input, or fails the workflow (not retried) saying which field is wrong. */
+function validInput(rawInput: MonitorHealthInput): MonitorConfig {
+  const parsed = MonitorHealthInput.safeParse(rawInput);
+  if (parsed.success) return parsed.data;
+  throw ApplicationFailure.nonRetryable(
+    `invalid monitor input:\n${z.prettifyError(parsed.error)}`,
+    FailureType.InvalidInput,
+  );
+}
+
+/** Lets operators find the monitor by cluster and (first) namespace. */
+function tagSearchAttributes(input: MonitorConfig): void {
+  const namespaces = [...new Set(input.targets.filter((t) => t.type === 'kube').map((t) => t.namespace))];
+  upsertKubeAttributes([
+    ...(input.cluster ? [{ key: KubeCluster, value: input.cluster }] : []),
+    ...(namespaces[0] ? [{ key: KubeNamespace, value: namespaces[0] }] : []),
+  ]);
+}
+
+/** One `observeHealth` activity, running in its own cancellation scope; `result`/`failure` are set when it ends. */
+interface Observation {
+  readonly scope: CancellationScope;
+  readonly done: Promise<unknown>;
+  result?: ObserveHealthResult;
+  failure?: unknown;
+  settled(): boolean;
+}
+
+/** The controls people change through updates; they take effect between observation rounds. */
+interface Controls {
+  targets: MonitorTarget[];
+  paused: boolean;
+  /** A control changed since the current round began: the round ends early. */
+  changed: boolean;
+}
+
+/**
+ * One run of a monitor: the incident state, the controls, the alert queue and the streamed batches, with the
+ * signal, query and update handlers that read and change them.
+ */
+class Monitor {
+  state: IncidentState;
+  readonly controls: Controls;
+  readonly alerts: AlertQueue;
+  private readonly rules: IncidentRules;
+  /** Which observation activity the workflow listens to; batches of an earlier one are dropped. */
+  private epoch = 0;
+  private readonly batches: ObservationBatch[] = [];
+
+  constructor(
+    private readonly input: MonitorConfig,
+    workflowId: string,
+  ) {
+    this.state = restoreIncidents(input.state);
+    this.controls = { targets: input.targets, paused: this.state.paused, changed: false };
+    this.rules = {
+      workflowId,
+      forSeconds: input.forSeconds,
+      keepAliveSeconds: input.keepAliveSeconds,
+      remindEverySeconds: input.remindEverySeconds,
     };
-  };
-  const showDetails = (): void => {
-    const s = status();
-    setCurrentDetails(
-      `${paused ? '**paused** — ' : ''}${s.targets.length} targets: ${s.healthy} healthy, ${s.pending} pending, ${s.degraded} degraded` +
-        (s.degraded
-          ? `\n\ndegraded: ${s.targets
-              .filter((t) => t.state === 'degraded')
-              .map((t) => t.key)
-              .join(', ')}`
-          : ''),
-    );
-  };
-  setHandler(monitorStatusQuery, status);
+    const context: AlertContext = { workflowId, monitor: input.name, severity: input.severity, url: input.url };
+    this.alerts = new AlertQueue(input.channels, context);
+    setHandler(observationsSignal, (b) => {
+      if (b.epoch === this.epoch) this.batches.push(b);
+    });
+    setHandler(monitorStatusQuery, () => this.status());
+    registerControls(this.controls);
+  }
+
+  /** Starts this round's observation of the current targets, relative to the health the workflow knows. */
+  observe(streaming: boolean): Observation {
+    this.controls.changed = false;
+    this.epoch += 1;
+    this.batches.length = 0;
+    const known = Object.fromEntries([...this.state.targets.values()].map((t) => [t.key, t.healthy]));
+    const scope = new CancellationScope();
+    const observation: Observation = {
+      scope,
+      done: scope
+        .run(() =>
+          observeHealth({
+            cluster: this.input.cluster ?? '',
+            targets: this.controls.targets,
+            known,
+            maxDurationSeconds: OBSERVE_MAX_SECONDS,
+            probeIntervalSeconds: this.input.probeIntervalSeconds,
+            ...(streaming ? { stream: { epoch: this.epoch } } : {}),
+          }),
+        )
+        .then(
+          (r) => (observation.result = r),
+          (err: unknown) => (observation.failure = err),
+        ),
+      settled: () => observation.result !== undefined || observation.failure !== undefined,
+    };
+    return observation;
+  }
+
+  /** Streamed batches are waiting, or a control changed. */
+  news(): boolean {
+    return this.batches.length > 0 || this.controls.changed;
+  }
+
+  /** Applies the streamed batches and ticks; false when there were none. */
+  applyBatches(): boolean {
+    if (!this.batches.length) return false;
+    for (const b of this.batches.splice(0)) this.record(b);
+    this.tick();
+    return true;
+  }
+
+  /** Records observed health (no alert by itself). */
+  record(change: HealthChange): void {
+    this.state = observe(this.state, change, Date.now());
+  }
+
+  /** Runs the state machine at the current workflow time and queues the alerts it decides. */
+  tick(): void {
+    const step = tick(this.state, Date.now(), this.rules);
+    this.state = step.state;
+    for (const effect of step.effects) this.alerts.send(effect);
+    this.showDetails();
+  }
+
+  /** Milliseconds until the next time-based transition, if any. */
+  untilDeadline(): number | undefined {
+    return nextDeadline(this.state, Date.now(), this.rules);
+  }
+
+  /** Applies a requested pause between rounds. */
+  applyControls(): void {
+    this.state = setPaused(this.state, this.controls.paused);
+  }
+
+  /** Resumed: the next round observes again. */
+  resume(): void {
+    this.controls.changed = false;
+    this.applyControls();
+  }
+
+  /** Whether this run should continue-as-new: Temporal suggests it, or the run did `maxIterationsPerRun` rounds. */
+  handOverDue(rounds: number): boolean {
+    return workflowInfo().continueAsNewSuggested || rounds >= this.input.maxIterationsPerRun;
+  }
+
+  /** The input of the next run: the same monitor, the current targets, and the incident state. */
+  carriedInput(rawInput: MonitorHealthInput): MonitorHealthInput {
+    return { ...rawInput, targets: this.controls.targets, state: carryOver(this.state) };
+  }
+
+  status(): MonitorStatus {
+    return {
+      name: this.input.name,
+      paused: this.controls.paused,
+      ...summarize(this.state),
+      deliveryErrors: { ...this.alerts.errors },
+    };
+  }
+
+  showDetails(): void {
+    setCurrentDetails(describeIncidents(this.state, this.controls.paused));
+  }
+}
+
+/** Registers the updates that add/remove targets and pause/resume; each ends the current round. */
+function registerControls(controls: Controls): void {
   const validTargets = (u: { targets: MonitorTarget[] }): void => {
     const r = z.object({ targets: z.array(MonitorTarget).min(1) }).safeParse(u);
     if (!r.success) throw new Error(`invalid targets: ${z.prettifyError(r.error)}`);
@@ -137,10 +307,9 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
   setHandler(
     addTargetsUpdate,
     (u) => {
-      const parsedTargets = z.array(MonitorTarget).parse(u.targets);
-      targets = [...targets, ...parsedTargets];
-      controlsChanged = true;
-      return targets.length;
+      controls.targets = [...controls.targets, ...z.array(MonitorTarget).parse(u.targets)];
+      controls.changed = true;
+      return controls.targets.length;
     },
     { validator: validTargets },
   );
@@ -148,211 +317,66 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     removeTargetsUpdate,
     (u) => {
       const remove = new Set(u.targets.map((t) => JSON.stringify(z.array(MonitorTarget).parse([t])[0])));
-      targets = targets.filter((t) => !remove.has(JSON.stringify(t)));
-      controlsChanged = true;
-      return targets.length;
+      controls.targets = controls.targets.filter((t) => !remove.has(JSON.stringify(t)));
+      controls.changed = true;
+      return controls.targets.length;
     },
     { validator: validTargets },
   );
   setHandler(
     setPausedUpdate,
     (u) => {
-      paused = u.paused;
-      controlsChanged = true;
-      return paused;
+      controls.paused = u.paused;
+      controls.changed = true;
+      return controls.paused;
     },
     { validator: (u) => void z.object({ paused: z.boolean(), reason: z.string().optional() }).parse(u) },
   );
+}
 
-  const namespaces = [...new Set(targets.filter((t) => t.type === 'kube').map((t) => t.namespace))];
-  upsertKubeAttributes([
-    ...(input.cluster ? [{ key: KubeCluster, value: input.cluster }] : []),
-    ...(namespaces[0] ? [{ key: KubeNamespace, value: namespaces[0] }] : []),
-  ]);
+/**
+ * Alert deliveries. They run in the background so that a channel that is down (retried with backoff up to
+ * {@link DELIVERY_GIVE_UP_AFTER}) never stalls observation of the other targets; per target they are chained, so
+ * a resolve never overtakes its trigger. A queued delivery schedules its activities when the workflow next waits.
+ */
+class AlertQueue {
+  /** Last delivery error per channel (cleared by the next success). */
+  readonly errors: Record<string, string> = {};
+  /** The latest queued delivery per target. */
+  private readonly deliveries = new Map<string, Promise<void>>();
 
-  /**
-   * Queues an alert for a target. Deliveries run in the background so that a channel that is down (retried with
-   * backoff up to {@link DELIVERY_GIVE_UP_AFTER}) never stalls observation of the other targets; per target they
-   * are chained, so a resolve never overtakes its trigger.
-   */
-  const send = (t: TargetState, action: 'trigger' | 'resolve', keepAliveOnly = false): void => {
-    const event = alertEvent(t, action);
-    const previous = deliveries.get(t.key) ?? Promise.resolve();
-    const next = previous.then(() => deliver(event, keepAliveOnly));
-    deliveries.set(t.key, next);
+  constructor(
+    private readonly channels: string[],
+    private readonly context: AlertContext,
+  ) {}
+
+  send(effect: AlertEffect): void {
+    const event = alertEvent(effect, this.context);
+    const previous = this.deliveries.get(effect.target) ?? Promise.resolve();
+    const next = previous.then(() => this.deliver(event, keepAliveOnly(effect)));
+    this.deliveries.set(effect.target, next);
     void next.then(() => {
-      if (deliveries.get(t.key) === next) deliveries.delete(t.key);
+      if (this.deliveries.get(effect.target) === next) this.deliveries.delete(effect.target);
     });
-  };
+  }
 
-  const alertEvent = (t: TargetState, action: 'trigger' | 'resolve'): AlertEventData => {
-    const incident = t.open?.number ?? t.incidents;
-    const event: AlertEventData = {
-      action,
-      dedupKey: `${info.workflowId}/${t.key}/${incident}`.slice(0, 255),
-      summary: action === 'trigger' ? `${t.key} is degraded: ${t.message}` : `${t.key} recovered`,
-      source: t.key,
-      severity: input.severity,
-      startsAt: new Date(t.open?.firedAt ?? t.since).toISOString(),
-      ...(action === 'resolve' ? { endsAt: new Date(Date.now()).toISOString() } : {}),
-      labels: { monitor: input.name, target: t.key, incident: String(incident) },
-      details: { message: t.message, workflowId: info.workflowId },
-      ...(input.url ? { url: input.url } : {}),
-    };
-    return event;
-  };
+  /** Resolves when every queued delivery has ended. */
+  async drain(): Promise<void> {
+    await Promise.all(this.deliveries.values());
+  }
 
-  const deliver = async (event: AlertEventData, keepAliveOnly: boolean): Promise<void> => {
+  private async deliver(event: ReturnType<typeof alertEvent>, keepAliveOnly: boolean): Promise<void> {
     // One activity per channel: a retry re-sends only to the channel that failed. A channel that refuses
     // (misconfigured, 4xx) or stays down must not stop the monitor: its error is kept for the status query.
     const results = await Promise.allSettled(
-      input.channels.map((channel) => deliverAlert({ channel, event, keepAliveOnly })),
+      this.channels.map((channel) => deliverAlert({ channel, event, keepAliveOnly })),
     );
     results.forEach((r, i) => {
-      const channel = input.channels[i] ?? '';
+      const channel = this.channels[i] ?? '';
       if (r.status === 'rejected') {
         const err = r.reason as Error & { cause?: Error };
-        deliveryErrors[channel] = err.cause?.message ?? err.message;
-      } else delete deliveryErrors[channel];
+        this.errors[channel] = err.cause?.message ?? err.message;
+      } else delete this.errors[channel];
     });
-  };
-
-  /** Applies the state machine at the current workflow time; sends what must be sent. */
-  const evaluate = (): void => {
-    const now = Date.now();
-    for (const t of states.values()) {
-      if (!t.healthy && !t.open && now - t.since >= forMs) {
-        t.incidents += 1;
-        t.open = { number: t.incidents, firedAt: now, lastSentAt: now };
-        send(t, 'trigger');
-      } else if (t.healthy && t.open) {
-        send(t, 'resolve');
-        delete t.open;
-      } else if (t.open) {
-        const remind =
-          input.remindEverySeconds !== undefined && now - t.open.lastSentAt >= input.remindEverySeconds * 1000;
-        if (remind || now - t.open.lastSentAt >= input.keepAliveSeconds * 1000) {
-          t.open.lastSentAt = now;
-          send(t, 'trigger', !remind);
-        }
-      }
-    }
-    showDetails();
-  };
-
-  /** Milliseconds until the next time-based transition (a pending target turning degraded, a keep-alive). */
-  const nextDeadline = (): number | undefined => {
-    const now = Date.now();
-    const times: number[] = [];
-    for (const t of states.values()) {
-      if (!t.healthy && !t.open) times.push(t.since + forMs);
-      if (t.open)
-        times.push(t.open.lastSentAt + Math.min(input.keepAliveSeconds, input.remindEverySeconds ?? Infinity) * 1000);
-    }
-    return times.length ? Math.max(0, Math.min(...times) - now) : undefined;
-  };
-
-  const observe = (o: Observation, now: number): void => {
-    const t = states.get(o.key);
-    if (!t) states.set(o.key, { key: o.key, healthy: o.healthy, since: now, message: o.message, incidents: 0 });
-    else {
-      if (t.healthy !== o.healthy) t.since = now;
-      t.healthy = o.healthy;
-      t.message = o.message;
-    }
-  };
-  /** A target that disappeared (deleted object, removed target): its incident is resolved, then it is forgotten. */
-  const forget = (t: TargetState): void => {
-    if (t.open) {
-      t.healthy = true;
-      t.message = 'no longer monitored';
-    } else states.delete(t.key);
-  };
-  /** The activity's full result: every current observation. */
-  const applyObservations = (r: ObserveHealthResult): void => {
-    const now = Date.now();
-    const seen = new Set(r.observations.map((o) => o.key));
-    for (const o of r.observations) observe(o, now);
-    for (const t of [...states.values()]) if (!seen.has(t.key)) forget(t);
-  };
-  /** A streamed batch: only what changed (or everything, when `full`). */
-  const applyBatch = (b: ObservationBatch): void => {
-    if (b.full) return applyObservations({ observations: b.observations, changed: [] });
-    const now = Date.now();
-    for (const o of b.observations) observe(o, now);
-    for (const key of b.removed) {
-      const t = states.get(key);
-      if (t) forget(t);
-    }
-  };
-
-  showDetails();
-  let iterations = 0;
-  for (;;) {
-    iterations += 1;
-    if (paused) {
-      await condition(() => !paused);
-      controlsChanged = false;
-      continue;
-    }
-    controlsChanged = false;
-    observed = undefined;
-    observeFailed = undefined;
-    epoch += 1;
-    batches.length = 0;
-    const known = Object.fromEntries([...states.values()].map((t) => [t.key, t.healthy]));
-    const scope = new CancellationScope();
-    const observing = scope
-      .run(() =>
-        observeHealth({
-          cluster: input.cluster ?? '',
-          targets,
-          known,
-          maxDurationSeconds: OBSERVE_MAX_SECONDS,
-          probeIntervalSeconds: input.probeIntervalSeconds,
-          ...(streaming ? { stream: { epoch } } : {}),
-        }),
-      )
-      .then(
-        (r) => (observed = r),
-        (err: unknown) => (observeFailed = err),
-      );
-    // Wake on: streamed changes, the activity's end, a control change, or the next time-based transition.
-    let handOver = false;
-    for (;;) {
-      const wait = nextDeadline();
-      const woke = await condition(
-        () => batches.length > 0 || observed !== undefined || observeFailed !== undefined || controlsChanged,
-        wait ?? '1 day',
-      );
-      if (!woke) {
-        evaluate(); // a pending target's `for` window elapsed, or a keep-alive is due
-        continue;
-      }
-      if (batches.length) {
-        for (const b of batches.splice(0)) applyBatch(b);
-        evaluate();
-        iterations += 1;
-        handOver = workflowInfo().continueAsNewSuggested || iterations >= input.maxIterationsPerRun;
-        if (!handOver && observed === undefined && observeFailed === undefined && !controlsChanged) continue;
-      }
-      break;
-    }
-    if (!observed && observeFailed === undefined) {
-      scope.cancel(); // controls changed or the run hands over: stop this observation
-      await observing;
-    }
-    if (observeFailed !== undefined && !isCancellation(observeFailed)) throw observeFailed as Error;
-    if (observed) applyObservations(observed);
-    evaluate();
-    if (workflowInfo().continueAsNewSuggested || iterations >= input.maxIterationsPerRun) {
-      // Alerts in flight are finished before the run hands over; their state is already in `states`.
-      await Promise.all(deliveries.values());
-      await continueAsNew<typeof monitorHealth>({
-        ...rawInput,
-        targets,
-        state: { targets: [...states.values()], paused },
-      });
-    }
   }
 }
