@@ -348,3 +348,42 @@ describe('approval of a plan the cluster moved away from', () => {
     expect(s.calls.filter((c) => c.name === 'planDeploy')).toHaveLength(3);
   });
 });
+
+describe('the other outcomes', () => {
+  it('a healthy deploy succeeds: applied once, waited on, inventory recorded', async () => {
+    const s = script();
+    const report = await deploy(s);
+    expect(report.outcome).toBe('succeeded');
+    expect(report.message).toBe('1 created, 2 configured, 0 unchanged; all objects Current');
+    expect(s.calls.map((c) => c.name)).toEqual(['planDeploy', 'applyObjects', 'waitForHealth', 'recordInventory']);
+  });
+
+  it('a dry run is planned and writes nothing', async () => {
+    const s = script();
+    const report = await deploy(s, { dryRun: true });
+    expect(report.outcome).toBe('planned');
+    expect(report.message).toBe('dry run: 1 created, 2 configured, 0 unchanged; nothing was written');
+    expect(s.calls.map((c) => c.name)).toEqual(['planDeploy']);
+  });
+
+  it('a rejected plan ends rejected, names who rejected it, and writes nothing', async () => {
+    const s = script();
+    active = s;
+    const handle = await ts.env.client.workflow.start('deployManifests', {
+      taskQueue,
+      workflowId: `saga-reject-${randomBytes(4).toString('hex')}`,
+      args: [{ manifests, app: 'shop', requireApproval: true }],
+    });
+    let waiting: DeployProgress;
+    for (;;) {
+      waiting = await handle.query<DeployProgress>('progress');
+      if (waiting.phase === 'awaitingApproval') break;
+      await new Promise((r) => setImmediate(r));
+    }
+    await handle.executeUpdate('reject', { args: [{ planId: waiting.planId, by: 'bob', comment: 'not today' }] });
+    const report = (await handle.result()) as DeployReport;
+    expect(report.outcome).toBe('rejected');
+    expect(report.approval).toEqual({ decision: 'rejected', by: 'bob', comment: 'not today' });
+    expect(s.calls.map((c) => c.name)).toEqual(['planDeploy']);
+  });
+});
