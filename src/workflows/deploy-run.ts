@@ -102,6 +102,8 @@ export class DeployRun {
     return this.counts;
   }
   private ledger!: DeployLedger;
+  /** Whether this run uses the saga ({@link SAGA_PATCH}), decided once when the apply phase starts. */
+  private saga = false;
   private bySubject = new Map<string, PlanEntry>();
 
   /** Registers the `progress` query and the `approve` / `reject` updates (before anything can fail). */
@@ -187,7 +189,7 @@ export class DeployRun {
    * what ended the phase (before the saga patch, a non-cancellation failure is rethrown as it always was).
    */
   async applyStages(): Promise<ApplyEnd> {
-    const saga = patched(SAGA_PATCH);
+    this.saga = patched(SAGA_PATCH);
     this.bySubject = new Map(this.plan.entries.map((e) => [e.subject, e]));
     this.ledger = new DeployLedger(
       this.stages.flatMap((stage, i) =>
@@ -207,7 +209,7 @@ export class DeployRun {
       }
       return { health };
     } catch (err) {
-      if (saga) return { failure: err };
+      if (this.saga) return { failure: err };
       if (!isCancellation(err)) throw err;
       // Cancelled (runs before the saga): roll back what was applied without being cancelled again ourselves.
       await CancellationScope.nonCancellable(() => this.legacyRollBack(this.confirmedEntries()));
@@ -247,7 +249,7 @@ export class DeployRun {
    * `rolledBack` / `rollbackFailed` after compensating. A cancelled run still compensates, then ends cancelled.
    */
   async undo(end: ApplyEnd): Promise<DeployReport> {
-    if (!patched(SAGA_PATCH)) return this.legacyHealthRollBack(end.health as HealthResult);
+    if (!this.saga) return this.legacyHealthRollBack(end.health as HealthResult);
     const { failure } = end;
     const cancelled = failure !== undefined && isCancellation(failure);
     const cause = failure !== undefined ? failureOf(failure) : healthFailure(end.health as HealthResult);
