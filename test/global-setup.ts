@@ -38,11 +38,17 @@ function ensureFreshBuild(): void {
     );
   if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, 'src'))) return;
   log('compiling src/ to dist/ (worker processes in the durability tests run the compiled CLI)');
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')],
-    { stdio: 'inherit' },
-  );
+  try {
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')],
+      { stdio: 'inherit' },
+    );
+  } catch {
+    // tsc still emits on type errors; `npm test` fails on them in its typecheck step before any test runs, so
+    // here (a single test file run during development) they must not stop the tests of code that compiles.
+    log('tsc reported type errors (above); dist/ was emitted anyway, continuing');
+  }
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -17,9 +17,18 @@ import {
 import { startStack, stackEnvLines, stackStatus, stopStack, type StackInfo } from '../dev/index.js';
 import { devEncryptionEnvLines, ensureDevEncryptionKey } from '../dev/encryption-key.js';
 import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
+import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
 import { runDemo } from './demo.js';
 import { ExitCode, exitCodeForReport, messageOf } from './exit-codes.js';
 import { loadManifestSources } from './files.js';
+import {
+  addOutputOptions,
+  durationSecondsArg,
+  formatDocument,
+  isMachineOutput,
+  outputFormatOf,
+  type OutputOptions,
+} from './options.js';
 import { followDeploy } from './follow.js';
 import { renderReport, renderStatus } from './render.js';
 import { addMonitorCommands } from './monitor.js';
@@ -51,27 +60,27 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  program
+  const deploy = program
     .command('deploy')
     .description('server-side apply manifests, wait until healthy, roll back on failure')
-    .requiredOption('-f, --filename <path...>', 'file, folder or - (stdin); repeatable')
+    .requiredOption('-f, --filename <path...>', "file, folder, glob ('k8s/**/*.yaml') or - (stdin); repeatable")
+    .option('-R, --recursive', 'read folders given with -f recursively', false)
     .option('-n, --namespace <ns>', 'namespace for objects that name none')
     .option('--cluster <name>', 'configured cluster name (worker default when absent)')
     .option('--app <name>', 'application name (workflow id and inventory); inferred from labels when absent')
-    .option('--timeout <seconds>', 'seconds to wait for health', positiveInt, 300)
+    .option('--timeout <duration>', 'time to wait for health (600s, 10m, 1h30m or seconds)', durationSecondsArg, 300)
     .option('--dry-run', 'plan only: server-side dry-run and change set, nothing written', false)
     .option('--force', 'take over fields owned by other field managers', false)
     .option('--no-wait', 'do not wait for health after applying')
     .option('--no-rollback', 'leave a failed rollout in place instead of restoring the previous state')
     .option('--prune', "delete objects of the app's previous deploy that are no longer in the set (needs --app)", false)
     .option('--require-approval', 'stop after the plan until `kube-workflows approve` (or reject)', false)
-    .option('--approval-timeout <seconds>', 'seconds to wait for an approval', positiveInt, 3600)
+    .option('--approval-timeout <duration>', 'time to wait for an approval (e.g. 1h, 30m)', durationSecondsArg, 3600)
     .addOption(
       new Option('--on-conflict <policy>', 'when a deploy of the same app runs')
         .choices(['reject', 'latest-wins'])
         .default('reject'),
     )
-    .option('--json', 'print the final report as one JSON document on stdout', false)
     .option(
       '--allow-plaintext-secrets',
       'deploy Secrets even though payloads are not encrypted: their values stay readable in workflow history',
@@ -86,25 +95,35 @@ allow it too).
 
 Examples:
   kube-workflows deploy -f app.yaml -n shop
-  kube-workflows deploy -f k8s/ --app cart --timeout 600 --json
+  kube-workflows deploy -f k8s/ --app cart --timeout 10m -o yaml
+  kube-workflows deploy -f 'k8s/**/*.yaml' --app cart --timeout 600s --json
   kustomize build overlays/prod | kube-workflows deploy -f - --dry-run
   kube-workflows deploy -f k8s/ --app cart --prune --require-approval`,
     )
     .action(async (opts: DeployCliOptions) => {
       process.exitCode = await deployCommand(opts);
     });
+  addOutputOptions(deploy, 'the final report');
 
   program
     .command('worker')
     .description('run a worker (holds the cluster credentials) until SIGINT/SIGTERM')
+    .option('--kubeconfig <path>', 'kubeconfig of the default cluster (overrides KUBECONFIG)')
+    .option('--context <name>', 'context in that kubeconfig (overrides KUBE_CONTEXT)')
+    .option('--config <path>', 'worker configuration file (overrides KUBE_WORKFLOWS_CONFIG)')
     .addHelpText(
       'after',
       '\nConfigured by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, KUBECONFIG, KUBE_CONTEXT, KUBE_WORKFLOWS_CONFIG (see README).',
     )
-    .action(async () => {
+    .action(async (opts: { kubeconfig?: string; context?: string; config?: string }) => {
       let config;
       try {
-        config = loadWorkerConfig();
+        config = loadWorkerConfig({
+          ...process.env,
+          ...(opts.kubeconfig ? { KUBECONFIG: opts.kubeconfig } : {}),
+          ...(opts.context ? { KUBE_CONTEXT: opts.context } : {}),
+          ...(opts.config ? { KUBE_WORKFLOWS_CONFIG: opts.config } : {}),
+        });
       } catch (err) {
         if (err instanceof ConfigError) {
           progress(pc.red(`configuration error: ${err.message}`));
@@ -203,16 +222,16 @@ Examples:
       });
   }
 
-  program
+  const status = program
     .command('status <workflowId>')
     .description('show the phase and per-object status of a deploy')
-    .option('--json', 'print JSON', false)
-    .action(async (workflowId: string, opts: { json: boolean }) => {
+    .action(async (workflowId: string, opts: OutputOptions) => {
       process.exitCode = await withClient(async (client) => {
-        process.stdout.write(renderStatus(await client.getDeploy(workflowId).describe(), opts.json));
+        process.stdout.write(renderStatus(await client.getDeploy(workflowId).describe(), outputFormatOf(opts)));
         return ExitCode.Ok;
       });
     });
+  addOutputOptions(status, 'the status');
   program
     .command('codec-server')
     .description(
@@ -240,6 +259,23 @@ Examples:
     });
   addScaleAndScheduleCommands(program);
   addMonitorCommands(program);
+  program
+    .command('completion')
+    .description('print a shell completion script (bash or zsh)')
+    .argument('<shell>', 'bash | zsh')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  source <(kube-workflows completion bash)\n  kube-workflows completion zsh > "${fpath[1]}/_kube-workflows"',
+    )
+    .action((shell: string) => {
+      if (!(COMPLETION_SHELLS as readonly string[]).includes(shell)) {
+        progress(pc.red(`completion: unknown shell "${shell}" (expected ${COMPLETION_SHELLS.join(' or ')})`));
+        process.exitCode = ExitCode.BadInput;
+        return;
+      }
+      process.stdout.write(completionScript(program, shell as CompletionShell));
+    });
+
   return program;
 }
 
@@ -318,8 +354,9 @@ async function codecServerCommand(opts: CodecServerCliOptions): Promise<number> 
   return ExitCode.Ok;
 }
 
-interface DeployCliOptions {
+interface DeployCliOptions extends OutputOptions {
   filename: string[];
+  recursive: boolean;
   namespace?: string;
   cluster?: string;
   app?: string;
@@ -332,14 +369,13 @@ interface DeployCliOptions {
   requireApproval: boolean;
   approvalTimeout: number;
   onConflict: 'reject' | 'latest-wins';
-  json: boolean;
   allowPlaintextSecrets: boolean;
 }
 
 async function deployCommand(opts: DeployCliOptions): Promise<number> {
   let sources;
   try {
-    sources = await loadManifestSources(opts.filename);
+    sources = await loadManifestSources(opts.filename, process.stdin, { recursive: opts.recursive });
   } catch (err) {
     progress(pc.red(messageOf(err)));
     return ExitCode.BadInput;
@@ -366,11 +402,13 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
         );
         progress(pc.dim(`started ${handle.workflowId}`));
         const report = await followDeploy(handle);
-        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${renderReport(report)}\n`);
+        const format = outputFormatOf(opts);
+        process.stdout.write(format === 'text' ? `${renderReport(report)}\n` : formatDocument(report, format));
         return exitCodeForReport(report);
       } catch (err) {
-        // --json promises one JSON document on stdout whatever happens; withClient says why on stderr.
-        if (opts.json) process.stdout.write(`${JSON.stringify({ outcome: 'failed', message: messageOf(err) })}\n`);
+        // -o json|yaml promises one document on stdout whatever happens; withClient says why on stderr.
+        if (isMachineOutput(opts))
+          process.stdout.write(formatDocument({ outcome: 'failed', message: messageOf(err) }, outputFormatOf(opts)));
         throw err;
       }
     },

@@ -3,22 +3,24 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import pc from 'picocolors';
 import { parse as parseYaml } from 'yaml';
 import type { MonitorHealthInput } from '../client/index.js';
 import { ExitCode, messageOf } from './exit-codes.js';
+import {
+  addOutputOptions,
+  durationSecondsOrZeroArg,
+  formatDocument,
+  isMachineOutput,
+  outputFormatOf,
+  type OutputOptions,
+} from './options.js';
 import { withClient } from './with-client.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected whole seconds');
-  return n;
-}
 
 interface StartOptions {
   file?: string;
@@ -45,7 +47,7 @@ export function addMonitorCommands(program: Command): void {
     .option('--http <id=url...>', 'HTTP probe(s) expecting 200')
     .option('--channel <name...>', 'alert channel(s) configured on the worker')
     .option('--severity <s>', 'critical | error | warning | info')
-    .option('--for <seconds>', 'seconds unhealthy before alerting', seconds)
+    .option('--for <duration>', 'how long unhealthy before alerting (90s, 5m or seconds)', durationSecondsOrZeroArg)
     .option('--cluster <name>', 'configured cluster name')
     .addHelpText(
       'after',
@@ -86,14 +88,13 @@ export function addMonitorCommands(program: Command): void {
         return ExitCode.Ok;
       });
     });
-  monitor
+  const status = monitor
     .command('status <name>')
     .description("every target's state: healthy, pending (inside its for window) or degraded")
-    .option('--json', 'print JSON', false)
-    .action(async (name: string, opts: { json: boolean }) => {
+    .action(async (name: string, opts: OutputOptions) => {
       process.exitCode = await withClient(async (client) => {
         const s = await client.getMonitor(name).status();
-        if (opts.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+        if (isMachineOutput(opts)) process.stdout.write(formatDocument(s, outputFormatOf(opts)));
         else {
           process.stdout.write(
             `${s.name}${s.paused ? ' (paused)' : ''}: ${s.healthy} healthy, ${s.pending} pending, ${s.degraded} degraded\n`,
@@ -107,6 +108,7 @@ export function addMonitorCommands(program: Command): void {
         return s.degraded ? ExitCode.Failed : ExitCode.Ok;
       });
     });
+  addOutputOptions(status, 'the status');
   for (const verb of ['stop', 'pause', 'resume'] as const) {
     monitor
       .command(`${verb} <name>`)

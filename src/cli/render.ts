@@ -6,6 +6,7 @@
 import pc from 'picocolors';
 import type { DeployStatus } from '../client/index.js';
 import type { DeployReport, ObjectReport } from '../schemas/deploy.js';
+import { formatDocument, type OutputFormat } from './options.js';
 
 const OUTCOME_COLOUR: Record<DeployReport['outcome'], (s: string) => string> = {
   succeeded: pc.green,
@@ -47,14 +48,18 @@ function describe(o: ObjectReport): string {
 }
 
 /**
- * What `kube-workflows status` prints for a deploy id: one JSON document with `--json`; else the run's status (and
+ * What `kube-workflows status` prints for a deploy id: one JSON or YAML document with `--json` / `-o`; else the run's status (and
  * what holds the id when it is not a deploy: a scale holding the app's lock), the phase, the plan id to approve,
  * and one line per object.
  */
-export function renderStatus(s: DeployStatus, json: boolean): string {
+export function renderStatus(s: DeployStatus, format: OutputFormat | boolean): string {
   const p = s.progress;
-  if (json) {
-    return `${JSON.stringify({ status: s.status, type: s.type, ...(s.parent ? { parent: s.parent } : {}), progress: p })}\n`;
+  const machine = format === true ? 'json' : format === false ? 'text' : format;
+  if (machine !== 'text') {
+    return formatDocument(
+      { status: s.status, type: s.type, ...(s.parent ? { parent: s.parent } : {}), progress: p },
+      machine,
+    );
   }
   const holder = s.type === 'deployManifests' ? '' : ` (${s.type}${s.parent ? ` held by ${s.parent}` : ''})`;
   const lines = [`${s.workflowId}: ${s.status}${holder}${p ? `, phase ${p.phase}: ${p.message}` : ''}`];

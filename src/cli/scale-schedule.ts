@@ -9,6 +9,14 @@ import type { ScaleReport } from '../schemas/scale.js';
 import { ExitCode, messageOf } from './exit-codes.js';
 import { withClient } from './with-client.js';
 import { loadManifestSources } from './files.js';
+import {
+  addOutputOptions,
+  durationSecondsArg,
+  formatDocument,
+  isMachineOutput,
+  outputFormatOf,
+  type OutputOptions,
+} from './options.js';
 
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -30,16 +38,15 @@ function integer(value: string): number {
 
 /** Adds `scale` and `schedule` to the program. */
 export function addScaleAndScheduleCommands(program: Command): void {
-  program
+  const scale = program
     .command('scale <workload>')
     .description('scale a Deployment or StatefulSet within the policy bounds and wait until it is healthy')
     .requiredOption('-n, --namespace <ns>', 'namespace of the workload')
     .option('--replicas <n>', 'target replica count', integer)
     .option('--delta <n>', 'change relative to the current count, e.g. 2 or -1', integer)
     .option('--cluster <name>', 'configured cluster name')
-    .option('--timeout <seconds>', 'seconds to wait for health', integer, 300)
+    .option('--timeout <duration>', 'time to wait for health (600s, 10m or seconds)', durationSecondsArg, 300)
     .option('--no-wait', 'do not wait for the new replicas to be ready')
-    .option('--json', 'print the report as JSON on stdout', false)
     .addHelpText(
       'after',
       '\nExamples:\n  kube-workflows scale deployment/web --replicas 5 -n shop\n  kube-workflows scale sts/db --delta -1 -n data --json',
@@ -65,10 +72,15 @@ export function addScaleAndScheduleCommands(program: Command): void {
         });
         log(pc.dim(`started ${handle.workflowId}`));
         const report: ScaleReport = await handle.result();
-        process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${report.outcome}: ${report.message}\n`);
+        process.stdout.write(
+          isMachineOutput(opts)
+            ? formatDocument(report, outputFormatOf(opts))
+            : `${report.outcome}: ${report.message}\n`,
+        );
         return report.outcome === 'failed' ? ExitCode.Failed : ExitCode.Ok;
       });
     });
+  addOutputOptions(scale, 'the report');
 
   const schedule = program
     .command('schedule')
@@ -165,15 +177,19 @@ skipped, with a report naming that id, while another run holds it.`,
         opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {},
       );
     });
-  schedule
+  const listCommand = schedule
     .command('list')
     .description('list schedules')
-    .option('--json', 'print JSON', false)
-    .action(async (opts: { json: boolean }) => {
+    .action(async (opts: OutputOptions) => {
       process.exitCode = await withClient(async (client) => {
         const list = await client.schedules.list();
-        if (opts.json)
-          process.stdout.write(`${JSON.stringify(list.map((s) => ({ scheduleId: s.scheduleId, state: s.state })))}\n`);
+        if (isMachineOutput(opts))
+          process.stdout.write(
+            formatDocument(
+              list.map((s) => ({ scheduleId: s.scheduleId, state: s.state })),
+              outputFormatOf(opts),
+            ),
+          );
         else
           for (const s of list)
             process.stdout.write(
@@ -182,6 +198,7 @@ skipped, with a report naming that id, while another run holds it.`,
         return ExitCode.Ok;
       });
     });
+  addOutputOptions(listCommand, 'the schedules');
   schedule
     .command('describe <scheduleId>')
     .description('show spec, policies, state and recent runs')
@@ -208,14 +225,13 @@ skipped, with a report naming that id, while another run holds it.`,
   }
 }
 
-interface ScaleCliOptions {
+interface ScaleCliOptions extends OutputOptions {
   namespace: string;
   replicas?: number;
   delta?: number;
   cluster?: string;
   timeout: number;
   wait: boolean;
-  json: boolean;
 }
 
 interface ScheduleCreateOptions {

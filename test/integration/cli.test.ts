@@ -2,10 +2,11 @@
  * The `kube-workflows` binary (compiled) against the real local stack: exit codes 0/1/2/3, `--json` reports on
  * stdout with progress on stderr, `scale`, and a schedule created through the CLI that triggers a scale.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { runCli, type CliRun } from '../support/cli.js';
 import { useHarness } from './harness.js';
 
@@ -44,6 +45,18 @@ describe('kube-workflows deploy', () => {
       expect.objectContaining({ subject: `Deployment/${h.namespace}/web`, status: 'Current' }),
     ]);
     expect(r.stderr).toMatch(/started deploy\/default\//);
+  });
+
+  it('takes kubectl-style durations, globs and -o yaml', async () => {
+    const sub = join(dir, 'glob');
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, 'web.yaml'), app(h.namespace));
+    writeFileSync(join(sub, 'README.md'), 'not a manifest');
+    const r = await cli(['deploy', '-f', join(sub, '*'), '--app', 'web', '--timeout', '2m', '-o', 'yaml']);
+    expect(r.code).toBe(0);
+    const report = parseYaml(r.stdout) as { outcome: string; objects: { subject: string }[] };
+    expect(report.outcome).toBe('succeeded');
+    expect(report.objects.map((o) => o.subject)).toEqual([`Deployment/${h.namespace}/web`]);
   });
 
   it('exit 2 for an invalid manifest, naming file and line, with nothing started', async () => {

@@ -121,3 +121,45 @@ describe('loadManifestSources', () => {
     await expect(loadManifestSources([dir], untouchedStdin())).rejects.toThrow(`-f ${dir}: the folder holds no`);
   });
 });
+
+describe('loadManifestSources: globs and recursion (kubectl habits)', () => {
+  const tree = join(root, 'globs');
+  mkdirSync(join(tree, 'base', 'deep'), { recursive: true });
+  mkdirSync(join(tree, 'overlay'), { recursive: true });
+  writeFileSync(join(tree, 'base', 'a.yaml'), DEPLOYMENT);
+  writeFileSync(join(tree, 'base', 'b.yml'), SERVICE);
+  writeFileSync(join(tree, 'base', 'notes.md'), '# not a manifest');
+  writeFileSync(join(tree, 'base', 'deep', 'c.json'), CONFIGMAP_JSON);
+  writeFileSync(join(tree, 'overlay', 'a.yaml'), DEPLOYMENT);
+  writeFileSync(join(tree, 'base', '.hidden.yaml'), SERVICE);
+
+  const names = async (paths: string[], recursive = false): Promise<string[]> =>
+    (await loadManifestSources(paths, untouchedStdin(), { recursive })).map((s) => s.name.slice(tree.length + 1));
+
+  it('expands * within one folder, sorted, manifests only, hidden files skipped', async () => {
+    expect(await names([join(tree, 'base', '*')])).toEqual(['base/a.yaml', 'base/b.yml']);
+  });
+
+  it('expands ** across folders and ? for one character', async () => {
+    expect(await names([join(tree, '**', '*.yaml')])).toEqual(['base/a.yaml', 'overlay/a.yaml']);
+    expect(await names([join(tree, '**', '?.json')])).toEqual(['base/deep/c.json']);
+    expect(await names([join(tree, '*', '[ab].y*ml')])).toEqual(['base/a.yaml', 'base/b.yml', 'overlay/a.yaml']);
+  });
+
+  it('descends into sub-folders only with recursive (-R)', async () => {
+    // a folder argument reads every manifest file in it, dot-files too (as before and as kubectl does)
+    expect(await names([join(tree, 'base')])).toEqual(['base/.hidden.yaml', 'base/a.yaml', 'base/b.yml']);
+    expect(await names([join(tree, 'base')], true)).toEqual([
+      'base/.hidden.yaml',
+      'base/a.yaml',
+      'base/b.yml',
+      'base/deep/c.json',
+    ]);
+  });
+
+  it('says so when a pattern matches no manifest', async () => {
+    await expect(loadManifestSources([join(tree, '*.txt')], untouchedStdin())).rejects.toThrow(
+      /the pattern matches no \.yaml, \.yml or \.json file/,
+    );
+  });
+});
