@@ -3,6 +3,7 @@
  * {@link Activities} type (`import type`).
  * @module
  */
+import { createAnalysisActivities } from './analysis.js';
 import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCompensationActivities(deps),
     ...createScaleActivities(deps),
     ...createMonitorActivities(deps),
+    ...createAnalysisActivities(deps),
   };
 }
 

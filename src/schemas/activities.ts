@@ -9,6 +9,7 @@
  * @module
  */
 import { z } from 'zod';
+import { AnalysisProvider } from './analysis.js';
 import { HealthStatus } from './health.js';
 import type { KubeObject } from './kube-object.js';
 
@@ -217,6 +218,32 @@ export const CompensateObjectsInput = z.object({
 });
 /** Input of `compensateObjects`. */
 export type CompensateObjectsInput = z.infer<typeof CompensateObjectsInput>;
+
+/** Input of `measureAnalysis`: one measurement of an analysis provider (already rendered: no placeholders left). */
+export const MeasureAnalysisInput = z.object({
+  /** Configured cluster name (the Kubernetes provider's gateway); empty for the worker's default. */
+  cluster: ClusterName,
+  provider: AnalysisProvider,
+  /** What a webhook provider receives (and messages name). */
+  context: z.object({
+    analysis: z.string().min(1),
+    cluster: z.string(),
+    args: z.record(z.string(), z.string()),
+    /** 1-based number of this measurement in its run. */
+    measurement: z.number().int().min(1),
+  }),
+});
+/** Input of `measureAnalysis`. */
+export type MeasureAnalysisInput = z.input<typeof MeasureAnalysisInput>;
+
+/** Result of `measureAnalysis`: a value, no data, or the provider's error (errors are values: the workflow counts them). */
+export const MeasureAnalysisResult = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('value'), value: z.unknown() }),
+  z.object({ kind: z.literal('noData'), detail: z.string() }),
+  z.object({ kind: z.literal('error'), message: z.string() }),
+]);
+/** Result of `measureAnalysis`. */
+export type MeasureAnalysisResult = z.infer<typeof MeasureAnalysisResult>;
 
 /** A workload to scale (input of `readScale`). */
 export const WorkloadRef = z.object({

@@ -15,3 +15,5 @@ export {
 } from './monitor.js';
 export { holdDeployLock, releaseDeployLockSignal } from './locks.js';
 export { scheduledDeploy, scheduledScale } from './scheduled.js';
+export { analysisStatusQuery, runAnalysis } from './analysis.js';
+export type { AnalysisStatus } from './analysis.js';
