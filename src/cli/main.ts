@@ -33,6 +33,7 @@ import { followDeploy } from './follow.js';
 import { renderReport, renderStatus } from './render.js';
 import { addMonitorCommands } from './monitor.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
+import { addSchemaCommand } from './schema.js';
 import { withClient } from './with-client.js';
 
 const progress = (line: string): void => {
@@ -259,6 +260,8 @@ Examples:
     });
   addScaleAndScheduleCommands(program);
   addMonitorCommands(program);
+  addSchemaCommand(program);
+
   program
     .command('completion')
     .description('print a shell completion script (bash or zsh)')

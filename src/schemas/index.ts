@@ -53,3 +53,5 @@ export {
   TargetState,
 } from './monitor.js';
 export type { AlertEventData, MonitorStatus } from './monitor.js';
+export { catalogWorkflowTypes, WORKFLOW_CATALOG, workflowJsonSchema } from './catalog.js';
+export type { CatalogEntry, JsonSchema } from './catalog.js';

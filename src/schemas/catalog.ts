@@ -1,0 +1,98 @@
+/**
+ * The self-describing catalog: for every workflow type a person can start (from code, the CLI, the Temporal Web
+ * UI's "Start workflow" form or `temporal workflow start --input`), its input and report as zod schemas and as
+ * JSON Schema (draft 2020-12) generated from them. `kube-workflows schema [workflow]` prints them; the build writes
+ * them to `dist/schemas/json/<workflow>.input.json` / `.report.json` (shipped in the package). Every workflow
+ * validates its input with the same zod schema in its first workflow task, so a malformed input started from any
+ * tool fails the run at once with a non-retryable `InvalidInput` naming the field.
+ * @module
+ */
+import { z } from 'zod';
+import { DeployManifestsInput, DeployReport } from './deploy.js';
+import { MonitorHealthInput } from './monitor.js';
+import { ScaleReport, ScaleWorkloadInput } from './scale.js';
+import { ScheduledDeployInput, ScheduledRunSkipped, ScheduledScaleInput } from './scheduled.js';
+
+/** One catalog entry. */
+export interface CatalogEntry {
+  /** What the workflow does, one sentence. */
+  readonly description: string;
+  /** The one argument it takes. */
+  readonly input: z.ZodType;
+  /** What it returns; absent for workflows that run until stopped. */
+  readonly report?: z.ZodType;
+  /** A minimal valid input, shown by `kube-workflows schema` and in the README. */
+  readonly example: unknown;
+}
+
+/** Every workflow type of the worker that people start, by workflow type name. */
+export const WORKFLOW_CATALOG: Readonly<Record<string, CatalogEntry>> = {
+  deployManifests: {
+    description: 'server-side apply manifests, wait until healthy, roll back what changed on failure',
+    input: DeployManifestsInput,
+    report: DeployReport,
+    example: {
+      manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: demo }\ndata: { greeting: hello }\n',
+      namespace: 'default',
+      app: 'demo',
+    },
+  },
+  scaleWorkload: {
+    description: 'scale a Deployment or StatefulSet within the policy bounds and wait until it is healthy',
+    input: ScaleWorkloadInput,
+    report: ScaleReport,
+    example: { kind: 'Deployment', name: 'web', namespace: 'default', replicas: 3 },
+  },
+  monitorHealth: {
+    description: 'watch workloads and probes, alert once per degradation, resolve on recovery (runs until stopped)',
+    input: MonitorHealthInput,
+    example: { name: 'shop', targets: [{ type: 'kube', namespace: 'shop' }], channels: ['oncall'] },
+  },
+  scheduledDeploy: {
+    description: 'what a Temporal Schedule starts to re-apply manifests under the app deploy lock',
+    input: ScheduledDeployInput,
+    report: z.union([DeployReport, ScheduledRunSkipped]),
+    example: {
+      deployWorkflowId: 'deploy/local/default/demo',
+      deploy: { manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: demo }\n', app: 'demo' },
+    },
+  },
+  scheduledScale: {
+    description: 'what a Temporal Schedule starts to scale a workload under its scale lock',
+    input: ScheduledScaleInput,
+    report: z.union([ScaleReport, ScheduledRunSkipped]),
+    example: {
+      scaleWorkflowId: 'scale/local/default/Deployment/web',
+      scale: { kind: 'Deployment', name: 'web', namespace: 'default', replicas: 5 },
+    },
+  },
+};
+
+/** Names of the catalog's workflow types, sorted. */
+export function catalogWorkflowTypes(): string[] {
+  return Object.keys(WORKFLOW_CATALOG).sort();
+}
+
+/** A JSON Schema document (draft 2020-12). */
+export type JsonSchema = Record<string, unknown>;
+
+/**
+ * The JSON Schema of a workflow's input (what a caller may write: defaults optional) or report (what it returns).
+ * @throws Error naming the known types when `workflowType` is not in the catalog, or when it has no report.
+ */
+export function workflowJsonSchema(workflowType: string, which: 'input' | 'report' = 'input'): JsonSchema {
+  const entry = WORKFLOW_CATALOG[workflowType];
+  if (!entry) {
+    throw new Error(`unknown workflow type "${workflowType}" (known: ${catalogWorkflowTypes().join(', ')})`);
+  }
+  const schema = which === 'input' ? entry.input : entry.report;
+  if (!schema) throw new Error(`${workflowType} runs until stopped and has no report`);
+  const json = z.toJSONSchema(schema, { io: which === 'input' ? 'input' : 'output', unrepresentable: 'any' });
+  return {
+    ...json,
+    $id: `https://kube-workflows.dev/schemas/${workflowType}.${which}.json`,
+    title: `${workflowType} ${which}`,
+    description: entry.description,
+    ...(which === 'input' ? { examples: [entry.example] } : {}),
+  };
+}
