@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HealthWatch, type WatchedCollections } from '../../src/activities/health-watch.js';
 import { FailureType } from '../../src/domain/failures.js';
 import { MIN_RECHECK_DELAY_MS } from '../../src/domain/health.js';
@@ -49,6 +49,10 @@ function inActivity<R>(body: () => Promise<R>, env = new MockActivityEnvironment
 }
 
 describe('HealthWatch', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('returns the first result an assessment settles with, then closes the watches', async () => {
     const gateway = quietGateway();
     const result = await inActivity(() => {
@@ -66,19 +70,25 @@ describe('HealthWatch', () => {
   });
 
   it('re-assesses on a timer, with no watch event, when a rule with a duration is due', async () => {
+    // The clock is fake and moved on by the test (fake timers fire outside the activity's context: no heartbeat).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const assessedAt: number[] = [];
-    const result = await inActivity(() => {
-      const watch = new HealthWatch<number>(options);
+    const gateway = quietGateway();
+    const running = inActivity(() => {
+      const watch = new HealthWatch<number>({ ...options, heartbeatIntervalMs: 3_600_000 });
       return watch.run(
-        pods(quietGateway(), (_state, now) => {
+        pods(gateway, (_state, now) => {
           assessedAt.push(now.getTime());
           if (assessedAt.length === 3) watch.settle(assessedAt.length);
           return new Date(now.getTime() + 1); // due at once: re-assessed after the minimum delay
         }),
       );
     });
-    expect(result).toBe(3);
-    expect(assessedAt[2]! - assessedAt[1]!).toBeGreaterThanOrEqual(MIN_RECHECK_DELAY_MS - 5);
+    await expect.poll(() => gateway.openWatches()).toBe(1); // listed: the first assessment is scheduled
+    await vi.advanceTimersByTimeAsync(MIN_RECHECK_DELAY_MS * 2 + 1_000);
+    expect(await running).toBe(3);
+    expect(assessedAt[1]! - assessedAt[0]!).toBeGreaterThanOrEqual(MIN_RECHECK_DELAY_MS);
+    expect(assessedAt[2]! - assessedAt[1]!).toBeGreaterThanOrEqual(MIN_RECHECK_DELAY_MS);
   });
 
   it('settles with the timed result when nothing settles before', async () => {

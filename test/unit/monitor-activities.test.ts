@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createMonitorActivities,
   matchesSelector,
@@ -43,8 +43,16 @@ async function observe(
   targets: unknown[],
   known: Record<string, boolean> = {},
   maxDurationSeconds = 5,
+  fetched?: () => void,
 ): Promise<ObserveHealthResult> {
-  const activities = createMonitorActivities({ gateway: noCluster });
+  const activities = createMonitorActivities({
+    gateway: noCluster,
+    fetch: async (...args) => {
+      const response = await fetch(...args);
+      fetched?.();
+      return response;
+    },
+  });
   const input = {
     cluster: '',
     targets: targets.map((t) => MonitorTarget.parse(t)),
@@ -55,7 +63,28 @@ async function observe(
   return new MockActivityEnvironment().run((i: typeof input) => activities.observeHealth(i), input);
 }
 
+/**
+ * The activity's clock (probe interval, max duration, the wait before a failed signal is sent again) runs on fake
+ * timers, moved on by the test; the probes themselves are real HTTP requests to the local receiver. Fake timers
+ * fire outside the activity's context, so every run here ends before its first heartbeat (5 s).
+ */
+function useFakeClock(): { advance(ms: number): Promise<void> } {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  return {
+    async advance(ms) {
+      await vi.advanceTimersByTimeAsync(ms);
+    },
+  };
+}
+
 describe('observeHealth probes', () => {
+  const clock = useFakeClock();
+
   it('reports a new HTTP target as changed with its health', async () => {
     const r = await observe([{ type: 'http', id: 'up', url: `${site.url}/up` }]);
     expect(r.changed).toEqual(['http:up']);
@@ -68,8 +97,15 @@ describe('observeHealth probes', () => {
   });
 
   it('returns with no changes at the max duration when reality matches what the workflow knows', async () => {
-    const r = await observe([{ type: 'http', id: 'up', url: `${site.url}/up` }], { 'http:up': true }, 1);
+    let answered = 0;
+    const observing = observe([{ type: 'http', id: 'up', url: `${site.url}/up` }], { 'http:up': true }, 1, () => {
+      answered += 1;
+    });
+    await expect.poll(() => answered).toBe(1); // the first probe round, no change seen
+    await clock.advance(1_000);
+    const r = await observing;
     expect(r.changed).toEqual([]);
+    expect(r.observations).toEqual([{ key: 'http:up', healthy: true, message: 'HTTP 200' }]);
   });
 
   it('a known target that is no longer observed is reported as changed', async () => {
@@ -140,8 +176,9 @@ function streaming(
   return state;
 }
 
-// each runs until its max duration (3–6 s): more than vitest's default 5 s per test on a busy machine
-describe('observeHealth streaming', { timeout: 20_000 }, () => {
+describe('observeHealth streaming', () => {
+  const clock = useFakeClock();
+
   it('signals each change (changed targets only, epoch echoed) and keeps running', async () => {
     flipStatus = 200;
     let finished = false;
@@ -150,10 +187,10 @@ describe('observeHealth streaming', { timeout: 20_000 }, () => {
         { type: 'http', id: 'flip', url: `${site.url}/flip` },
         { type: 'http', id: 'steady', url: `${site.url}/up` },
       ],
-      { maxDurationSeconds: 6 },
+      { maxDurationSeconds: 4 },
     );
     void s.done.then(() => (finished = true));
-    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => s.batches.length).toBe(1);
     expect(s.batches[0]).toEqual({
       epoch: 7,
       observations: [
@@ -163,17 +200,20 @@ describe('observeHealth streaming', { timeout: 20_000 }, () => {
       removed: [],
     });
     flipStatus = 503;
-    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(2);
+    await clock.advance(1_000); // the next probe round
+    await expect.poll(() => s.batches.length).toBe(2);
     expect(s.batches[1]).toEqual({
       epoch: 7,
       observations: [{ key: 'http:flip', healthy: false, message: 'HTTP 503, expected 200' }],
       removed: [],
     });
     flipStatus = 200;
-    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(3);
+    await clock.advance(1_000);
+    await expect.poll(() => s.batches.length).toBe(3);
     expect(s.batches[2]?.observations).toEqual([{ key: 'http:flip', healthy: true, message: 'HTTP 200' }]);
     expect(finished).toBe(false);
     // it returns only at its max duration, with nothing left unreported
+    await clock.advance(2_000);
     const r = await s.done;
     expect(r.changed).toEqual([]);
     expect(s.batches).toHaveLength(3);
@@ -184,8 +224,9 @@ describe('observeHealth streaming', { timeout: 20_000 }, () => {
       known: { 'http:up': true, 'http:gone': false },
       maxDurationSeconds: 3,
     });
-    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => s.batches.length).toBe(1);
     expect(s.batches[0]).toEqual({ epoch: 7, observations: [], removed: ['http:gone'] });
+    await clock.advance(3_000);
     await s.done;
   });
 
@@ -195,13 +236,14 @@ describe('observeHealth streaming', { timeout: 20_000 }, () => {
       attempt: 2,
       maxDurationSeconds: 3,
     });
-    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => s.batches.length).toBe(1);
     expect(s.batches[0]).toEqual({
       epoch: 7,
       observations: [{ key: 'http:up', healthy: true, message: 'HTTP 200' }],
       removed: [],
       full: true,
     });
+    await clock.advance(3_000);
     await s.done;
     expect(s.batches).toHaveLength(1);
   });
@@ -211,9 +253,12 @@ describe('observeHealth streaming', { timeout: 20_000 }, () => {
       maxDurationSeconds: 4,
       signal: (_b, call) => (call === 1 ? Promise.reject(new Error('Temporal unavailable')) : Promise.resolve()),
     });
-    await expect.poll(() => s.batches.length, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => s.calls).toBe(1);
+    await clock.advance(500); // the pause before sending again
+    await expect.poll(() => s.batches.length).toBe(1);
     expect(s.calls).toBe(2);
     expect(s.batches[0]?.observations.map((o) => o.key)).toEqual(['http:up']);
+    await clock.advance(3_500);
     await s.done;
     expect(s.batches).toHaveLength(1);
   });
