@@ -4,6 +4,7 @@
  * @module
  */
 import { createAnalysisActivities } from './analysis.js';
+import { createCanaryActivities } from './canary.js';
 import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCompensationActivities(deps),
     ...createScaleActivities(deps),
     ...createMonitorActivities(deps),
+    ...createCanaryActivities(deps),
     ...createAnalysisActivities(deps),
   };
 }

@@ -274,3 +274,77 @@ export type SetScaleInput = z.infer<typeof SetScaleInput>;
 export const SetScaleResult = z.object({ previous: z.number().int(), replicas: z.number().int() });
 /** Result of `setScale`. */
 export type SetScaleResult = z.infer<typeof SetScaleResult>;
+
+/** A stable Deployment to canary (input of `readCanaryTarget`). */
+export const ReadCanaryTargetInput = z.object({
+  cluster: ClusterName,
+  namespace: z.string().min(1),
+  deployment: z.string().min(1),
+  /** The Service named in the canary's input; absent: every Service of the namespace. */
+  service: z.string().min(1).optional(),
+});
+/** Input of `readCanaryTarget`. */
+export type ReadCanaryTargetInput = z.infer<typeof ReadCanaryTargetInput>;
+
+/** What `readCanaryTarget` found: the facts the canary preflight (`planCanary`) decides on. */
+export const CanaryTargetFacts = z.object({
+  /** The resolved cluster name. */
+  cluster: z.string(),
+  namespace: z.string(),
+  name: z.string(),
+  replicas: z.number().int().min(0),
+  generation: z.number().int().optional(),
+  selector: z.object({
+    matchLabels: z.record(z.string(), z.string()).optional(),
+    matchExpressions: z
+      .array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).optional() }))
+      .optional(),
+  }),
+  templateLabels: z.record(z.string(), z.string()),
+  services: z.array(z.object({ name: z.string(), selector: z.record(z.string(), z.string()) })),
+  serviceNamed: z.boolean(),
+  autoscalers: z.array(z.string()),
+  existingCanary: z.object({ ours: z.boolean() }).optional(),
+  /** The `kube-workflows.dev/app` label: whose deploy lock the canary holds. */
+  app: z.string().optional(),
+});
+/** Result of `readCanaryTarget`. */
+export type CanaryTargetFacts = z.infer<typeof CanaryTargetFacts>;
+
+/** Input of `applyCanary`: the canary Deployment, applied with server-side apply. */
+export const ApplyCanaryInput = z.object({ cluster: ClusterName, deployment: PassedObject });
+/** Input of `applyCanary`. */
+export type ApplyCanaryInput = z.infer<typeof ApplyCanaryInput>;
+
+/** Input of `scaleCanarySide`: an absolute count for one Deployment of a canary (a retry changes nothing). */
+export const ScaleCanarySideInput = z.object({
+  cluster: ClusterName,
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  replicas: z.number().int().min(0),
+});
+/** Input of `scaleCanarySide`. */
+export type ScaleCanarySideInput = z.infer<typeof ScaleCanarySideInput>;
+
+/** Input of `promoteCanary`: the new template and the total count, applied to the stable Deployment. */
+export const PromoteCanaryInput = z.object({
+  cluster: ClusterName,
+  namespace: z.string().min(1),
+  name: z.string().min(1),
+  template: PassedObject,
+  replicas: z.number().int().min(1),
+});
+/** Input of `promoteCanary`. */
+export type PromoteCanaryInput = z.infer<typeof PromoteCanaryInput>;
+
+/** Input of `deleteCanary`: the stable Deployment whose canary to delete. */
+export const DeleteCanaryInput = z.object({
+  cluster: ClusterName,
+  namespace: z.string().min(1),
+  deployment: z.string().min(1),
+});
+/** Input of `deleteCanary`. */
+export type DeleteCanaryInput = z.infer<typeof DeleteCanaryInput>;
+
+/** The node maintenance activities' inputs and results live with the workflow's schemas. */
+export * from './node.js';

@@ -14,6 +14,7 @@ export {
   setPausedUpdate,
 } from './monitor.js';
 export { holdDeployLock, releaseDeployLockSignal } from './locks.js';
+export { abortUpdate, canaryRollout, canaryStatusQuery, newRevisionUpdate, promoteUpdate } from './canary.js';
 export { scheduledDeploy, scheduledScale } from './scheduled.js';
 export { analysisStatusQuery, runAnalysis } from './analysis.js';
 export type { AnalysisStatus } from './analysis.js';
