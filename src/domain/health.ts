@@ -18,8 +18,10 @@
  * - Messages are for people: they name pods as `pod namespace/name` and containers by name, in Pulumi's style
  *   (`pod shop/cart-7d9f-abcde container app: [CrashLoopBackOff] back-off 5m0s restarting failed container`).
  *   {@link describeBlockers} says, pod by pod, what keeps a workload from being Current, for timeout messages.
- * - Time is an input: a rule with a duration (unschedulable for longer than a threshold) can flip while no object
- *   changes, so {@link healthRecheckAt} tells the caller when to assess again; callers re-assess then as well as
+ * - Kinds kstatus leaves Current whatever their status says get rules of their own: a HorizontalPodAutoscaler that
+ *   cannot scale fails after a grace, an APIService waits for `Available`, a LoadBalancer Service for an address.
+ * - Time is an input: a rule with a duration (unschedulable for longer than a threshold, an HPA unable to scale for
+ *   longer than its grace) can flip while no object changes, so {@link healthRecheckAt} tells the caller when to assess again; callers re-assess then as well as
  *   on every watch event.
  * @module
  */
@@ -90,6 +92,14 @@ export const DEFAULT_UNSCHEDULABLE_AFTER_SECONDS = 60;
 /** Default for {@link AssessOptions.maxRestarts}: how many container restarts are tolerated during a rollout. */
 export const DEFAULT_MAX_RESTARTS = 5;
 /**
+ * Default for {@link AssessOptions.autoscalerGraceSeconds}: how long a HorizontalPodAutoscaler may report that it
+ * cannot scale (`AbleToScale=False` or `ScalingActive=False`) before it counts as Failed. A new HPA reports
+ * `ScalingActive=False FailedGetResourceMetric` until metrics-server has two samples of its pods (metrics-server
+ * scrapes every 15 s, the HPA controller syncs every 15 s), and a target created in the same deploy may not exist
+ * for its first sync: two minutes covers both with room, and still fails a deploy whose HPA can never scale.
+ */
+export const DEFAULT_AUTOSCALER_GRACE_SECONDS = 120;
+/**
  * The longest a waiter goes without re-assessing, even when no watch event arrives and no rule of ours is due
  * (see {@link recheckDelayMs}): controllers apply durations of their own (progress deadline, minReadySeconds), and
  * the timestamps our rules count from are written by other clocks than the waiter's, so an instant missed for
@@ -115,6 +125,12 @@ export interface AssessOptions {
   maxRestarts?: number | undefined;
   /** Report a running Job as InProgress until it is Complete (Helm's `--wait-for-jobs`). Default `false`. */
   waitForJobs?: boolean | undefined;
+  /**
+   * A HorizontalPodAutoscaler whose `AbleToScale` or `ScalingActive` condition has been False for longer than this
+   * many seconds (counted from the condition's `lastTransitionTime`) is Failed; before that it is InProgress.
+   * Default {@link DEFAULT_AUTOSCALER_GRACE_SECONDS}.
+   */
+  autoscalerGraceSeconds?: number | undefined;
 }
 
 /**
@@ -260,6 +276,7 @@ interface ResolvedOptions {
   readonly unschedulableAfterSeconds: number;
   readonly maxRestarts: number;
   readonly waitForJobs: boolean;
+  readonly autoscalerGraceSeconds: number;
 }
 
 function resolveOptions(options: AssessOptions): ResolvedOptions {
@@ -268,6 +285,7 @@ function resolveOptions(options: AssessOptions): ResolvedOptions {
     unschedulableAfterSeconds: options.unschedulableAfterSeconds ?? DEFAULT_UNSCHEDULABLE_AFTER_SECONDS,
     maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
     waitForJobs: options.waitForJobs ?? false,
+    autoscalerGraceSeconds: options.autoscalerGraceSeconds ?? DEFAULT_AUTOSCALER_GRACE_SECONDS,
   };
 }
 
@@ -483,10 +501,91 @@ function pvcRule(obj: KubeLike): HealthAssessment {
 
 function serviceRule(obj: KubeLike): HealthAssessment {
   const type = str(obj, 'spec', 'type') ?? 'ClusterIP';
-  if (type === 'LoadBalancer' && !str(obj, 'spec', 'clusterIP')) {
+  if (type !== 'LoadBalancer') return current('Ready', `${type} Service is ready`);
+  if (!str(obj, 'spec', 'clusterIP')) {
     return inProgress('NoClusterIP', 'cluster IP not assigned yet (Service type LoadBalancer)');
   }
-  return current('Ready', `${type} Service is ready`);
+  // Unlike kstatus (and like Argo CD and Helm), a LoadBalancer Service is not Current until its load balancer has
+  // an address: until then nothing outside the cluster can reach it, which is what the Service is for.
+  const addresses = list(obj, 'status', 'loadBalancer', 'ingress')
+    .map((i) => str(i, 'ip') ?? str(i, 'hostname'))
+    .filter((a): a is string => a !== undefined && a !== '');
+  if (addresses.length === 0) {
+    return inProgress(
+      'NoLoadBalancerIngress',
+      'waiting for the load balancer to get an address (status.loadBalancer.ingress is empty)',
+    );
+  }
+  return current('LoadBalancerReady', `load balancer at ${addresses.join(', ')}`);
+}
+
+/**
+ * The first instant (epoch ms) at which a HorizontalPodAutoscaler that cannot scale counts as Failed: one
+ * millisecond past the grace, counted from when its `AbleToScale` or `ScalingActive` condition turned False (the
+ * earlier of the two). Undefined when neither is False (or `ScalingActive` is False only because the target was
+ * scaled to zero on purpose), or when the controller gave no transition time.
+ */
+function autoscalerFailsAt(obj: unknown, opts: ResolvedOptions): number | undefined {
+  let since: number | undefined;
+  for (const c of blockingAutoscalerConditions(obj)) {
+    const at = timeOf(c.lastTransitionTime);
+    if (at !== undefined && (since === undefined || at < since)) since = at;
+  }
+  return since === undefined ? undefined : since + opts.autoscalerGraceSeconds * 1000 + 1;
+}
+
+/** The `AbleToScale` / `ScalingActive` conditions of an HPA that say it cannot scale, AbleToScale first. */
+function blockingAutoscalerConditions(obj: unknown): Condition[] {
+  return ['AbleToScale', 'ScalingActive']
+    .map((type) => conditionOf(obj, type))
+    .filter((c): c is Condition => c?.status === 'False' && c.reason !== 'ScalingDisabled');
+}
+
+/**
+ * HorizontalPodAutoscaler (kstatus has no rule: an HPA is Current whatever it says). `AbleToScale=False` (its target
+ * is missing or cannot be scaled) or `ScalingActive=False` (no metrics: metrics-server missing, pods without
+ * requests, an invalid selector) is InProgress for `autoscalerGraceSeconds` after the condition turned False, then
+ * Failed, with the controller's reason and message: an HPA that cannot scale leaves its workload at whatever count
+ * it has, which is a broken deploy, not a slow one. `ScalingActive=False ScalingDisabled` (the target was scaled to
+ * zero on purpose) is Current. No conditions yet: InProgress until the controller's first sync.
+ */
+function autoscalerRule(obj: KubeLike, opts: ResolvedOptions): HealthAssessment {
+  const min = int(obj, 'spec', 'minReplicas') ?? 1;
+  const max = int(obj, 'spec', 'maxReplicas');
+  const range = max === undefined ? `min ${min}` : `${min}–${max}`;
+  const blocking = blockingAutoscalerConditions(obj)[0];
+  if (blocking !== undefined) {
+    const failsAt = autoscalerFailsAt(obj, opts);
+    const text = `${blocking.type}=False: ${blocking.message || blocking.reason || 'cannot scale'}`;
+    if (failsAt !== undefined && opts.now >= failsAt) {
+      return failed(
+        blocking.reason || `Not${blocking.type}`,
+        `${text} (for more than ${opts.autoscalerGraceSeconds}s)`,
+      );
+    }
+    return inProgress(blocking.reason || `Not${blocking.type}`, text);
+  }
+  if (conditionsOf(obj).length === 0) {
+    return inProgress('NotObserved', 'waiting for the HorizontalPodAutoscaler controller to observe it');
+  }
+  const disabled = conditionOf(obj, 'ScalingActive');
+  if (disabled?.status === 'False') return current('ScalingDisabled', disabled.message || 'scaling is disabled');
+  const currentReplicas = int(obj, 'status', 'currentReplicas') ?? 0;
+  const desired = int(obj, 'status', 'desiredReplicas') ?? currentReplicas;
+  return current('ScalingActive', `${currentReplicas} current, ${desired} desired replicas (${range})`);
+}
+
+/**
+ * APIService (kstatus: generic Ready condition, absent, so Current; Argo CD: Progressing until Available). An
+ * aggregated API (metrics-server's `v1beta1.metrics.k8s.io`, a custom metrics adapter) whose `Available` condition
+ * is not True is InProgress with the aggregator's reason (`ServiceNotFound`, `MissingEndpoints`,
+ * `FailedDiscoveryCheck`): every client of that API group fails until it is.
+ */
+function apiServiceRule(obj: KubeLike): HealthAssessment {
+  const available = conditionOf(obj, 'Available');
+  if (available === undefined) return inProgress('NotObserved', 'waiting for the aggregator to check the API');
+  if (available.status === 'True') return current(available.reason || 'Available', available.message || 'available');
+  return inProgress(available.reason || 'NotAvailable', available.message || `Available is ${available.status}`);
 }
 
 function crdRule(obj: KubeLike): HealthAssessment {
@@ -524,6 +623,8 @@ const KIND_RULES: Readonly<Record<string, { readonly groups: readonly string[]; 
   Service: { groups: [''], rule: serviceRule },
   CustomResourceDefinition: { groups: ['apiextensions.k8s.io'], rule: crdRule },
   Namespace: { groups: [''], rule: namespaceRule },
+  HorizontalPodAutoscaler: { groups: ['autoscaling'], rule: autoscalerRule },
+  APIService: { groups: ['apiregistration.k8s.io'], rule: apiServiceRule },
 };
 
 function kindRuleOf(obj: KubeLike): KindRule | undefined {
@@ -877,13 +978,19 @@ export function assessHealth(
   return assessment;
 }
 
+/** Kind rules with a duration of their own, as the first instant (epoch ms) at which they would fail the object. */
+const OBJECT_TIMERS: ReadonlyMap<KindRule, (obj: unknown, opts: ResolvedOptions) => number | undefined> = new Map([
+  [autoscalerRule, autoscalerFailsAt],
+]);
+
 /** Every pod rule with a duration, as the first instant (epoch ms) at which it would fail the pod. */
 const POD_TIMERS: readonly ((pod: unknown, opts: ResolvedOptions) => number | undefined)[] = [unschedulableFailsAt];
 
 /**
  * The earliest instant after `options.now` at which {@link assessHealth} of this object could change although no
- * object changed: a rule with a duration crossing its threshold (today: a current pod unschedulable for longer than
- * `unschedulableAfterSeconds`). Undefined when no such rule is running. Takes the same arguments as
+ * object changed: a rule with a duration crossing its threshold (a current pod unschedulable for longer than
+ * `unschedulableAfterSeconds`, a HorizontalPodAutoscaler unable to scale for longer than `autoscalerGraceSeconds`).
+ * Undefined when no such rule is running. Takes the same arguments as
  * {@link assessHealth}.
  *
  * Why it exists: a waiter that re-assesses only when a watch event arrives never sees these instants — a Pending pod
@@ -896,8 +1003,15 @@ export function healthRecheckAt(
   options: AssessOptions = {},
 ): Date | undefined {
   const input: unknown = obj;
-  if (!isDict(input) || obj.kind === undefined || kindRuleOf(obj) === undefined) return undefined;
+  if (!isDict(input) || obj.kind === undefined) return undefined;
+  const rule = kindRuleOf(obj);
+  if (rule === undefined) return undefined;
   const opts = resolveOptions(options);
+  const objectTimer = OBJECT_TIMERS.get(rule);
+  if (objectTimer !== undefined) {
+    const at = objectTimer(obj, opts);
+    return at !== undefined && at > opts.now ? new Date(at) : undefined;
+  }
   let pods: readonly KubeLike[];
   if (obj.kind === 'Pod') pods = [obj];
   else if (POD_OWNING_KINDS.has(obj.kind) && related.pods !== undefined) {

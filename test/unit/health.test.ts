@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
+  DEFAULT_AUTOSCALER_GRACE_SECONDS,
   DEFAULT_MAX_RESTARTS,
   DEFAULT_UNSCHEDULABLE_AFTER_SECONDS,
   HealthStatus,
@@ -350,8 +351,32 @@ describe('assessHealth: PersistentVolumeClaim, Service, CustomResourceDefinition
     expect(assess('service-lb-no-cluster-ip.yaml')).toMatchObject({ status: 'InProgress', reason: 'NoClusterIP' });
   });
 
-  it('a LoadBalancer Service with a cluster IP is Current without waiting for its ingress', () => {
-    expect(assess('service-lb-pending-ingress.yaml').status).toBe('Current');
+  it('a LoadBalancer Service whose load balancer has no address yet is InProgress (kstatus would say Current)', () => {
+    expect(assess('service-lb-pending-ingress.yaml')).toEqual({
+      status: 'InProgress',
+      reason: 'NoLoadBalancerIngress',
+      message: 'waiting for the load balancer to get an address (status.loadBalancer.ingress is empty)',
+    });
+  });
+
+  it('a LoadBalancer Service is Current once its load balancer has an address, and names it', () => {
+    expect(assess('service-lb-ingress.yaml')).toEqual({
+      status: 'Current',
+      reason: 'LoadBalancerReady',
+      message: 'load balancer at 203.0.113.10',
+    });
+  });
+
+  it('a PVC naming a StorageClass nobody provisions stays InProgress (a wait times out naming it)', () => {
+    expect(assess('pvc-pending-no-class.yaml')).toMatchObject({ status: 'InProgress', reason: 'NotBound' });
+  });
+
+  it('a PVC whose volume is gone is Failed (Lost)', () => {
+    expect(assess('pvc-lost.yaml')).toEqual({
+      status: 'Failed',
+      reason: 'Lost',
+      message: 'the PersistentVolume bound to this claim no longer exists',
+    });
   });
 
   it('an established CRD is Current', () => {
@@ -378,6 +403,64 @@ describe('assessHealth: PersistentVolumeClaim, Service, CustomResourceDefinition
 
   it('a ConfigMap is always Current', () => {
     expect(assess('configmap.yaml')).toMatchObject({ status: 'Current', reason: 'AlwaysReady' });
+  });
+});
+
+describe('assessHealth: HorizontalPodAutoscaler and APIService', () => {
+  it('an HPA without metrics is InProgress within its grace, with the controller reason and message', () => {
+    const result = assess('hpa-no-metrics.yaml');
+    expect(result.status).toBe('InProgress');
+    expect(result.reason).toBe('FailedGetResourceMetric');
+    expect(result.message).toMatch(/^ScalingActive=False: the HPA was unable to compute the replica count/);
+  });
+
+  it('an HPA without metrics is Failed once it has been unable to scale for longer than the grace', () => {
+    const later = new Date(Date.parse('2025-09-15T10:14:00Z') + DEFAULT_AUTOSCALER_GRACE_SECONDS * 1000 + 1);
+    const result = assess('hpa-no-metrics.yaml', { now: later });
+    expect(result.status).toBe('Failed');
+    expect(result.reason).toBe('FailedGetResourceMetric');
+    expect(result.message).toContain(`(for more than ${DEFAULT_AUTOSCALER_GRACE_SECONDS}s)`);
+  });
+
+  it('an HPA whose target does not exist is Failed after the grace (AbleToScale=False, reported first)', () => {
+    expect(assess('hpa-target-missing.yaml')).toEqual({
+      status: 'Failed',
+      reason: 'FailedGetScale',
+      message:
+        'AbleToScale=False: the HPA controller was unable to get the target\'s current scale: deployments.apps "gone" ' +
+        `not found (for more than ${DEFAULT_AUTOSCALER_GRACE_SECONDS}s)`,
+    });
+  });
+
+  it('autoscalerGraceSeconds moves the verdict', () => {
+    expect(assess('hpa-target-missing.yaml', { autoscalerGraceSeconds: 600 }).status).toBe('InProgress');
+    expect(assess('hpa-no-metrics.yaml', { autoscalerGraceSeconds: 30 }).status).toBe('Failed');
+  });
+
+  it('an HPA whose target was scaled to zero on purpose is Current (ScalingDisabled)', () => {
+    expect(assess('hpa-scaling-disabled.yaml')).toEqual({
+      status: 'Current',
+      reason: 'ScalingDisabled',
+      message: 'scaling is disabled since the replica count of the target is zero',
+    });
+  });
+
+  it('an HPA the controller has not observed yet is InProgress', () => {
+    const { obj } = load('hpa-no-metrics.yaml');
+    const fresh = { ...obj, status: {} };
+    expect(assessHealth(fresh, {}, { now: NOW })).toMatchObject({ status: 'InProgress', reason: 'NotObserved' });
+  });
+
+  it('an APIService whose Service is missing is InProgress with the aggregator reason (like Argo CD)', () => {
+    expect(assess('apiservice-service-not-found.yaml')).toEqual({
+      status: 'InProgress',
+      reason: 'ServiceNotFound',
+      message: 'service/prometheus-adapter in "shop" is not present',
+    });
+  });
+
+  it('a local APIService is Current', () => {
+    expect(assess('apiservice-local.yaml')).toMatchObject({ status: 'Current', reason: 'Local' });
   });
 });
 
@@ -575,6 +658,20 @@ describe('healthRecheckAt: when time alone can change an assessment', () => {
     expect(recheck('deployment-rolling.yaml', { now: NOW })).toBeUndefined();
     const { obj } = load('deployment-unschedulable.yaml');
     expect(healthRecheckAt(obj, {}, { now: new Date('2025-09-15T10:12:45Z') })).toBeUndefined();
+  });
+
+  it('an HPA that cannot scale is due when its grace ends, and flips to Failed then', () => {
+    const { obj } = load('hpa-no-metrics.yaml');
+    const at = healthRecheckAt(obj, {}, { now: NOW });
+    expect(at?.getTime()).toBe(Date.parse('2025-09-15T10:14:00Z') + DEFAULT_AUTOSCALER_GRACE_SECONDS * 1000 + 1);
+    if (at === undefined) throw new Error('expected a recheck instant');
+    expect(assessHealth(obj, {}, { now: new Date(at.getTime() - 1) }).status).toBe('InProgress');
+    expect(assessHealth(obj, {}, { now: at }).status).toBe('Failed');
+  });
+
+  it('an HPA that is Failed already, or scaling, has nothing due', () => {
+    expect(recheck('hpa-target-missing.yaml', { now: NOW })).toBeUndefined();
+    expect(recheck('hpa-scaling-disabled.yaml', { now: NOW })).toBeUndefined();
   });
 
   it('kinds without pods have nothing due', () => {
