@@ -16,13 +16,15 @@ import type { DataConverter, UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
 import { createDataConverter, loadEncryptionConfig, type EncryptionConfig } from '../codec/index.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
-import type { DeployManifestsInput, ApprovalInput, DeployReport } from '../schemas/deploy.js';
+import type { DeployManifestsInput, ApprovalInput, DecideAnalysisInput, DeployReport } from '../schemas/deploy.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { MonitorHealthInput, type MonitorStatus, type MonitorTarget } from '../schemas/monitor.js';
 import {
   approveUpdate,
+  decideAnalysisUpdate,
   progressQuery,
   rejectUpdate,
+  type AnalysisDecisionResult,
   type ApprovalResult,
   type DeployProgress,
 } from '../workflows/deploy-definitions.js';
@@ -132,6 +134,12 @@ export interface DeployHandle {
   approve(approval: ApprovalInput): Promise<ApprovalResult>;
   /** Rejects the plan: the deploy ends with outcome `rejected`, nothing written. */
   reject(approval: ApprovalInput): Promise<ApprovalResult>;
+  /**
+   * Decides on an inconclusive analysis (the deploy's `progress` phase is `awaitingDecision`): `promote` keeps the
+   * release, `rollback` undoes it. Refused ({@link ApprovalRefusedError}) when the deploy is not waiting for one.
+   * @example await handle.decideAnalysis({ decision: 'promote', by: 'alice', reason: 'no traffic at night' })
+   */
+  decideAnalysis(decision: DecideAnalysisInput): Promise<AnalysisDecisionResult>;
   /** The underlying Temporal handle. */
   raw: WorkflowHandle;
 }
@@ -343,11 +351,7 @@ export class ApprovalRefusedError extends Error {
   override readonly name = 'ApprovalRefusedError';
 }
 
-async function decideOn(
-  handle: WorkflowHandle,
-  update: UpdateDefinition<ApprovalResult, [ApprovalInput]>,
-  a: ApprovalInput,
-): Promise<ApprovalResult> {
+async function decideOn<R, A>(handle: WorkflowHandle, update: UpdateDefinition<R, [A]>, a: A): Promise<R> {
   try {
     return await handle.executeUpdate(update, { args: [a] });
   } catch (err) {
@@ -389,6 +393,7 @@ function wrapDeploy(handle: WorkflowHandle): DeployHandle {
     },
     approve: (a) => decideOn(handle, approveUpdate, a),
     reject: (a) => decideOn(handle, rejectUpdate, a),
+    decideAnalysis: (d) => decideOn(handle, decideAnalysisUpdate, d),
     raw: handle,
   };
 }

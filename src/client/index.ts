@@ -45,4 +45,7 @@ export type {
   DeployOutcome,
 } from '../schemas/deploy.js';
 export type { ApprovalResult, DeployProgress, DeployPhase } from '../workflows/deploy-definitions.js';
+export type { AnalysisDecisionResult } from '../workflows/deploy-definitions.js';
+export type { DecideAnalysisInput } from '../schemas/deploy.js';
+export type { AnalysisOutcome, AnalysisReport, AnalysisSpec, RunAnalysisInput } from '../schemas/analysis.js';
 export type { KubeWorkflowType, KubeWorkflows } from './workflow-types.js';

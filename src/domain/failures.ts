@@ -24,6 +24,8 @@ export const FailureType = {
   RolloutFailed: 'RolloutFailed',
   /** Objects did not become healthy before the deadline. */
   RolloutTimeout: 'RolloutTimeout',
+  /** A release's analysis failed (or an inconclusive one was rolled back): in a deploy report's `failure`. */
+  AnalysisFailed: 'AnalysisFailed',
   /** An alert channel refused an alert (4xx other than 429). Never retried. */
   AlertRejected: 'AlertRejected',
   /** An alert channel could not be reached or throttled us (429, 5xx, network). Retried, honouring Retry-After. */

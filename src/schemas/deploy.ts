@@ -4,6 +4,8 @@
  * @module
  */
 import { z } from 'zod';
+import { AnalysisArgs, AnalysisReport, AnalysisSpec } from './analysis.js';
+import { DurationText } from './duration.js';
 import { HealthStatus } from './health.js';
 import { NamespaceName } from './kube-object.js';
 
@@ -64,6 +66,18 @@ export const DeployManifestsInput = z
       .default(3_600),
     /** Seconds allowed for objects to become healthy. */
     timeoutSeconds: z.number().int().positive().max(86_400).default(DEFAULT_DEPLOY_TIMEOUT_SECONDS),
+    /**
+     * An analysis run (a child `runAnalysis`) after the objects are healthy, before the inventory is recorded:
+     * `failed` rolls the deploy back (outcome `rolledBack`, the analysis' reason in `failure`); `inconclusive` waits
+     * for the `decideAnalysis` update (`promote` or `rollback`) until `analysisDecisionTimeout`, then rolls back.
+     * `{{cluster}}` is the deploy's cluster; `{{args.app}}` and `{{args.namespace}}` are the deploy's app and
+     * namespace unless `analysisArgs` says otherwise.
+     */
+    analysis: AnalysisSpec.optional(),
+    /** Values of the analysis' `{{args.NAME}}` placeholders (over the defaults `app` and `namespace`). */
+    analysisArgs: AnalysisArgs.optional(),
+    /** How long an inconclusive analysis waits for `decideAnalysis` before the deploy rolls back (default 1h). */
+    analysisDecisionTimeout: DurationText.default('1h'),
   })
   .refine((v) => [v.manifests, v.sources, v.objects, v.compressed].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of manifests (text), sources (named texts), objects (a list) or compressed',
@@ -97,6 +111,8 @@ export const ObjectReport = z.object({
    * the cluster), `failed` (left as it is: see `message`).
    */
   rollback: z.enum(['restored', 'deleted', 'untouched', 'failed']).optional(),
+  /** Why a count was not applied as the manifests say (an autoscaler owns it, `scale` set it): the plan's notes. */
+  notes: z.array(z.string()).optional(),
   status: HealthStatus.optional(),
   reason: z.string().optional(),
   message: z.string().optional(),
@@ -135,6 +151,16 @@ export const DeployReport = z.object({
       comment: z.string().optional(),
     })
     .optional(),
+  /** The analysis run's report, when the input asked for one and it ran. */
+  analysis: AnalysisReport.optional(),
+  /** The operator's decision on an inconclusive analysis (`timedOut`: none came in time; the deploy rolled back). */
+  analysisDecision: z
+    .object({
+      decision: z.enum(['promote', 'rollback', 'timedOut']),
+      by: z.string().optional(),
+      reason: z.string().optional(),
+    })
+    .optional(),
   /** Why the deploy failed, when it did after writing: the failure type (closed list) and its message. */
   failure: z.object({ type: z.string(), message: z.string() }).optional(),
   /** Objects a failed rollback left changed or unhealthy, each with why (`rollbackFailed`, or `failed` without rollback). */
@@ -157,3 +183,15 @@ export const ApprovalInput = z.object({
 });
 /** Input of the `approve` / `reject` updates. */
 export type ApprovalInput = z.infer<typeof ApprovalInput>;
+
+/** Input of the `decideAnalysis` update of a deploy whose analysis was inconclusive. */
+export const DecideAnalysisInput = z.object({
+  /** `promote`: keep the release (the deploy succeeds); `rollback`: undo it. */
+  decision: z.enum(['promote', 'rollback']),
+  /** Why (recorded in history and the report). */
+  reason: z.string().max(2_000).optional(),
+  /** Who decides. */
+  by: z.string().min(1).max(200).optional(),
+});
+/** Input of the `decideAnalysis` update. */
+export type DecideAnalysisInput = z.infer<typeof DecideAnalysisInput>;

@@ -4,7 +4,8 @@
  * @module
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { ApprovalInput, ObjectReport } from '../schemas/deploy.js';
+import type { AnalysisReport } from '../schemas/analysis.js';
+import type { ApprovalInput, DecideAnalysisInput, ObjectReport } from '../schemas/deploy.js';
 
 /**
  * Patch ids (`patched()`): runs started before a change keep replaying the code they started with.
@@ -21,7 +22,16 @@ export const INLINE_OBJECTS_LIMIT = 128 * 1024;
 
 /** Phases of a deploy, in order. */
 export type DeployPhase =
-  'validating' | 'planning' | 'awaitingApproval' | 'applying' | 'waiting' | 'pruning' | 'rollingBack' | 'done';
+  | 'validating'
+  | 'planning'
+  | 'awaitingApproval'
+  | 'applying'
+  | 'waiting'
+  | 'analyzing'
+  | 'awaitingDecision'
+  | 'pruning'
+  | 'rollingBack'
+  | 'done';
 
 /** What the `progress` query returns. */
 export interface DeployProgress {
@@ -36,6 +46,8 @@ export interface DeployProgress {
    * for an approval of the new plan.
    */
   moved?: string[];
+  /** The analysis' report once it ended (`awaitingDecision`: it was inconclusive and waits for `decideAnalysis`). */
+  analysis?: AnalysisReport;
 }
 
 /** What the `approve` / `reject` updates return. */
@@ -50,3 +62,14 @@ export const progressQuery = defineQuery<DeployProgress>('progress');
 export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('approve');
 /** Update: reject the shown plan; the deploy ends with outcome `rejected` and writes nothing. */
 export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalInput]>('reject');
+
+/** What the `decideAnalysis` update returns. */
+export interface AnalysisDecisionResult {
+  decision: 'promote' | 'rollback';
+}
+
+/**
+ * Update: the decision on an inconclusive analysis (validated: the deploy must be in `awaitingDecision`).
+ * `promote` keeps the release; `rollback` undoes it like a failed analysis.
+ */
+export const decideAnalysisUpdate = defineUpdate<AnalysisDecisionResult, [DecideAnalysisInput]>('decideAnalysis');

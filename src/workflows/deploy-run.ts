@@ -9,7 +9,9 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
   condition,
+  executeChild,
   isCancellation,
   patched,
   proxyActivities,
@@ -28,16 +30,20 @@ import type {
   ObjectSource,
   PlanEntry,
 } from '../activities/index.js';
+import { MissingTemplateArgsError, renderProvider } from '../domain/analysis-template.js';
 import { planId as computePlanId } from '../domain/changes.js';
 import { prepareObjects } from '../domain/deploy-input.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
 import { formatProblems } from '../domain/manifests.js';
 import { deletionOrder, planStages, type Stage } from '../domain/ordering.js';
 import { DeployLedger, sagaVerdict, type ObjectCompensation, type SagaVerdict } from '../domain/saga.js';
+import { parseDuration } from '../domain/duration.js';
 import { isSecret } from '../domain/secrets.js';
 import { subjectOf } from '../domain/subject.js';
+import type { AnalysisReport } from '../schemas/analysis.js';
 import {
   ApprovalInput,
+  DecideAnalysisInput,
   DeployManifestsInput,
   type DeployManifestsOptions,
   type DeployOutcome,
@@ -45,13 +51,16 @@ import {
   type ObjectReport,
 } from '../schemas/deploy.js';
 import type { KubeObject } from '../schemas/kube-object.js';
+import { runAnalysis } from './analysis.js';
 import {
   approveUpdate,
+  decideAnalysisUpdate,
   INLINE_OBJECTS_LIMIT,
   progressQuery,
   rejectUpdate,
   REPLAN_PATCH,
   SAGA_PATCH,
+  type AnalysisDecisionResult,
   type ApprovalResult,
   type DeployPhase,
   type DeployProgress,
@@ -76,8 +85,14 @@ const { compensateObjects } = proxyActivities<Activities>({
   retry,
 });
 
-/** What ended the apply phase: nothing (undefined), a thrown failure, or health that is not Current. */
-type ApplyEnd = { failure?: unknown; health?: HealthResult | undefined };
+/**
+ * What ended the apply phase (and the analysis after it): nothing, a thrown failure, health that is not Current, or
+ * an analysis that failed (or was inconclusive and not promoted).
+ */
+type ApplyEnd = { failure?: unknown; health?: HealthResult | undefined; analysis?: Cause };
+
+/** A failure type (closed list) and its message, as the report's `failure` shows it. */
+type Cause = { type: string; message: string };
 
 /** Who decided on the plan, as the report shows it. */
 type Decision = NonNullable<DeployReport['approval']>;
@@ -89,6 +104,8 @@ export class DeployRun {
   private phaseStart = Date.now();
   private readonly progress: DeployProgress = { phase: 'validating', objects: [], message: 'validating input' };
   private decision: Decision | undefined;
+  private analysisReport: AnalysisReport | undefined;
+  private analysisDecision: DeployReport['analysisDecision'];
   private input!: DeployManifestsOptions;
   private objects: KubeObject[] = [];
   private stages: Stage<{ kind: string; metadata: KubeObject['metadata']; index: number }>[] = [];
@@ -111,6 +128,9 @@ export class DeployRun {
     setHandler(progressQuery, () => this.progress);
     setHandler(approveUpdate, this.decide('approved'), { validator: (a: ApprovalInput) => this.validateApproval(a) });
     setHandler(rejectUpdate, this.decide('rejected'), { validator: (a: ApprovalInput) => this.validateApproval(a) });
+    setHandler(decideAnalysisUpdate, (d) => this.decideAnalysis(d), {
+      validator: (d: DecideAnalysisInput) => this.validateAnalysisDecision(d),
+    });
   }
 
   /**
@@ -125,6 +145,7 @@ export class DeployRun {
     const prepared = prepareObjects(input, input.app);
     if (!prepared.ok) throw invalid(formatProblems(prepared.problems));
     if (!prepared.objects.length) throw invalid('the manifests contain no objects');
+    if (input.analysis) checkAnalysisArgs(input, this.analysisArgs(input, prepared.objects));
     this.input = input;
     this.objects = prepared.objects;
     // Sized on the prepared objects, not the (possibly compressed) input: that is what each activity would carry.
@@ -218,9 +239,51 @@ export class DeployRun {
     }
   }
 
-  /** True when the apply phase ended with every stage applied and (if waited on) Current. */
+  /** True when the apply phase ended with every stage applied and (if waited on) Current, and no analysis failed. */
   succeeded(end: ApplyEnd): boolean {
-    return end.failure === undefined && (!end.health || end.health.outcome === 'Current');
+    return end.failure === undefined && end.analysis === undefined && (!end.health || end.health.outcome === 'Current');
+  }
+
+  /**
+   * Step 4b, when the input asks for an analysis: runs it as a child `runAnalysis` against the healthy release.
+   * Successful → nothing ends; failed → the analysis' reason ends the phase (the deploy rolls back); inconclusive →
+   * waits for `decideAnalysis` until `analysisDecisionTimeout`: promote → nothing ends; rollback or no decision →
+   * rolls back. Without an analysis it issues no command (histories from before analysis replay unchanged).
+   */
+  async analyze(): Promise<ApplyEnd> {
+    const spec = this.input.analysis;
+    if (!spec) return {};
+    this.enter('analyzing', `analysis ${spec.name}: measuring the release`);
+    const info = workflowInfo();
+    let report: AnalysisReport;
+    try {
+      report = await executeChild(runAnalysis, {
+        args: [{ spec, cluster: this.plan.cluster, args: this.analysisArgs(this.input, this.objects) }],
+        workflowId: `${info.workflowId}/analysis/${spec.name}-${info.runId.slice(0, 8)}`,
+      });
+    } catch (err) {
+      return { failure: err };
+    }
+    this.analysisReport = report;
+    this.progress.analysis = report;
+    const what = `analysis ${spec.name} ${report.outcome}: ${report.reason}`;
+    if (report.outcome === 'successful') return {};
+    if (report.outcome === 'failed') return { analysis: { type: FailureType.AnalysisFailed, message: what } };
+    const timeoutMs = parseDuration(this.input.analysisDecisionTimeout);
+    this.enter('awaitingDecision', `${what}; waiting for decideAnalysis (promote or rollback)`);
+    if (!(await condition(() => this.analysisDecision !== undefined, Math.max(1, timeoutMs)))) {
+      const reason = `no decision within ${this.input.analysisDecisionTimeout}`;
+      this.analysisDecision = { decision: 'timedOut', reason };
+    }
+    const d = this.analysisDecision as NonNullable<DeployReport['analysisDecision']>;
+    if (d.decision === 'promote') return {};
+    const why = d.decision === 'timedOut' ? (d.reason as string) : `rollback decided${d.by ? ` by ${d.by}` : ''}`;
+    return {
+      analysis: {
+        type: FailureType.AnalysisFailed,
+        message: `${what}; ${why}${d.reason && d.decision !== 'timedOut' ? `: ${d.reason}` : ''}`,
+      },
+    };
   }
 
   /** Step 5a: records the app's inventory (and prunes what left the set), then reports success. */
@@ -252,7 +315,8 @@ export class DeployRun {
     if (!this.saga) return this.legacyHealthRollBack(end.health as HealthResult);
     const { failure } = end;
     const cancelled = failure !== undefined && isCancellation(failure);
-    const cause = failure !== undefined ? failureOf(failure) : healthFailure(end.health as HealthResult);
+    const cause =
+      failure !== undefined ? failureOf(failure) : (end.analysis ?? healthFailure(end.health as HealthResult));
     const finish = (r: DeployReport): DeployReport => {
       if (cancelled) throw failure as Error; // the run ends cancelled; the progress query holds the report
       return r;
@@ -455,6 +519,8 @@ export class DeployRun {
       objects: this.progress.objects,
       ...extra,
       ...(this.decision ? { approval: this.decision } : {}),
+      ...(this.analysisReport ? { analysis: this.analysisReport } : {}),
+      ...(this.analysisDecision ? { analysisDecision: this.analysisDecision } : {}),
       durationsMs: this.durationsMs,
       message,
     };
@@ -464,6 +530,32 @@ export class DeployRun {
     return (a: ApprovalInput): ApprovalResult => {
       this.decision = { decision: kind, by: a.by, ...(a.comment !== undefined ? { comment: a.comment } : {}) };
       return { decision: kind, planId: a.planId };
+    };
+  }
+
+  private decideAnalysis(d: DecideAnalysisInput): AnalysisDecisionResult {
+    this.analysisDecision = {
+      decision: d.decision,
+      ...(d.by !== undefined ? { by: d.by } : {}),
+      ...(d.reason !== undefined ? { reason: d.reason } : {}),
+    };
+    return { decision: d.decision };
+  }
+
+  private validateAnalysisDecision(d: DecideAnalysisInput): void {
+    const parsed = DecideAnalysisInput.safeParse(d);
+    if (!parsed.success) throw new Error(`invalid analysis decision: ${z.prettifyError(parsed.error)}`);
+    if (this.progress.phase !== 'awaitingDecision' || this.analysisDecision)
+      throw new Error(`this deploy is not waiting for an analysis decision (phase ${this.progress.phase})`);
+  }
+
+  /** The analysis' template arguments: the deploy's app and namespace, then the input's `analysisArgs`. */
+  private analysisArgs(input: DeployManifestsOptions, objects: readonly KubeObject[]): Record<string, string> {
+    const namespace = input.namespace ?? objects.find((o) => o.metadata.namespace)?.metadata.namespace;
+    return {
+      ...(input.app ? { app: input.app } : {}),
+      ...(namespace ? { namespace } : {}),
+      ...input.analysisArgs,
     };
   }
 
@@ -506,7 +598,7 @@ function applyFailureDetails(err: unknown): ApplyFailureDetails | undefined {
 function failureOf(err: unknown): { type: string; message: string } {
   if (isCancellation(err)) return { type: 'Cancelled', message: 'cancelled' };
   let e: unknown = err;
-  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
   if (e instanceof ApplicationFailure) return { type: e.type ?? FailureType.Internal, message: e.message };
   if (e instanceof TimeoutFailure)
     return { type: FailureType.KubeUnavailable, message: `activity ${e.timeoutType} timeout` };
@@ -521,7 +613,12 @@ function healthFailure(health: HealthResult): { type: string; message: string } 
 }
 
 function entryReport(e: PlanEntry): ObjectReport {
-  return { subject: e.subject, action: e.action, ...(e.changes ? { changes: e.changes } : {}) };
+  return {
+    subject: e.subject,
+    action: e.action,
+    ...(e.changes ? { changes: e.changes } : {}),
+    ...(e.notes ? { notes: e.notes } : {}),
+  };
 }
 
 function mergeHealth(objects: ObjectReport[], health: HealthResult): void {
@@ -545,6 +642,19 @@ function refOf(e: {
   subject: string;
 }): ObjectRefWithSubject {
   return { apiVersion: e.apiVersion, kind: e.kind, namespace: e.namespace, name: e.name, subject: e.subject };
+}
+
+/** Fails the run at once (nothing written) when the analysis refers to template arguments it will not have. */
+function checkAnalysisArgs(input: DeployManifestsOptions, args: Record<string, string>): void {
+  const spec = input.analysis;
+  if (!spec) return;
+  try {
+    renderProvider(spec.provider, { cluster: input.cluster ?? 'default', args });
+  } catch (err) {
+    if (!(err instanceof MissingTemplateArgsError)) throw err;
+    const given = Object.keys(args).join(', ') || 'none';
+    throw invalid(`analysis ${spec.name}: provider.${err.message} (known: ${given}; add them to analysisArgs)`);
+  }
 }
 
 function invalid(message: string): ApplicationFailure {

@@ -1,7 +1,8 @@
 /**
  * `deployManifests`: validate → plan (policy, server-side dry-run, change set) → optional approval (then re-plan:
  * a plan approved after the cluster moved is asked again) → apply in stages (definitions first, waited on) → wait
- * for health → record inventory and prune → report.
+ * for health → optional analysis (failed → roll back; inconclusive → operator decision) → record inventory and prune
+ * → report.
  *
  * It is a saga: every write is preceded by an entry in the ledger (`DeployLedger`, workflow state) and confirmed
  * after. Any failure after the first write (an API error, an activity timeout, failed or timed-out health,
@@ -16,18 +17,20 @@
  * The steps live in {@link DeployRun} (deploy-run.ts); this function is their order.
  * @module
  */
+import { setWorkflowOptions } from '@temporalio/workflow';
 import type { DeployManifestsInput, DeployReport } from '../schemas/deploy.js';
 import { DeployRun } from './deploy-run.js';
 
 export {
   approveUpdate,
+  decideAnalysisUpdate,
   INLINE_OBJECTS_LIMIT,
   progressQuery,
   rejectUpdate,
   REPLAN_PATCH,
   SAGA_PATCH,
 } from './deploy-definitions.js';
-export type { ApprovalResult, DeployPhase, DeployProgress } from './deploy-definitions.js';
+export type { AnalysisDecisionResult, ApprovalResult, DeployPhase, DeployProgress } from './deploy-definitions.js';
 export { movedObjects } from './deploy-run.js';
 
 /**
@@ -44,7 +47,9 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
     const ended = await run.awaitApproval(); // 3. approve / reject, re-planned when the cluster moved
     if (ended) return ended;
   }
-  const end = await run.applyStages(); // 4. ledger, apply, wait — stage by stage
+  let end = await run.applyStages(); // 4. ledger, apply, wait — stage by stage
+  if (run.succeeded(end)) end = await run.analyze(); // 4b. analysis (when asked): failed, or not promoted, ends here
   if (run.succeeded(end)) return run.recordAndReport(); // 5a. inventory (+ prune), report
   return run.undo(end); // 5b. compensate what may have changed, report truthfully
 }
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, deployManifests); // runs finish on the build they started on

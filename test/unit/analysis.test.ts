@@ -570,7 +570,7 @@ describe('measureAnalysis', () => {
           availableReplicas: ready,
           conditions: [{ type: 'Available', status: ready === 2 ? 'True' : 'False' }],
         },
-      }) as unknown as LiveObject;
+      });
     const gateway = (items: LiveObject[], calls: string[]) => (): KubeGateway =>
       ({
         list: (apiVersion: string, kind: string, o?: { namespace?: string; labelSelector?: string }) => {
