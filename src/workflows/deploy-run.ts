@@ -613,12 +613,7 @@ function healthFailure(health: HealthResult): { type: string; message: string } 
 }
 
 function entryReport(e: PlanEntry): ObjectReport {
-  return {
-    subject: e.subject,
-    action: e.action,
-    ...(e.changes ? { changes: e.changes } : {}),
-    ...(e.notes ? { notes: e.notes } : {}),
-  };
+  return { subject: e.subject, action: e.action, ...(e.changes ? { changes: e.changes } : {}) };
 }
 
 function mergeHealth(objects: ObjectReport[], health: HealthResult): void {
