@@ -18,10 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type {
   DeliverAlertInput,
   Observation,
@@ -29,14 +26,14 @@ import type {
   ObserveHealthInput,
   ObserveHealthResult,
 } from '../../src/activities/index.js';
-import { ensureToolchain } from '../../src/dev/index.js';
 import {
   OBSERVATIONS_SIGNAL,
   type MonitorHealthInput,
   type MonitorStatus,
   type MonitorTarget,
 } from '../../src/schemas/monitor.js';
-import { workflowsPath } from '../../src/worker/workflow-code.js';
+import { waitFor } from '../support/poll.js';
+import { useTimeSkippingWorker } from './support.js';
 
 /** Longest the scripted observer stays away: the real observer's resync interval (OBSERVE_MAX_SECONDS). */
 const RESYNC_MS = 30 * 60_000;
@@ -101,9 +98,6 @@ class World {
 
 const channels = ['am', 'hook'];
 const worlds = new Map<string, World>();
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 
 /** The world of the workflow an activity runs for. */
 function worldOf(ctx: Context): { world: World; workflowId: string; runId: string } {
@@ -142,12 +136,12 @@ async function observe(input: ObserveHealthInput, ctx: Context): Promise<Observe
           removed: [...reported.keys()].filter((k) => !obs.some((o) => o.key === k)),
         };
     if (!full && !batch.observations.length && !batch.removed.length) return;
-    await env.client.workflow.getHandle(workflowId, runId).signal(OBSERVATIONS_SIGNAL, batch);
+    await ts.env.client.workflow.getHandle(workflowId, runId).signal(OBSERVATIONS_SIGNAL, batch);
     if (full) reported.clear();
     for (const o of batch.observations) reported.set(o.key, o.healthy);
     for (const k of batch.removed) reported.delete(k);
   };
-  const away = async (): Promise<number> => world.resumeAt - (await env.currentTimeMs());
+  const away = async (): Promise<number> => world.resumeAt - (await ts.env.currentTimeMs());
 
   let remaining = await away();
   // back before the test wants it, or quiet: a resync, as when the real observer reaches its maximum duration
@@ -191,44 +185,19 @@ async function hold(
   }
 }
 
-beforeAll(async () => {
-  try {
-    // scripted observers fail on purpose: keep the worker's log to errors
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // already installed in this process
-  }
-  const toolchain = await ensureToolchain({ only: ['temporalTestServer'] });
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolchain.temporalTestServer } },
-  });
-  // The test server starts with no custom search attributes; the workflow upserts ours.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(
-      ['KubeCluster', 'KubeNamespace', 'KubeApp', 'KubeOutcome'].map((name) => [
-        name,
-        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      ]),
-    ),
-  });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath: workflowsPath(),
-    activities: {
-      observeHealth,
-      deliverAlert: (input: DeliverAlertInput) => {
-        const { world } = worldOf(Context.current());
-        return world.activity(() => {
-          world.deliveries.push(input);
-          return Promise.resolve({ channel: input.channel, status: 202 });
-        });
-      },
+const ts = useTimeSkippingWorker({
+  taskQueue,
+  activities: () => ({
+    observeHealth,
+    deliverAlert: (input: DeliverAlertInput) => {
+      const { world } = worldOf(Context.current());
+      return world.activity(() => {
+        world.deliveries.push(input);
+        return Promise.resolve({ channel: input.channel, status: 202 });
+      });
     },
-  });
-  running = worker.run();
-}, 180_000);
+  }),
+});
 
 afterEach(async () => {
   // Time skipping is global to the test server and a running activity holds it; so does, for good, one still
@@ -236,31 +205,16 @@ afterEach(async () => {
   for (const m of monitors.splice(0)) {
     m.world.resumeAt = Infinity;
     m.world.changed();
-    await until(
+    await waitFor(
       () => m.world.running === 0 && Date.now() - m.world.lastActivityAt >= 500,
       'every activity to end (and no new one to start)',
     );
-    await env.client.workflow
+    await ts.env.client.workflow
       .getHandle(m.workflowId)
       .cancel()
       .catch(() => undefined);
   }
 });
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
-
-/** Polls until `check` passes (real time: the workflow reacts to signals and updates in milliseconds). */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 interface Monitor {
   handle: WorkflowHandle;
@@ -279,12 +233,12 @@ async function startMonitor(ids: string[], input: Partial<MonitorHealthInput> = 
   const world = new World();
   for (const id of ids) world.health.set(`http:${id}`, true);
   worlds.set(workflowId, world);
-  const handle = await env.client.workflow.start('monitorHealth', {
+  const handle = await ts.env.client.workflow.start('monitorHealth', {
     taskQueue,
     workflowId,
     args: [{ name: 'shop', targets: ids.map(http), channels, forSeconds: 60, keepAliveSeconds: 120, ...input }],
   });
-  const latest = (): WorkflowHandle => env.client.workflow.getHandle(workflowId);
+  const latest = (): WorkflowHandle => ts.env.client.workflow.getHandle(workflowId);
   const m: Monitor = {
     handle,
     firstRunId: handle.firstExecutionRunId,
@@ -294,14 +248,14 @@ async function startMonitor(ids: string[], input: Partial<MonitorHealthInput> = 
     target: async (key) => (await m.status()).targets.find((t) => t.key === key),
   };
   monitors.push(m);
-  await until(async () => (await m.status()).healthy === ids.length && world.listening > 0, 'every target healthy');
+  await waitFor(async () => (await m.status()).healthy === ids.length && world.listening > 0, 'every target healthy');
   return m;
 }
 
 /** The observer sees new health; returns once the workflow has recorded it. */
 async function report(m: Monitor, health: Record<string, boolean>): Promise<void> {
   m.world.set(health);
-  await until(
+  await waitFor(
     async () => {
       const s = await m.status();
       return Object.entries(health).every(
@@ -319,10 +273,10 @@ async function report(m: Monitor, health: Record<string, boolean>): Promise<void
  */
 async function passTime(m: Monitor, ms: number, observer: 'back' | 'quiet' | 'none' = 'back'): Promise<void> {
   m.world.quiet = observer === 'quiet';
-  m.world.resumeAt = (await env.currentTimeMs()) + ms;
+  m.world.resumeAt = (await ts.env.currentTimeMs()) + ms;
   m.world.changed();
-  await env.sleep(ms);
-  if (observer === 'back') await until(() => m.world.listening > 0, 'the observer to be back');
+  await ts.env.sleep(ms);
+  if (observer === 'back') await waitFor(() => m.world.listening > 0, 'the observer to be back');
 }
 
 const monitors: Monitor[] = [];
@@ -363,7 +317,7 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
     await report(m, { 'http:web': false });
     await passTime(m, 15_000);
     await report(m, { 'http:web': true });
-    await until(() => m.world.alerts().length === 2, 'the resolve');
+    await waitFor(() => m.world.alerts().length === 2, 'the resolve');
     expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/http:web/1`, `resolve ${m.workflowId}/http:web/1`]);
     expect(m.world.deliveries.at(-1)?.event).toMatchObject({
       summary: 'http:web recovered',
@@ -406,7 +360,7 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
     await passTime(m, 5 * HOUR, 'quiet');
     const runs = [...new Set(m.world.observations.map((o) => o.runId))];
     expect(runs.length).toBeGreaterThanOrEqual(3);
-    const first = await env.client.workflow.getHandle(m.workflowId, m.firstRunId).describe();
+    const first = await ts.env.client.workflow.getHandle(m.workflowId, m.firstRunId).describe();
     expect(first.status.name).toBe('CONTINUED_AS_NEW');
     // the latest run started with the state the previous one carried: it knows the target is down
     const latest = m.world.observations.filter((o) => o.runId === runs.at(-1));
@@ -433,7 +387,7 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
     expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/http:web/1`]);
 
     await m.handle.executeUpdate('setPaused', { args: [{ paused: true, reason: 'maintenance' }] });
-    await until(() => m.world.listening === 0, 'the observation to stop');
+    await waitFor(() => m.world.listening === 0, 'the observation to stop');
     expect((await m.status()).paused).toBe(true);
     const observationsBefore = m.world.observations.length;
     const alertsBefore = m.world.alerts().length;
@@ -446,7 +400,7 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
 
     m.world.set({ 'http:web': true });
     await m.handle.executeUpdate('setPaused', { args: [{ paused: false }] });
-    await until(() => m.world.alerts().at(-1)?.startsWith('resolve') ?? false, 'the resolve');
+    await waitFor(() => m.world.alerts().at(-1)?.startsWith('resolve') ?? false, 'the resolve');
     expect(m.world.alerts().at(-1)).toBe(`resolve ${m.workflowId}/http:web/1`);
     expect((await m.status()).paused).toBe(false);
     expect((await m.target('http:api'))?.state).toBe('pending');
@@ -460,7 +414,7 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
       args: [{ targets: [http('web')] }],
     });
     expect(left).toBe(1);
-    await until(() => m.world.alerts().length === 2, 'the resolve');
+    await waitFor(() => m.world.alerts().length === 2, 'the resolve');
     expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/http:web/1`, `resolve ${m.workflowId}/http:web/1`]);
     expect(m.world.deliveries.at(-1)?.event.details).toMatchObject({ message: 'no longer monitored' });
     expect(m.world.observations.at(-1)?.input.targets.map(keyOf)).toEqual(['http:api']);

@@ -28,6 +28,27 @@ export interface TimeSkippingWorkerOptions {
   activities: () => object;
 }
 
+/** How many times {@link startTimeSkippingServer} tries to start the server. */
+const SERVER_START_ATTEMPTS = 3;
+
+/**
+ * Starts the time-skipping test server (the toolchain's wrapper around Temporal's Java test server). The SDK waits
+ * only 5 s for it to listen, which a JVM starting beside other test files on two cores can miss: a start that
+ * timed out is tried again (the second JVM starts faster, its classes in the page cache).
+ */
+export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const toolchain = await ensureToolchain({ only: ['temporalTestServer'] });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: toolchain.temporalTestServer } },
+      });
+    } catch (err) {
+      if (attempt >= SERVER_START_ATTEMPTS || !/did not start within/.test(String(err))) throw err;
+    }
+  }
+}
+
 /**
  * Registers a `beforeAll` that starts the time-skipping test server (with our search attributes, which it does not
  * have) and a worker of the workflows on `taskQueue`, and an `afterAll` that stops both. The worker's log is kept to
@@ -42,10 +63,7 @@ export function useTimeSkippingWorker(options: TimeSkippingWorkerOptions): TimeS
     } catch {
       // already installed in this process
     }
-    const toolchain = await ensureToolchain({ only: ['temporalTestServer'] });
-    t.env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: toolchain.temporalTestServer } },
-    });
+    t.env = await startTimeSkippingServer();
     await t.env.connection.operatorService.addSearchAttributes({
       namespace: t.env.namespace ?? 'default',
       searchAttributes: Object.fromEntries(
