@@ -270,6 +270,30 @@ describe('deployManifests saga (time-skipping server, scripted activities)', () 
     expect(s.calls.some((c) => c.name === 'compensateObjects')).toBe(false);
   });
 
+  it('failed health when nothing needed writing reports failed, nothing written, nothing compensated', async () => {
+    const s = script({
+      plans: [
+        { cluster: 'local', entries: [entry(CM, 'unchanged'), entry(WEB, 'unchanged'), entry(NEW, 'unchanged')] },
+      ],
+      health: (input) => ({
+        outcome: 'Failed',
+        objects: input.objects.map((o) => ({
+          subject: o.subject,
+          status: o.subject === WEB ? 'Failed' : 'Current',
+          reason: 'CrashLoopBackOff',
+          message: 'pod web-1: container web CrashLoopBackOff',
+        })),
+        message: `${WEB}: CrashLoopBackOff`,
+      }),
+    });
+    const report = await deploy(s);
+    expect(report.outcome).toBe('failed');
+    expect(report.failure?.type).toBe('RolloutFailed');
+    expect(report.message).toMatch(/CrashLoopBackOff.*; nothing was written$/);
+    expect(report.left).toBeUndefined();
+    expect(s.calls.map((c) => c.name)).toEqual(['planDeploy', 'waitForHealth']);
+  });
+
   it('a failure before any write fails the run with the cause and compensates nothing', async () => {
     const s = script({ apply: conflictOn(WEB, []) });
     s.plans = [
