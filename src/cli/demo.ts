@@ -10,7 +10,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
 import pc from 'picocolors';
 import { parseAllDocuments, stringify } from 'yaml';
 import { createKubeWorkflowsClient } from '../client/index.js';
@@ -102,10 +101,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     } catch {
       // a runtime is already installed in this process (the demo run from a test)
     }
-    const connection = await NativeConnection.connect({ address: info.temporalAddress });
-    // Bundle the workflow code from this install's sources: never a stale prebuilt bundle.
-    kw = await createKubeWorker({ config, connection, workflowsFromSource: true });
-    running = kw.worker.run().finally(() => connection.close());
+    // Bundle the workflow code from this install's sources: never a stale prebuilt bundle. The worker opens its
+    // connection from the configuration (connectTemporal, the options every command builds) and closes it in close().
+    kw = await createKubeWorker({ config, workflowsFromSource: true });
+    running = kw.worker.run();
     const client = await createKubeWorkflowsClient({
       address: info.temporalAddress,
       namespace: info.temporalNamespace,
