@@ -40,6 +40,23 @@ const ClusterEntry = z.union([
   z.strictObject({ inCluster: z.literal(true) }),
 ]);
 
+/** Environment variable naming this worker's Worker Deployment (overrides `worker.deployment.name`). */
+export const DEPLOYMENT_NAME_ENV = 'KUBE_WORKFLOWS_DEPLOYMENT_NAME';
+/** Environment variable with this worker's build id (overrides `worker.deployment.buildId`). */
+export const BUILD_ID_ENV = 'KUBE_WORKFLOWS_BUILD_ID';
+
+// Conservative: no '.' or ':' in a deployment name, since the server writes a version as `name.buildId` (API) and
+// `name:buildId` (the TemporalWorkerDeploymentVersion search attribute); no blanks in either.
+const DeploymentName = z
+  .string()
+  .regex(/^[A-Za-z0-9][-A-Za-z0-9_]{0,254}$/, 'letters, digits, "-" and "_" (at most 255), e.g. kube-workflows');
+const BuildId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][-A-Za-z0-9_.+]{0,254}$/,
+    'letters, digits, "-", "_", "." and "+" (at most 255), e.g. 1.4.0 or a git commit',
+  );
+
 /** The configuration file's schema (every key optional; environment fills in). */
 export const WorkerConfigFile = z.strictObject({
   temporal: z
@@ -110,6 +127,8 @@ export const WorkerConfigFile = z.strictObject({
         .optional(),
       logFormat: z.enum(['json', 'text']).optional(),
       logLevel: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).optional(),
+      /** Worker Versioning: this build's deployment name and build id (README "Upgrading workers"). */
+      deployment: z.strictObject({ name: DeploymentName.optional(), buildId: BuildId.optional() }).optional(),
     })
     .optional(),
   /** Payload encryption keys (see `src/codec`); `KUBE_WORKFLOWS_ENCRYPTION_KEYS` / `_KEY_ID` override. */
@@ -145,9 +164,23 @@ export interface WorkerConfig {
     metricsBindAddress?: string | undefined;
     logFormat: 'json' | 'text';
     logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+    /**
+     * Worker Versioning: the Worker Deployment this worker belongs to and its build id. Absent (the default):
+     * unversioned, every worker on the task queue takes every task. Present: the worker polls as that version;
+     * deploys, scales and locks stay on the build they started on, monitors move to the current build.
+     */
+    deployment?: WorkerDeploymentSetting | undefined;
   };
   /** Payload encryption; absent when off. Search attributes are never encrypted. */
   encryption?: EncryptionConfig | undefined;
+}
+
+/** This worker's version in a Worker Deployment: `deploymentName` plus `buildId` (a release number, a commit). */
+export interface WorkerDeploymentSetting {
+  /** The Worker Deployment (one per worker fleet and task queue set), e.g. `kube-workflows`. */
+  name: string;
+  /** This build's id; a new id for every change of workflow code. */
+  buildId: string;
 }
 
 /** Start-up configuration error: says which variable or key and what was expected. */
@@ -178,6 +211,8 @@ export const WORKER_ENV_VARS = [
   'KUBE_WORKFLOWS_LOG_LEVEL',
   ENCRYPTION_KEYS_ENV,
   ENCRYPTION_KEY_ID_ENV,
+  DEPLOYMENT_NAME_ENV,
+  BUILD_ID_ENV,
 ] as const;
 
 const EnvSchema = z.object({
@@ -213,6 +248,8 @@ const EnvSchema = z.object({
   KUBE_WORKFLOWS_LOG_LEVEL: z
     .enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'], { error: 'expected TRACE, DEBUG, INFO, WARN or ERROR' })
     .optional(),
+  [DEPLOYMENT_NAME_ENV]: DeploymentName.optional(),
+  [BUILD_ID_ENV]: BuildId.optional(),
 });
 
 /**
@@ -286,6 +323,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   if (!tlsFromEnv && fileTls && !!fileTls.certFile !== !!fileTls.keyFile) {
     throw new ConfigError(`${path}: temporal.tls.certFile and temporal.tls.keyFile must be set together`);
   }
+  const deployment = workerDeployment(vars, file, path);
   let encryption: EncryptionConfig | undefined;
   try {
     encryption = resolveEncryptionConfig(file.encryption, env, path ? `${path}: encryption` : 'encryption');
@@ -344,7 +382,29 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       metricsBindAddress: vars.KUBE_WORKFLOWS_RUNTIME_METRICS ?? file.worker?.metricsBindAddress,
       logFormat: vars.KUBE_WORKFLOWS_LOG_FORMAT ?? file.worker?.logFormat ?? 'json',
       logLevel: vars.KUBE_WORKFLOWS_LOG_LEVEL ?? file.worker?.logLevel ?? 'INFO',
+      ...(deployment ? { deployment } : {}),
     },
     ...(encryption ? { encryption } : {}),
   };
+}
+
+/**
+ * The worker's deployment version: each field from its environment variable, else from `worker.deployment`; both
+ * or neither (neither: versioning off).
+ */
+function workerDeployment(
+  vars: { [DEPLOYMENT_NAME_ENV]?: string | undefined; [BUILD_ID_ENV]?: string | undefined },
+  file: WorkerConfigFile,
+  path: string | undefined,
+): WorkerDeploymentSetting | undefined {
+  const name = vars[DEPLOYMENT_NAME_ENV] ?? file.worker?.deployment?.name;
+  const buildId = vars[BUILD_ID_ENV] ?? file.worker?.deployment?.buildId;
+  if (name === undefined && buildId === undefined) return undefined;
+  if (name !== undefined && buildId !== undefined) return { name, buildId };
+  const [missingEnv, missingKey] =
+    name === undefined ? [DEPLOYMENT_NAME_ENV, 'worker.deployment.name'] : [BUILD_ID_ENV, 'worker.deployment.buildId'];
+  throw new ConfigError(
+    `Worker Versioning needs both a deployment name and a build id: set ${missingEnv}` +
+      (path ? ` or ${missingKey} in ${path}` : ` (or ${missingKey} in the KUBE_WORKFLOWS_CONFIG file)`),
+  );
 }

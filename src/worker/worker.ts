@@ -4,7 +4,7 @@
  * @module
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createDataConverter, workflowCodeWithFailureConverter } from '../codec/index.js';
 import { createAlertChannels } from '../alerts/index.js';
@@ -107,6 +107,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     // they list: send them at least every second (the default waits up to 80% of the heartbeat timeout, 16 s),
     // so a worker that dies loses at most a second of confirmations.
     maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    ...workerDeploymentOptions(config.worker.deployment),
   });
   built.worker = worker;
   return {
@@ -116,6 +117,23 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
       for (const gw of gateways.values()) gw.close();
       await clientConnection.close();
       if (ownConnection) await connection.close();
+    },
+  };
+}
+
+/**
+ * Worker Versioning options for a configured deployment version (none when versioning is off). Workflows without
+ * their own `versioningBehavior` are PINNED: a run finishes on the build it started on.
+ */
+export function workerDeploymentOptions(
+  deployment: WorkerConfig['worker']['deployment'],
+): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  if (!deployment) return {};
+  return {
+    workerDeploymentOptions: {
+      useWorkerVersioning: true,
+      version: { deploymentName: deployment.name, buildId: deployment.buildId },
+      defaultVersioningBehavior: 'PINNED',
     },
   };
 }
@@ -164,6 +182,9 @@ export async function runWorker(
   log(
     `worker polling task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (namespace ${config.temporal.namespace}); ` +
       `clusters: ${[...kw.gateways.keys()].join(', ')} (default ${config.clusters.default}); ` +
+      (config.worker.deployment
+        ? `worker deployment "${config.worker.deployment.name}" build "${config.worker.deployment.buildId}"; `
+        : '') +
       (config.encryption
         ? `payloads encrypted with key id "${config.encryption.encryptWith}"`
         : config.policy.allowPlaintextSecrets

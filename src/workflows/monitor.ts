@@ -29,6 +29,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
@@ -132,6 +133,7 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     }
   }
 }
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, monitorHealth); // changes build mid-run: keep it replay-safe
 
 /** Parses the input, or fails the workflow (not retried) saying which field is wrong. */
 function validInput(rawInput: MonitorHealthInput): MonitorConfig {

@@ -16,6 +16,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  setWorkflowOptions,
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
@@ -54,6 +55,7 @@ export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<Scale
   if (!input.wait) return run.reportUnwaited();
   return run.waitAndReport(); // Current at the new count, failing fast on pod failures
 }
+setWorkflowOptions({ versioningBehavior: 'PINNED' }, scaleWorkload); // runs finish on the build they started on
 
 /** A scale's input after defaults. */
 type ScaleWorkloadOptions = z.output<typeof ScaleWorkloadInput>;
