@@ -1,6 +1,6 @@
 /**
  * Integration-test global setup: builds the toolchain when needed, starts ONE local stack for the whole run
- * (unique name and folder, free ports), bundles the workflow code once from source, and tears the stack down at
+ * (unique name and folder, free ports; three clusters `local`, `local-2`, `local-3`, see harness `clusters: true`), bundles the workflow code once from source, and tears the stack down at
  * the end even when tests fail. If the stack cannot start, the run fails loudly: integration tests are never
  * skipped.
  */
@@ -58,14 +58,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = Date.now();
   let stack: StackInfo;
   try {
-    stack = await startStack({ dir, name: `kwf-test-${process.pid}`, nodes: 3, onProgress: log });
+    // three clusters (local, local-2, local-3) for the fleet tests; the others use `local` only
+    stack = await startStack({ dir, name: `kwf-test-${process.pid}`, nodes: 3, clusters: 3, onProgress: log });
   } catch (err) {
     await stopStack({ dir, purge: true }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`the local stack did not start, so integration tests cannot run: ${(err as Error).message}`);
   }
   log(
-    `stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, UI ${stack.temporalUiUrl}, kubeconfig ${stack.kubeconfig}`,
+    `stack up in ${((Date.now() - started) / 1000).toFixed(1)}s: Temporal ${stack.temporalAddress}, UI ${stack.temporalUiUrl}, ` +
+      `kubeconfig ${stack.kubeconfig}, clusters ${stack.clusters.map((c) => `${c.name} ${c.apiServerUrl}`).join(', ')}`,
   );
   const { code } = await bundleWorkflowCode({ workflowsPath: workflowsPath(), logger: quietLogger });
   const workflowBundlePath = join(dir, 'workflow-bundle.js');

@@ -13,11 +13,12 @@
  * @module
  */
 
-import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { pollUntil, runCommand, tailLines } from './process.js';
 import { clusterDirOf, readText, writeFileAtomic } from './state.js';
-import type { ClusterPorts, Progress, StackState } from './state.js';
+import type { ClusterPorts, Progress } from './state.js';
+import type { ClusterRecord } from './clusters.js';
 import type { Toolchain } from './toolchain.js';
 
 const CLUSTER_CREATE_TIMEOUT_MS = 180_000;
@@ -49,9 +50,11 @@ export function kwokctlEnv(kwokWorkdir: string, kubeconfig: string, binDir?: str
 function kwokCreateEnv(toolchain: Toolchain, dir: string, kwokWorkdir: string, kubeconfig: string): NodeJS.ProcessEnv {
   const binDir = join(dir, 'bin');
   mkdirSync(binDir, { recursive: true });
+  // Clusters created at once each make the link: a fresh name renamed over the link is atomic, so none sees it missing.
   const link = join(binDir, 'kubectl');
-  rmSync(link, { force: true });
-  symlinkSync(toolchain.kubectl, link);
+  const fresh = `${link}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  symlinkSync(toolchain.kubectl, fresh);
+  renameSync(fresh, link);
   return {
     ...kwokctlEnv(kwokWorkdir, kubeconfig, binDir),
     KWOK_RUNTIME: 'binary',
@@ -160,23 +163,26 @@ function summarizeKwokLog(output: string): string {
 }
 
 /**
- * Creates the cluster `state` describes (writing `kwokctl.yaml` first), scales it to `state.nodes` nodes and waits
+ * Creates one cluster of the stack (writing its kwokctl configuration first), scales it to `nodes` nodes and waits
  * until they are Ready. `recordPids` receives the control-plane pids as soon as `create cluster` returned, also when
- * it failed, so that a stop finds what it started.
+ * it failed, so that a stop finds what it started. Several clusters of one stack may be created at once: each has
+ * its own workdir, ports, configuration and log.
  */
 export async function createCluster(
   toolchain: Toolchain,
-  state: StackState,
+  stack: { readonly dir: string; readonly nodes: number },
+  cluster: ClusterRecord,
   progress: Progress,
   signal: AbortSignal | undefined,
   recordPids: (pids: Record<string, number>) => void,
 ): Promise<void> {
-  const { dir, clusterName, kwokWorkdir, kubeconfig, nodes } = state;
-  const clusterDir = clusterDirOf(state);
+  const { dir, nodes } = stack;
+  const { kwokName: clusterName, kwokWorkdir, kubeconfig } = cluster;
+  const clusterDir = clusterDirOf({ kwokWorkdir, clusterName });
   const env = kwokCreateEnv(toolchain, dir, kwokWorkdir, kubeconfig);
-  const configFile = join(dir, 'kwokctl.yaml');
-  const logFile = join(dir, 'kwokctl.log');
-  writeFileAtomic(configFile, kwokctlConfig(toolchain, state.clusterPorts));
+  const configFile = cluster.kwokctlConfigFile;
+  const logFile = cluster.kwokctlLogFile;
+  writeFileAtomic(configFile, kwokctlConfig(toolchain, cluster.clusterPorts));
   mkdirSync(kwokWorkdir, { recursive: true });
 
   progress(`creating cluster ${clusterName} (kwokctl, binary runtime)`);
@@ -226,13 +232,37 @@ export async function createCluster(
     signal,
   );
 
+  await waitForNodesReady(toolchain.kubectl, kubeconfig, nodes, { env, signal, logsDir: join(clusterDir, 'logs') });
+  progress(`cluster ${clusterName}: ${nodes} nodes Ready`);
+}
+
+/** Options of {@link waitForNodesReady}. */
+export interface WaitForNodesReadyOptions {
+  /** kubectl's environment (default this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Aborting stops waiting. */
+  readonly signal?: AbortSignal | undefined;
+  /** Give up after this many milliseconds (default 90 s). */
+  readonly timeoutMs?: number;
+  /** Named in the error, where to look. */
+  readonly logsDir?: string;
+}
+
+/** Waits until at least `nodes` nodes of the cluster `kubeconfig` reaches are Ready; throws with the last state seen. */
+export async function waitForNodesReady(
+  kubectl: string,
+  kubeconfig: string,
+  nodes: number,
+  options: WaitForNodesReadyOptions = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? NODES_READY_TIMEOUT_MS;
   let last = '';
   const ready = await pollUntil(
     async () => {
       const r = await runCommand(
-        toolchain.kubectl,
+        kubectl,
         ['--kubeconfig', kubeconfig, 'get', 'nodes', '-o', 'json', '--request-timeout=5s'],
-        { env, timeoutMs: 10_000, signal },
+        { ...(options.env ? { env: options.env } : {}), timeoutMs: 10_000, signal: options.signal },
       );
       if (r.code !== 0) {
         last = r.stderr.trim();
@@ -242,16 +272,16 @@ export async function createCluster(
       last = `${count}/${nodes} nodes Ready`;
       return count >= nodes;
     },
-    NODES_READY_TIMEOUT_MS,
+    timeoutMs,
     250,
-    signal,
+    options.signal,
   );
   if (!ready) {
     throw new Error(
-      `the cluster's nodes did not become Ready within ${NODES_READY_TIMEOUT_MS / 1000}s (last: ${last}). See ${join(clusterDir, 'logs')}`,
+      `the nodes of ${kubeconfig} did not become Ready within ${timeoutMs / 1000}s (last: ${last})` +
+        (options.logsDir ? `. See ${options.logsDir}` : ''),
     );
   }
-  progress(`${nodes} nodes Ready`);
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * `kube-workflows/dev`: the local stack (Temporal dev server + a KWOK-simulated Kubernetes cluster with a real
- * control plane) used by `kube-workflows dev up|status|down`, the demo and the integration tests, and the
+ * `kube-workflows/dev`: the local stack (Temporal dev server + one or more KWOK-simulated Kubernetes clusters, each
+ * with a real control plane) used by `kube-workflows dev up|status|down`, the demo and the integration tests, and the
  * toolchain that provides its binaries. Node builtins only.
  *
  * ```ts
@@ -8,13 +8,29 @@
  * await withStack(async (info) => {
  *   // info.temporalAddress, info.kubeconfig, ...
  * }, { dir: '/tmp/my-stack', nodes: 3 });
+ *
+ * // three independent clusters: local, local-2, local-3 (info.clusters, info.workerConfigFile)
+ * const info = await startStack({ dir: '/tmp/fleet', clusters: 3 });
+ * await stopCluster(info, 'local-2'); // unreachable now
+ * await startCluster(info, 'local-2'); // back, with its data
  * ```
  * @module
  */
 
 export {
+  clusterLabelsOf,
+  clusterNameOf,
+  CLUSTERS_CONFIG_FILE,
+  clustersWorkerConfig,
+  combinedKubeconfig,
   controlPlanePids,
   defaultStackDir,
+  FIRST_CLUSTER_NAME,
+  KUBECONFIG_ALL_FILE,
+  MAX_STACK_CLUSTERS,
+  parseKwokKubeconfig,
+  startCluster,
+  stopCluster,
   findStackProcesses,
   killControlPlaneComponent,
   restartApiServer,
@@ -31,7 +47,14 @@ export {
   withStack,
 } from './stack.js';
 export type {
+  ClusterOption,
+  ClusterPorts,
   ControlPlaneComponent,
+  ExtraClusterState,
+  KubeconfigCluster,
+  StackCluster,
+  StartClusterOptions,
+  StopClusterOptions,
   RestartApiServerOptions,
   RestartApiServerResult,
   RestartTemporalOptions,

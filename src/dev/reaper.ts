@@ -1,6 +1,6 @@
 /**
- * Stopping a stack and everything it left behind: {@link teardownStack} stops the Temporal server and deletes the
- * cluster(s) in a stack folder, then sweeps /proc for stray processes of that folder and removes the state files.
+ * Stopping a stack and everything it left behind: {@link teardownStack} stops the Temporal server and deletes every
+ * cluster in a stack folder (in parallel), then sweeps /proc for stray processes of that folder and removes the state files.
  *
  * Contract: only processes that are provably the stack's are signalled: a recorded pid only while its command line
  * still matches what was started ({@link aliveAndOurs}; pids get reused), and in the /proc sweep only processes
@@ -15,6 +15,7 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { isAlive, processCmdline, processExe, sendSignal, waitForExit } from './process.js';
 import { deleteCluster, readClusterPids } from './cluster.js';
+import { clusterRecords, CLUSTERS_CONFIG_FILE, KUBECONFIG_ALL_FILE } from './clusters.js';
 import { clusterDirOf, ENV_FILE, STATE_FILE } from './state.js';
 import type { Progress, StackState } from './state.js';
 import { temporalMarker } from './temporal.js';
@@ -53,9 +54,7 @@ export async function teardownStack(
   progress: Progress,
   purge: boolean,
 ): Promise<void> {
-  const kwokWorkdir = state?.kwokWorkdir ?? join(dir, 'kwok');
-  const clusters = listDirs(join(kwokWorkdir, 'clusters'));
-  if (state && !clusters.includes(state.clusterName)) clusters.push(state.clusterName);
+  const clusters = clustersToDelete(dir, state);
   const hasAnything = state !== undefined || clusters.length > 0;
   if (hasAnything) progress(`stopping the stack in ${dir}`);
 
@@ -79,39 +78,9 @@ export async function teardownStack(
     progress('Temporal stopped');
   }
 
-  // 2. The cluster(s): kwokctl delete, then whatever survived it.
+  // 2. The clusters, all at once: kwokctl delete, then whatever survived it.
   const kwokctl = state?.binaries.kwokctl ?? safeResolveKwokctl();
-  for (const clusterName of clusters) {
-    const clusterDir = clusterDirOf({ kwokWorkdir, clusterName });
-    const pids = Object.values({
-      ...(state?.clusterName === clusterName ? state.clusterPids : {}),
-      ...readClusterPids(clusterDir),
-    });
-    // Checked before the delete: a process that is exiting has an empty command line and could not be recognised.
-    const ours = [...new Set(pids)].filter((p) => aliveAndOurs(p, clusterDir));
-    if (kwokctl && existsSync(kwokctl)) {
-      try {
-        await deleteCluster(kwokctl, kwokWorkdir, clusterName, join(dir, 'kwokctl.log'));
-      } catch (err) {
-        progress(
-          `kwokctl delete cluster failed, killing the processes instead: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-        );
-      }
-    }
-    // kwokctl has signalled them; wait until they are really gone, insisting when they take too long.
-    let left = await waitForExit(ours, STOP_GRACE_MS / 2);
-    if (left.length > 0) {
-      left.forEach((p) => sendSignal(p, 'SIGTERM'));
-      left = await waitForExit(left, STOP_GRACE_MS / 2);
-    }
-    if (left.length > 0) {
-      progress(`killing control-plane processes that ignored SIGTERM: ${left.join(', ')}`);
-      left.forEach((p) => sendSignal(p, 'SIGKILL'));
-      await waitForExit(left, 5000);
-    }
-    rmSync(clusterDir, { recursive: true, force: true });
-    if (hasAnything) progress(`cluster ${clusterName} deleted`);
-  }
+  await Promise.all(clusters.map((c) => deleteOneCluster(c, kwokctl, progress, hasAnything)));
 
   // 3. Safety net: any process running one of the stack's executables with this stack's folder in its arguments.
   const strays = findStackProcesses(dir);
@@ -121,14 +90,96 @@ export async function teardownStack(
     await waitForExit(strays, 5000);
   }
 
-  for (const f of [STATE_FILE, ENV_FILE, 'kwokctl.yaml']) rmSync(join(dir, f), { force: true });
+  const generated = [STATE_FILE, ENV_FILE, KUBECONFIG_ALL_FILE, CLUSTERS_CONFIG_FILE];
+  for (const f of [...generated, ...listEntries(dir, /^kwokctl(-\d+)?\.yaml$/)]) rmSync(join(dir, f), { force: true });
   rmSync(join(dir, 'bin'), { recursive: true, force: true });
   if (purge) {
-    for (const f of ['temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.log', 'kwokctl.log'])
+    for (const f of ['temporal.db', 'temporal.db-wal', 'temporal.db-shm', 'temporal.log'])
       rmSync(join(dir, f), { force: true });
-    rmSync(kwokWorkdir, { recursive: true, force: true });
+    for (const f of listEntries(dir, /^kwokctl(-\d+)?\.log$/)) rmSync(join(dir, f), { force: true });
+    for (const w of kwokWorkdirs(dir, state)) rmSync(w, { recursive: true, force: true });
   }
   if (hasAnything) progress('stack stopped');
+}
+
+/** A kwok cluster a teardown deletes: where it lives, the pids recorded for it, and where kwokctl logs. */
+interface ClusterToDelete {
+  readonly kwokWorkdir: string;
+  readonly kwokName: string;
+  readonly recordedPids: readonly number[];
+  readonly logFile: string;
+}
+
+/**
+ * Every cluster of the stack in `dir`: those `state` records (all its clusters) and any other cluster folder found
+ * in the stack's kwok workdirs (`kwok/`, `kwok-<i>/`), left by a start that crashed before it recorded them.
+ */
+function clustersToDelete(dir: string, state: StackState | undefined): ClusterToDelete[] {
+  const out = new Map<string, ClusterToDelete>();
+  for (const r of state ? clusterRecords(state) : []) {
+    out.set(join(r.kwokWorkdir, 'clusters', r.kwokName), {
+      kwokWorkdir: r.kwokWorkdir,
+      kwokName: r.kwokName,
+      recordedPids: Object.values(r.clusterPids),
+      logFile: r.kwokctlLogFile,
+    });
+  }
+  for (const kwokWorkdir of kwokWorkdirs(dir, state)) {
+    const index = /kwok-(\d+)$/.exec(kwokWorkdir)?.[1];
+    for (const kwokName of listDirs(join(kwokWorkdir, 'clusters'))) {
+      const key = join(kwokWorkdir, 'clusters', kwokName);
+      if (!out.has(key)) {
+        const logFile = join(dir, index ? `kwokctl-${index}.log` : 'kwokctl.log');
+        out.set(key, { kwokWorkdir, kwokName, recordedPids: [], logFile });
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+/** The kwok workdirs of the stack in `dir`: `kwok/` and `kwok-<i>/` on disk, and those `state` records. */
+function kwokWorkdirs(dir: string, state: StackState | undefined): string[] {
+  const onDisk = listDirs(dir)
+    .filter((d) => /^kwok(-\d+)?$/.test(d))
+    .map((d) => join(dir, d));
+  const recorded = state ? clusterRecords(state).map((r) => r.kwokWorkdir) : [join(dir, 'kwok')];
+  return [...new Set([...recorded, ...onDisk])];
+}
+
+/** `kwokctl delete cluster`, then SIGTERM and SIGKILL for whatever of the cluster survived it; removes its folder. */
+async function deleteOneCluster(
+  cluster: ClusterToDelete,
+  kwokctl: string | undefined,
+  progress: Progress,
+  report: boolean,
+): Promise<void> {
+  const { kwokWorkdir, kwokName } = cluster;
+  const clusterDir = clusterDirOf({ kwokWorkdir, clusterName: kwokName });
+  const pids = [...cluster.recordedPids, ...Object.values(readClusterPids(clusterDir))];
+  // Checked before the delete: a process that is exiting has an empty command line and could not be recognised.
+  const ours = [...new Set(pids)].filter((p) => aliveAndOurs(p, clusterDir));
+  if (kwokctl && existsSync(kwokctl)) {
+    try {
+      await deleteCluster(kwokctl, kwokWorkdir, kwokName, cluster.logFile);
+    } catch (err) {
+      progress(
+        `kwokctl delete cluster ${kwokName} failed, killing the processes instead: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+      );
+    }
+  }
+  // kwokctl has signalled them; wait until they are really gone, insisting when they take too long.
+  let left = await waitForExit(ours, STOP_GRACE_MS / 2);
+  if (left.length > 0) {
+    left.forEach((p) => sendSignal(p, 'SIGTERM'));
+    left = await waitForExit(left, STOP_GRACE_MS / 2);
+  }
+  if (left.length > 0) {
+    progress(`killing control-plane processes of ${kwokName} that ignored SIGTERM: ${left.join(', ')}`);
+    left.forEach((p) => sendSignal(p, 'SIGKILL'));
+    await waitForExit(left, 5000);
+  }
+  rmSync(clusterDir, { recursive: true, force: true });
+  if (report) progress(`cluster ${kwokName} deleted`);
 }
 
 /**
@@ -173,6 +224,14 @@ function listDirs(dir: string): string[] {
     return readdirSync(dir, { withFileTypes: true })
       .filter((d) => d.isDirectory())
       .map((d) => d.name);
+  } catch {
+    return [];
+  }
+}
+
+function listEntries(dir: string, pattern: RegExp): string[] {
+  try {
+    return readdirSync(dir).filter((f) => pattern.test(f));
   } catch {
     return [];
   }

@@ -8,8 +8,9 @@
  * |---|---|
  * | `state.ts` | the stack folder: `stack.json`, `stack.env`, the lock, {@link StackInfo} |
  * | `temporal.ts` | launching, waiting for and restarting the Temporal dev server |
- * | `cluster.ts` | creating and deleting the kwok cluster (kwokctl configuration, nodes Ready, pid files) |
- * | `control-plane.ts` | killing and restarting control-plane components of a running cluster (tests) |
+ * | `cluster.ts` | creating and deleting a kwok cluster (kwokctl configuration, nodes Ready, pid files) |
+ * | `clusters.ts` | the stack's clusters as one list: names, labels, combined kubeconfig, `clusters.json` |
+ * | `control-plane.ts` | killing and restarting control-plane components of a running cluster, stopping and starting one cluster (tests) |
  * | `reaper.ts` | stopping a stack and sweeping what it left behind |
  *
  * Contract: starting is idempotent and serialised per folder; a failed or aborted start stops what it had started
@@ -23,6 +24,14 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createCluster, readClusterPids } from './cluster.js';
+import {
+  clusterRecords,
+  extraClusterState,
+  MAX_STACK_CLUSTERS,
+  stackInfoFromState,
+  withClusterPids,
+  writeClusterFiles,
+} from './clusters.js';
 import { abortError, freePorts } from './process.js';
 import { aliveAndOurs, teardownStack } from './reaper.js';
 import {
@@ -32,7 +41,6 @@ import {
   progressReporter,
   readStackState,
   stackEnvLines,
-  stackInfoFromState,
   withLock,
   writeFileAtomic,
   writeState,
@@ -42,16 +50,47 @@ import { openWorkflowIds, spawnTemporal, temporalAnswers, temporalMarker, waitFo
 import { ensureToolchain, STACK_BINARIES } from './toolchain.js';
 
 export { kwokctlConfig } from './cluster.js';
-export { controlPlanePids, killControlPlaneComponent, restartApiServer, startControlPlane } from './control-plane.js';
+export {
+  clusterLabelsOf,
+  clusterNameOf,
+  CLUSTERS_CONFIG_FILE,
+  combinedKubeconfig,
+  clustersWorkerConfig,
+  FIRST_CLUSTER_NAME,
+  KUBECONFIG_ALL_FILE,
+  MAX_STACK_CLUSTERS,
+  parseKwokKubeconfig,
+  stackInfoFromState,
+} from './clusters.js';
+export type { KubeconfigCluster } from './clusters.js';
+export {
+  controlPlanePids,
+  killControlPlaneComponent,
+  restartApiServer,
+  startCluster,
+  startControlPlane,
+  stopCluster,
+} from './control-plane.js';
 export type {
+  ClusterOption,
   ControlPlaneComponent,
   RestartApiServerOptions,
   RestartApiServerResult,
+  StartClusterOptions,
+  StopClusterOptions,
   StartControlPlaneOptions,
 } from './control-plane.js';
 export { findStackProcesses } from './reaper.js';
-export { defaultStackDir, readStackState, stackEnvLines, stackInfoFromState, stackPids } from './state.js';
-export type { ClusterPorts, StackDirOptions, StackInfo, StackRef, StackState } from './state.js';
+export { defaultStackDir, readStackState, stackEnvLines, stackPids } from './state.js';
+export type {
+  ClusterPorts,
+  ExtraClusterState,
+  StackCluster,
+  StackDirOptions,
+  StackInfo,
+  StackRef,
+  StackState,
+} from './state.js';
 export { restartTemporal } from './temporal.js';
 export type { RestartTemporalOptions } from './temporal.js';
 
@@ -61,8 +100,14 @@ export interface StartStackOptions {
   readonly dir?: string;
   /** Stack and cluster name (default `kube-workflows`; lowercase letters, digits and dashes). */
   readonly name?: string;
-  /** Number of simulated nodes (default 3). */
+  /** Number of simulated nodes per cluster (default 3). */
   readonly nodes?: number;
+  /**
+   * Number of independent clusters, 1 to {@link MAX_STACK_CLUSTERS} (default 1). Cluster 1 is `local` (the fields
+   * of {@link StackInfo} describe it); the others are `local-2`, … with kwok names `<name>-2`, …, each with its own
+   * etcd, control plane, ports, workdir and audit log, started at the same time as cluster 1.
+   */
+  readonly clusters?: number;
   /** Receives one progress line per step (with elapsed seconds), plus toolchain build output if a build runs. */
   readonly onProgress?: (line: string) => void;
   /** Keep Temporal's state in `<dir>/temporal.db` (default true); false keeps it in memory. */
@@ -93,11 +138,12 @@ const DEFAULT_NODES = 3;
 /**
  * Starts the local stack in `dir`, or returns the running one's info when `dir` already holds a healthy stack
  * (state file present, its pids alive, Temporal answering), whatever name and node count it was started with:
- * starting is idempotent. A stale state (a crashed stack) is cleaned up first; Temporal's database is kept, so
+ * starting is idempotent. A running stack with fewer clusters than `clusters` asks for is not extended: the call
+ * rejects, telling to stop it first (`kube-workflows dev down`); one with more is returned as it is. A stale state (a crashed stack) is cleaned up first; Temporal's database is kept, so
  * workflow history survives a restart. Two processes starting the same `dir` at once are serialised by a lock file.
  *
- * Temporal and the cluster start in parallel (typically ~3-4 s in all with cached binaries; the first call may
- * build the toolchain, which takes many minutes). On any failure, whatever was started is stopped again and the
+ * Temporal and the clusters start in parallel (typically ~6 s in all for one cluster with cached binaries; the first
+ * call may build the toolchain, which takes many minutes). On any failure, whatever was started is stopped again and the
  * returned promise rejects with an Error saying which step failed, with the tail of the relevant log.
  */
 export async function startStack(options: StartStackOptions = {}): Promise<StackInfo> {
@@ -185,6 +231,7 @@ async function startStackInternal(options: StartStackOptions): Promise<{ info: S
   const dir = resolve(options.dir ?? defaultStackDir());
   const name = options.name ?? DEFAULT_NAME;
   const nodes = options.nodes ?? DEFAULT_NODES;
+  const clusters = options.clusters ?? 1;
   if (!/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/.test(name)) {
     throw new Error(
       `kube-workflows: invalid stack name ${JSON.stringify(name)} (lowercase letters, digits and dashes)`,
@@ -192,6 +239,11 @@ async function startStackInternal(options: StartStackOptions): Promise<{ info: S
   }
   if (!Number.isInteger(nodes) || nodes < 0 || nodes > 1000) {
     throw new Error(`kube-workflows: invalid node count ${String(nodes)} (an integer from 0 to 1000)`);
+  }
+  if (!Number.isInteger(clusters) || clusters < 1 || clusters > MAX_STACK_CLUSTERS) {
+    throw new Error(
+      `kube-workflows: invalid cluster count ${String(clusters)} (an integer from 1 to ${MAX_STACK_CLUSTERS})`,
+    );
   }
   const progress = progressReporter(options.onProgress);
   mkdirSync(dir, { recursive: true });
@@ -201,25 +253,36 @@ async function startStackInternal(options: StartStackOptions): Promise<{ info: S
       const existing = readStackState(dir);
       if (existing) {
         const info = existing.phase === 'ready' ? await checkRunning(existing) : undefined;
+        if (info && info.clusters.length < clusters) {
+          throw new Error(
+            `kube-workflows: the stack running in ${dir} has ${info.clusters.length} cluster(s), ${clusters} were ` +
+              'asked for; stop it first (kube-workflows dev down), then start it again with --clusters',
+          );
+        }
         if (info) {
-          progress(`stack ${info.name} already running in ${dir}`);
+          progress(`stack ${info.name} already running in ${dir} (${info.clusters.length} cluster(s))`);
           return { info, reused: true };
         }
         progress('found a stopped or broken stack: cleaning it up first');
       }
       // Also sweeps leftovers of a start that crashed before writing stack.json.
       await teardownStack(dir, existing, progress, false);
-      const info = await startFresh(dir, name, nodes, options, progress);
+      const info = await startFresh(dir, name, nodes, clusters, options, progress);
       return { info, reused: false };
     },
     options.signal,
   );
 }
 
+/** Ports the stack's processes listen on: Temporal's four, then six per cluster. */
+const TEMPORAL_PORTS = 4;
+const PORTS_PER_CLUSTER = 6;
+
 async function startFresh(
   dir: string,
   name: string,
   nodes: number,
+  clusterCount: number,
   options: StartStackOptions,
   progress: Progress,
 ): Promise<StackInfo> {
@@ -236,16 +299,19 @@ async function startFresh(
 
   // kwokctl's own port picker counts down from 32767 and only checks a port when it installs, so two clusters
   // created at the same time would get the same ports: give it random free ones instead.
-  const ports = await freePorts(10);
+  const ports = await freePorts(TEMPORAL_PORTS + PORTS_PER_CLUSTER * clusterCount);
   const port = (i: number): number => ports[i] ?? 0;
   const [grpcPort, uiPort, httpPort, metricsPort] = [port(0), port(1), port(2), port(3)];
-  const clusterPorts: ClusterPorts = {
-    kubeApiserver: port(4),
-    etcd: port(5),
-    etcdPeer: port(6),
-    kwokController: port(7),
-    kubeControllerManager: port(8),
-    kubeScheduler: port(9),
+  const clusterPortsOf = (index: number): ClusterPorts => {
+    const base = TEMPORAL_PORTS + PORTS_PER_CLUSTER * (index - 1);
+    return {
+      kubeApiserver: port(base),
+      etcd: port(base + 1),
+      etcdPeer: port(base + 2),
+      kwokController: port(base + 3),
+      kubeControllerManager: port(base + 4),
+      kubeScheduler: port(base + 5),
+    };
   };
   const kwokWorkdir = join(dir, 'kwok');
   const clusterDir = clusterDirOf({ kwokWorkdir, clusterName: name });
@@ -274,8 +340,15 @@ async function startFresh(
     kubeconfig,
     nodes,
     temporal: { pid: temporal.pid, grpcPort, uiPort, httpPort, metricsPort, ...(dbFile ? { dbFile } : {}) },
-    clusterPorts,
+    clusterPorts: clusterPortsOf(1),
     clusterPids: {},
+    ...(clusterCount > 1
+      ? {
+          extraClusters: Array.from({ length: clusterCount - 1 }, (_, i) =>
+            extraClusterState(dir, name, i + 2, clusterPortsOf(i + 2)),
+          ),
+        }
+      : {}),
     binaries: { temporal: toolchain.temporal, kwokctl: toolchain.kwokctl, kubectl: toolchain.kubectl },
     starterPid: process.pid,
     createdAt: new Date().toISOString(),
@@ -283,7 +356,7 @@ async function startFresh(
   writeState(dir, state);
 
   try {
-    // Both run at once; the first failure aborts the other, so a broken start fails fast.
+    // Temporal and every cluster start at once; the first failure aborts the others, so a broken start fails fast.
     const inner = new AbortController();
     const stepSignal = signal ? AbortSignal.any([signal, inner.signal]) : inner.signal;
     const failFast = (step: Promise<void>): Promise<void> =>
@@ -297,11 +370,13 @@ async function startFresh(
           progress(`Temporal answers at 127.0.0.1:${grpcPort}`),
         ),
       ),
-      failFast(
-        createCluster(toolchain, state, progress, stepSignal, (pids) => {
-          state = { ...state, clusterPids: pids };
-          writeState(dir, state);
-        }),
+      ...clusterRecords(state).map((cluster) =>
+        failFast(
+          createCluster(toolchain, { dir, nodes }, cluster, progress, stepSignal, (pids) => {
+            state = withClusterPids(state, cluster.index, pids);
+            writeState(dir, state);
+          }),
+        ),
       ),
     ]);
     const reasons = [
@@ -312,11 +387,17 @@ async function startFresh(
     const failures = reasons.map((r) => (r instanceof Error ? r.message : String(r)));
     if (failures.length > 0) throw new Error(failures.join('\n\n'));
     checkAbort();
-    state = { ...state, clusterPids: readClusterPids(clusterDir), phase: 'ready', readyAt: new Date().toISOString() };
+    for (const cluster of clusterRecords(state)) {
+      const pids = readClusterPids(clusterDirOf({ kwokWorkdir: cluster.kwokWorkdir, clusterName: cluster.kwokName }));
+      state = withClusterPids(state, cluster.index, pids);
+    }
+    state = { ...state, phase: 'ready', readyAt: new Date().toISOString() };
+    writeClusterFiles(state);
     writeState(dir, state);
     const info = stackInfoFromState(state);
     writeFileAtomic(join(dir, ENV_FILE), stackEnvLines(info).join('\n') + '\n');
-    progress(`stack ${name} ready: Temporal ${info.temporalAddress}, UI ${info.temporalUiUrl}, ${nodes} nodes`);
+    const clustersText = clusterCount > 1 ? `${clusterCount} clusters of ${nodes} nodes` : `${nodes} nodes`;
+    progress(`stack ${name} ready: Temporal ${info.temporalAddress}, UI ${info.temporalUiUrl}, ${clustersText}`);
     if (keptHistory) await warnAboutKeptRuns(toolchain.temporal, grpcPort, progress);
     return info;
   } catch (err) {
@@ -333,13 +414,18 @@ async function startFresh(
   }
 }
 
-/** The info of the stack `state` describes when its processes are alive and ours and Temporal answers. */
+/**
+ * The info of the stack `state` describes when its processes (Temporal and every cluster's control plane) are
+ * alive and ours and Temporal answers.
+ */
 async function checkRunning(state: StackState): Promise<StackInfo | undefined> {
   if (!aliveAndOurs(state.temporal.pid, ...temporalMarker(state))) return undefined;
-  const clusterDir = clusterDirOf(state);
-  const pids = { ...state.clusterPids, ...readClusterPids(clusterDir) };
-  if (Object.keys(pids).length === 0) return undefined;
-  if (!Object.values(pids).every((p) => aliveAndOurs(p, clusterDir))) return undefined;
+  for (const cluster of clusterRecords(state)) {
+    const clusterDir = clusterDirOf({ kwokWorkdir: cluster.kwokWorkdir, clusterName: cluster.kwokName });
+    const pids = { ...cluster.clusterPids, ...readClusterPids(clusterDir) };
+    if (Object.keys(pids).length === 0) return undefined;
+    if (!Object.values(pids).every((p) => aliveAndOurs(p, clusterDir))) return undefined;
+  }
   if (!existsSync(state.binaries.temporal)) return undefined;
   if (!(await temporalAnswers(state.binaries.temporal, state.temporal.grpcPort, 10_000))) return undefined;
   return stackInfoFromState(state);

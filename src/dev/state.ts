@@ -19,6 +19,8 @@
  * | `temporal.log`, `temporal.db` | Temporal dev server output and its SQLite database (src/dev/temporal.ts) |
  * | `kwokctl.yaml`, `kwokctl.log` | generated kwokctl configuration and kwokctl output (src/dev/cluster.ts) |
  * | `kwok/` | `KWOK_WORKDIR`: the cluster's folder `kwok/clusters/<name>/` (kubeconfig, pki, logs incl. the API server's `audit.log`, pid files) |
+ * | `kwok-<i>/`, `kwokctl-<i>.yaml`, `kwokctl-<i>.log` | the same for cluster `i` ≥ 2 of a multi-cluster stack (src/dev/clusters.ts) |
+ * | `kubeconfig-all.yaml`, `clusters.json` | one context per cluster, and the worker configuration listing them with their labels |
  * @module
  */
 
@@ -50,6 +52,55 @@ export interface StackInfo {
    * tools/kwok/audit-policy.yaml). Read it with test/support/audit.ts.
    */
   auditLogPath: string;
+  /**
+   * Every cluster of the stack, cluster 1 (the one the fields above describe, named `local`) first, then `local-2`,
+   * `local-3`, … when it was started with `clusters: N`. Each is reached through {@link kubeconfigAll} with the
+   * context named like the cluster.
+   */
+  clusters: StackCluster[];
+  /** The combined kubeconfig `<dir>/kubeconfig-all.yaml`: one context per cluster, named `local`, `local-2`, … */
+  kubeconfigAll: string;
+  /**
+   * The worker configuration file `<dir>/clusters.json` (for `KUBE_WORKFLOWS_CONFIG`) listing every cluster with
+   * its context and labels, default `local`.
+   */
+  workerConfigFile: string;
+}
+
+/** One cluster of a running stack, as {@link StackInfo.clusters} lists it. */
+export interface StackCluster {
+  /** kube-workflows name (workflows, worker configuration, context): `local`, `local-2`, … */
+  name: string;
+  /** The combined kubeconfig (`<dir>/kubeconfig-all.yaml`). */
+  kubeconfig: string;
+  /** Its context in that kubeconfig: the same as {@link name}. */
+  kubeContext: string;
+  /** The kwok cluster name: `<stack>` for `local`, `<stack>-<i>` for `local-<i>`. */
+  kwokName: string;
+  /** Its labels in the worker configuration: `env` (`staging` for `local`, else `prod`), `region: r<i>`, `stack: local`. */
+  labels: Record<string, string>;
+  /** Its kube-apiserver's audit log (see {@link StackInfo.auditLogPath}). */
+  auditLogPath: string;
+  /** Its kube-apiserver, `https://127.0.0.1:PORT`. */
+  apiServerUrl: string;
+}
+
+/** What `stack.json` records of a cluster beyond the first (`dev up --clusters N`, N ≥ 2). */
+export interface ExtraClusterState {
+  /** 1-based position (≥ 2). */
+  readonly index: number;
+  /** kube-workflows name, `local-<index>`. */
+  readonly name: string;
+  /** kwok cluster name, `<stack>-<index>`. */
+  readonly kwokName: string;
+  /** Its own `KWOK_WORKDIR`, `<dir>/kwok-<index>`. */
+  readonly kwokWorkdir: string;
+  /** kwok's kubeconfig of the cluster. */
+  readonly kubeconfig: string;
+  /** Its control plane's ports. */
+  readonly clusterPorts: ClusterPorts;
+  /** Its control-plane pids, by component. */
+  readonly clusterPids: Readonly<Record<string, number>>;
 }
 
 /** The content of `stack.json`. */
@@ -89,6 +140,11 @@ export interface StackState {
   readonly clusterPorts: ClusterPorts;
   /** Pids of the control-plane processes kwokctl started, by component (from its pid files). */
   readonly clusterPids: Readonly<Record<string, number>>;
+  /**
+   * Clusters 2…N of a stack started with `clusters: N` (absent or empty: one cluster). The fields above describe
+   * cluster 1.
+   */
+  readonly extraClusters?: readonly ExtraClusterState[];
   /** Binaries used, so that `stop` works with the same ones. */
   readonly binaries: { readonly temporal: string; readonly kwokctl: string; readonly kubectl: string };
   /** Pid of the process that started the stack. */
@@ -142,14 +198,27 @@ export function defaultStackDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /**
  * The lines `dev up` and `dev status` print, in this order: `TEMPORAL_ADDRESS=…`, `TEMPORAL_NAMESPACE=default`,
- * `TEMPORAL_UI_URL=http://127.0.0.1:PORT`, `KUBECONFIG=…`.
+ * `TEMPORAL_UI_URL=http://127.0.0.1:PORT`, `KUBECONFIG=…`. A stack with several clusters adds
+ * `KUBE_WORKFLOWS_CONFIG=<dir>/clusters.json` (every cluster, with labels, for the worker) and
+ * `KUBE_WORKFLOWS_CLUSTER=local` (so the `KUBECONFIG` cluster is the file's `local`, not a second name for it).
  */
-export function stackEnvLines(info: StackInfo): string[] {
+export function stackEnvLines(
+  info: Pick<
+    StackInfo,
+    'temporalAddress' | 'temporalNamespace' | 'temporalUiUrl' | 'kubeconfig' | 'clusters' | 'workerConfigFile'
+  >,
+): string[] {
   return [
     `TEMPORAL_ADDRESS=${info.temporalAddress}`,
     `TEMPORAL_NAMESPACE=${info.temporalNamespace}`,
     `TEMPORAL_UI_URL=${info.temporalUiUrl}`,
     `KUBECONFIG=${info.kubeconfig}`,
+    ...(info.clusters.length > 1
+      ? [
+          `KUBE_WORKFLOWS_CONFIG=${info.workerConfigFile}`,
+          `KUBE_WORKFLOWS_CLUSTER=${info.clusters[0]?.name ?? 'local'}`,
+        ]
+      : []),
   ];
 }
 
@@ -177,24 +246,13 @@ export function writeState(dir: string, state: StackState): void {
   writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n');
 }
 
-/** Every pid a stack recorded: the Temporal server and each control-plane process. */
+/** Every pid a stack recorded: the Temporal server and each control-plane process of every cluster. */
 export function stackPids(state: StackState): number[] {
-  return [state.temporal.pid, ...Object.values(state.clusterPids)].filter((p) => Number.isInteger(p) && p > 0);
-}
-
-/** The {@link StackInfo} described by a state file. */
-export function stackInfoFromState(state: StackState): StackInfo {
-  return {
-    name: state.name,
-    dir: state.dir,
-    temporalAddress: `127.0.0.1:${state.temporal.grpcPort}`,
-    temporalNamespace: TEMPORAL_NAMESPACE,
-    temporalUiUrl: `http://127.0.0.1:${state.temporal.uiPort}`,
-    kubeconfig: state.kubeconfig,
-    kubeContext: kubeContextOf(state.kubeconfig, state.clusterName),
-    clusterName: state.clusterName,
-    auditLogPath: join(clusterDirOf(state), 'logs', 'audit.log'),
-  };
+  return [
+    state.temporal.pid,
+    ...Object.values(state.clusterPids),
+    ...(state.extraClusters ?? []).flatMap((c) => Object.values(c.clusterPids)),
+  ].filter((p) => Number.isInteger(p) && p > 0);
 }
 
 /** The cluster's own folder, `<kwokWorkdir>/clusters/<name>`. */
@@ -202,7 +260,8 @@ export function clusterDirOf(state: Pick<StackState, 'kwokWorkdir' | 'clusterNam
   return join(state.kwokWorkdir, 'clusters', state.clusterName);
 }
 
-function kubeContextOf(kubeconfig: string, clusterName: string): string {
+/** The current context of a kwok kubeconfig (`kwok-<name>` when unreadable). */
+export function kubeContextOf(kubeconfig: string, clusterName: string): string {
   const m = /^current-context:\s*["']?([^"'\s]+)["']?\s*$/m.exec(readText(kubeconfig));
   return m?.[1] ?? `kwok-${clusterName}`;
 }

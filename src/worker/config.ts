@@ -21,6 +21,7 @@ import {
   type TemporalConnectionSettings,
 } from '../client/connection.js';
 import { DEFAULT_CLUSTER_NAME, defaultClusterName } from '../domain/clusters.js';
+import { parseLabelSelector, SelectorOperator } from '../domain/selectors.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.js';
 import {
@@ -35,10 +36,77 @@ export { DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPAC
 /** Default time in-flight activities get to finish on shutdown. */
 export const DEFAULT_SHUTDOWN_GRACE_TIME = '30s';
 
-const ClusterEntry = z.union([
-  z.strictObject({ kubeconfig: z.string().min(1), context: z.string().min(1).optional() }),
-  z.strictObject({ inCluster: z.literal(true) }),
-]);
+const LABEL_KEY_RULE =
+  'a label key is a name of at most 63 letters, digits, "-", "_" and "." starting and ending with a letter or ' +
+  'digit, optionally after a DNS subdomain prefix and "/" (e.g. example.com/tier)';
+const LABEL_VALUE_RULE =
+  'a label value is empty or at most 63 letters, digits, "-", "_" and "." starting and ending with a letter or digit';
+
+/**
+ * Why `key: value` is not a valid Kubernetes label, or undefined. The API server's rules, checked through the label
+ * selector parser (a key alone must parse as one `exists` requirement, `key=value` as one equality).
+ */
+export function clusterLabelProblem(key: string, value: string): string | undefined {
+  const asKey = parseLabelSelector(key);
+  const [k, ...moreKeys] = asKey.ok ? asKey.selector.requirements : [];
+  if (moreKeys.length > 0 || k?.operator !== SelectorOperator.Exists || k.key !== key) return LABEL_KEY_RULE;
+  const asPair = parseLabelSelector(`${key}=${value}`);
+  const [pair, ...morePairs] = asPair.ok ? asPair.selector.requirements : [];
+  if (morePairs.length > 0 || pair?.operator !== SelectorOperator.Equals || pair.values[0] !== value) {
+    return LABEL_VALUE_RULE;
+  }
+  return undefined;
+}
+
+/**
+ * Labels of a cluster (`env: prod`, `region: eu-1`), validated like Kubernetes labels (see
+ * {@link clusterLabelProblem}); values are strings (quote numbers and booleans in YAML). Fleet rollouts choose
+ * clusters by these labels.
+ */
+export const ClusterLabels = z
+  .record(z.string(), z.string({ error: 'a label value is a string (quote numbers and booleans in YAML)' }))
+  .superRefine((labels, ctx) => {
+    for (const [key, value] of Object.entries(labels)) {
+      const problem = clusterLabelProblem(key, value);
+      if (problem)
+        ctx.addIssue({ code: 'custom', path: [key], message: `invalid label "${key}: ${value}": ${problem}` });
+    }
+  });
+/** Labels of a cluster. */
+export type ClusterLabels = z.infer<typeof ClusterLabels>;
+
+/**
+ * One `clusters.entries.<name>` of the file: credentials (`kubeconfig` with an optional `context`, or
+ * `inCluster: true`) and optional `labels`. One object rather than a union, so that a bad label is reported as such.
+ */
+const ClusterEntry = z
+  .strictObject({
+    kubeconfig: z.string().min(1).optional(),
+    context: z.string().min(1).optional(),
+    inCluster: z.literal(true).optional(),
+    labels: ClusterLabels.optional(),
+  })
+  .superRefine((entry, ctx) => {
+    if ((entry.kubeconfig === undefined) === (entry.inCluster === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected either kubeconfig (with an optional context) or inCluster: true',
+      });
+    } else if (entry.inCluster && entry.context !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['context'], message: 'context goes with kubeconfig, not with inCluster' });
+    }
+  })
+  .transform((entry): FileClusterEntry => {
+    const labels = entry.labels === undefined ? {} : { labels: entry.labels };
+    if (entry.kubeconfig === undefined) return { inCluster: true, ...labels };
+    return { kubeconfig: entry.kubeconfig, ...(entry.context ? { context: entry.context } : {}), ...labels };
+  });
+
+/** A file's cluster entry after validation. */
+type FileClusterEntry = ({ kubeconfig: string; context?: string } | { inCluster: true }) & { labels?: ClusterLabels };
+
+/** Environment variable with the labels of the `KUBECONFIG` cluster: `k=v,k2=v2`. */
+export const CLUSTER_LABELS_ENV = 'KUBE_WORKFLOWS_CLUSTER_LABELS';
 
 /** Environment variable naming this worker's Worker Deployment (overrides `worker.deployment.name`). */
 export const DEPLOYMENT_NAME_ENV = 'KUBE_WORKFLOWS_DEPLOYMENT_NAME';
@@ -137,13 +205,23 @@ export const WorkerConfigFile = z.strictObject({
 /** The configuration file as written. */
 export type WorkerConfigFile = z.infer<typeof WorkerConfigFile>;
 
-/** One cluster's credentials. */
-export type ClusterConfig = z.infer<typeof ClusterEntry>;
+/**
+ * One resolved cluster: its credentials (a kubeconfig file and optional context, or the pod's in-cluster service
+ * account) and its labels (`{}` when none are configured).
+ */
+export type ClusterConfig = ({ kubeconfig: string; context?: string | undefined } | { inCluster: true }) & {
+  labels: Record<string, string>;
+};
 
 /** The resolved worker configuration. */
 export interface WorkerConfig {
   /** Where Temporal is and how to authenticate (the client's settings too), and where this worker polls. */
   temporal: TemporalConnectionSettings & { namespace: string; taskQueue: string };
+  /**
+   * The clusters this worker can reach, by name, and the one used when a workflow names none. Entries come from the
+   * file's `clusters.entries` plus the `KUBECONFIG` cluster (named `KUBE_WORKFLOWS_CLUSTER`, labelled by
+   * `KUBE_WORKFLOWS_CLUSTER_LABELS`); when the file lists that same name, the file's entry wins.
+   */
   clusters: { default: string; entries: Record<string, ClusterConfig> };
   /** Alert channels by name (credentials stay in the worker, never in workflow input or history). */
   alerts: AlertChannelsConfig;
@@ -233,6 +311,17 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[a-z0-9][-a-z0-9]*$/, 'lowercase letters, digits and "-"')
     .optional(),
+  [CLUSTER_LABELS_ENV]: z
+    .string()
+    .transform((text, ctx) => {
+      const labels = parseLabelList(text);
+      if (typeof labels === 'string') {
+        ctx.addIssue({ code: 'custom', message: labels });
+        return z.NEVER;
+      }
+      return labels;
+    })
+    .optional(),
   KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
   [ALLOW_PLAINTEXT_SECRETS_ENV]: z.enum(['true', 'false'], { error: 'expected true or false' }).optional(),
   KUBE_WORKFLOWS_NAMESPACES: z.string().min(1).optional(),
@@ -288,12 +377,20 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     file = parsed.data;
   }
 
-  const entries: Record<string, ClusterConfig> = { ...(file.clusters?.entries ?? {}) };
+  const entries: Record<string, ClusterConfig> = {};
+  for (const [name, entry] of Object.entries(file.clusters?.entries ?? {})) {
+    entries[name] = { ...entry, labels: entry.labels ?? {} };
+  }
   const envCluster = vars.KUBE_WORKFLOWS_CLUSTER ?? DEFAULT_CLUSTER_NAME;
-  if (vars.KUBECONFIG) {
+  // The file is the more specific description: when it lists the KUBECONFIG cluster's name, its entry is kept.
+  if (vars.KUBECONFIG && !Object.hasOwn(entries, envCluster)) {
     // KUBECONFIG may list several files; client-node reads one: take the first.
     const kubeconfig = vars.KUBECONFIG.split(':')[0] as string;
-    entries[envCluster] = { kubeconfig, ...(vars.KUBE_CONTEXT ? { context: vars.KUBE_CONTEXT } : {}) };
+    entries[envCluster] = {
+      kubeconfig,
+      ...(vars.KUBE_CONTEXT ? { context: vars.KUBE_CONTEXT } : {}),
+      labels: vars[CLUSTER_LABELS_ENV] ?? {},
+    };
   }
   const names = Object.keys(entries);
   if (!names.length) {
@@ -407,4 +504,23 @@ function workerDeployment(
     `Worker Versioning needs both a deployment name and a build id: set ${missingEnv}` +
       (path ? ` or ${missingKey} in ${path}` : ` (or ${missingKey} in the KUBE_WORKFLOWS_CONFIG file)`),
   );
+}
+
+/**
+ * Parses `k=v,k2=v2` (the {@link CLUSTER_LABELS_ENV} format; blanks around items are ignored, empty text is no
+ * labels) into labels, or returns why it is not valid.
+ */
+export function parseLabelList(text: string): Record<string, string> | string {
+  const labels: Record<string, string> = {};
+  for (const item of text.split(',').map((s) => s.trim())) {
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) return `expected key=value pairs separated by commas, e.g. env=prod,region=eu-1 (got "${item}")`;
+    const [key, value] = [item.slice(0, eq).trim(), item.slice(eq + 1).trim()];
+    const problem = clusterLabelProblem(key, value);
+    if (problem) return `invalid label "${key}=${value}": ${problem}`;
+    if (Object.hasOwn(labels, key)) return `label "${key}" is given twice`;
+    labels[key] = value;
+  }
+  return labels;
 }

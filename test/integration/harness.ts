@@ -1,5 +1,6 @@
 /**
- * Per-file integration harness: a fresh namespace on the shared local cluster, a worker on its own task queue
+ * Per-file integration harness: a fresh namespace on the shared local cluster (on each of its clusters with
+ * `clusters: true`), a worker on its own task queue
  * (workflow code from the bundle built once from source by the global setup), a client, and direct cluster
  * access for assertions through the same gateway the activities use. Everything is closed in `afterAll`.
  */
@@ -16,6 +17,7 @@ import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/c
 import type { EncryptionConfig } from '../../src/codec/index.js';
 import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, type KubeWorker } from '../../src/worker/index.js';
+import type { StackCluster } from '../../src/dev/index.js';
 
 const execFileP = promisify(execFile);
 
@@ -29,6 +31,13 @@ export interface Harness {
   kubeconfig: string;
   /** Runs kubectl against the test cluster. */
   kubectl(...args: string[]): Promise<string>;
+  /**
+   * The gateway of one of the stack's clusters by its kube-workflows name (`local`, `local-2`, …); `local` is
+   * {@link kube}. Every cluster of the stack with `clusters: true`, only `local` otherwise.
+   */
+  kubeOf(cluster: string): KubeGateway;
+  /** The clusters the worker was given (`['local']` unless `clusters: true`), with their labels and contexts. */
+  clusters: StackCluster[];
 }
 
 /** Options of {@link useHarness}. */
@@ -42,6 +51,12 @@ export interface HarnessOptions {
    * says). The worker then bundles the workflow sources itself, with the encoding failure converter.
    */
   encryption?: EncryptionConfig;
+  /**
+   * Give the worker every cluster of the stack (`local`, `local-2`, …, with their labels) through the stack's
+   * `clusters.json` as `KUBE_WORKFLOWS_CONFIG`, create the namespace on each, and open a gateway per cluster
+   * ({@link Harness.kubeOf}). Default false: the worker knows only `local`.
+   */
+  clusters?: boolean;
 }
 
 /** Registers beforeAll/afterAll hooks and returns the harness they fill. */
@@ -49,6 +64,12 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
   const h = {} as Harness;
   let connection: NativeConnection | undefined;
   let running: Promise<void> | undefined;
+  const gateways = new Map<string, KubeGateway>();
+  h.kubeOf = (cluster) => {
+    const gw = gateways.get(cluster);
+    if (!gw) throw new Error(`no gateway for cluster "${cluster}" (have: ${[...gateways.keys()].join(', ')})`);
+    return gw;
+  };
   beforeAll(async () => {
     installQuietRuntime();
     const stack = inject('stack');
@@ -59,8 +80,15 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     h.kubectl = async (...args: string[]) =>
       (await execFileP('kubectl', ['--kubeconfig', stack.kubeconfig, ...args])).stdout;
     h.kube = await createKubeGateway('local', { kubeconfig: stack.kubeconfig });
+    gateways.set('local', h.kube);
+    h.clusters = options.clusters ? stack.clusters : stack.clusters.filter((c) => c.name === 'local');
+    for (const c of h.clusters.filter((c) => c.name !== 'local')) {
+      gateways.set(c.name, await createKubeGateway(c.name, { kubeconfig: c.kubeconfig, context: c.kubeContext }));
+    }
     if (options.createNamespace !== false) {
-      await h.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: h.namespace } });
+      for (const gw of gateways.values()) {
+        await gw.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: h.namespace } });
+      }
     }
     const config = loadWorkerConfig({
       TEMPORAL_ADDRESS: stack.temporalAddress,
@@ -68,6 +96,8 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
       TEMPORAL_TASK_QUEUE: h.taskQueue,
       KUBECONFIG: stack.kubeconfig,
       KUBE_WORKFLOWS_CLUSTER: 'local',
+      // the file's `local` entry (same cluster, through the combined kubeconfig) wins over KUBECONFIG's
+      ...(options.clusters ? { KUBE_WORKFLOWS_CONFIG: stack.workerConfigFile } : {}),
       ...(typeof options.env === 'function' ? await options.env() : options.env),
     });
     if (options.encryption) config.encryption = options.encryption;
@@ -95,9 +125,11 @@ export function useHarness(prefix: string, options: HarnessOptions = {}): Harnes
     }
     await h.worker?.close();
     await connection?.close();
-    if (h.namespace && h.kube)
-      await h.kube.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
-    h.kube?.close();
+    for (const gw of gateways.values()) {
+      if (h.namespace)
+        await gw.delete({ apiVersion: 'v1', kind: 'Namespace', name: h.namespace }).catch(() => undefined);
+      gw.close();
+    }
   });
   return h;
 }

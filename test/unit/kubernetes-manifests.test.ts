@@ -161,7 +161,10 @@ describe('deploy/kubernetes', () => {
     const path = join(tmp, 'config.yaml');
     writeFileSync(path, text);
     const config = loadWorkerConfig({ ...(envConfigMap.data as Record<string, string>), KUBE_WORKFLOWS_CONFIG: path });
-    expect(config.clusters).toEqual({ default: 'in-cluster', entries: { 'in-cluster': { inCluster: true } } });
+    expect(config.clusters).toEqual({
+      default: 'in-cluster',
+      entries: { 'in-cluster': { inCluster: true, labels: {} } },
+    });
     expect(config.temporal.taskQueue).toBe('kube-workflows');
     expect(config.policy.namespaces).toEqual(
       rbac.filter((o) => o.kind === 'Role').map((o) => String(o.metadata.namespace)),

@@ -9,6 +9,7 @@ import {
   DEFAULT_TEMPORAL_ADDRESS,
   DEFAULT_TEMPORAL_NAMESPACE,
   loadWorkerConfig,
+  parseLabelList,
 } from '../../src/worker/config.js';
 import type { WorkerConfig } from '../../src/worker/config.js';
 
@@ -159,7 +160,10 @@ describe('loadWorkerConfig from the environment only', () => {
   });
 
   it('configures one cluster named "default" from KUBECONFIG', () => {
-    expect(config.clusters).toEqual({ default: 'default', entries: { default: { kubeconfig: KUBECONFIG } } });
+    expect(config.clusters).toEqual({
+      default: 'default',
+      entries: { default: { kubeconfig: KUBECONFIG, labels: {} } },
+    });
   });
 
   it('applies the safe default policy: any unprotected namespace, no cluster-scoped writes, no denied kinds', () => {
@@ -187,7 +191,7 @@ describe('loadWorkerConfig from the environment only', () => {
 
   it('takes the first file of a KUBECONFIG list', () => {
     expect(loadWorkerConfig({ KUBECONFIG: '/a/config:/b/config' }).clusters.entries).toEqual({
-      default: { kubeconfig: '/a/config' },
+      default: { kubeconfig: '/a/config', labels: {} },
     });
   });
 
@@ -195,7 +199,7 @@ describe('loadWorkerConfig from the environment only', () => {
     const c = loadWorkerConfig({ KUBECONFIG, KUBE_WORKFLOWS_CLUSTER: 'prod', KUBE_CONTEXT: 'prod-admin' });
     expect(c.clusters).toEqual({
       default: 'prod',
-      entries: { prod: { kubeconfig: KUBECONFIG, context: 'prod-admin' } },
+      entries: { prod: { kubeconfig: KUBECONFIG, context: 'prod-admin', labels: {} } },
     });
   });
 
@@ -298,7 +302,10 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
       },
       clusters: {
         default: 'staging',
-        entries: { staging: { kubeconfig: '/k/staging', context: 'staging-admin' }, 'in-cluster': { inCluster: true } },
+        entries: {
+          staging: { kubeconfig: '/k/staging', context: 'staging-admin', labels: {} },
+          'in-cluster': { inCluster: true, labels: {} },
+        },
       },
       alerts: {},
       policy: {
@@ -367,7 +374,7 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
 
   it('accepts an empty file when KUBECONFIG names the cluster', () => {
     const c = loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: configFile('empty.yaml', ''), KUBECONFIG });
-    expect(c.clusters).toEqual({ default: 'default', entries: { default: { kubeconfig: KUBECONFIG } } });
+    expect(c.clusters).toEqual({ default: 'default', entries: { default: { kubeconfig: KUBECONFIG, labels: {} } } });
   });
 });
 
@@ -387,5 +394,106 @@ describe('loadWorkerConfig scale bounds', () => {
     expect(c.policy.scale.rules).toEqual([
       { namespaces: ['batch-*'], minReplicas: 1, maxReplicas: 50, allowZero: true },
     ]);
+  });
+});
+
+describe('cluster labels', () => {
+  const fleet = configFile(
+    'fleet.yaml',
+    [
+      'clusters:',
+      '  default: local',
+      '  entries:',
+      '    local:',
+      '      kubeconfig: /k/all.yaml',
+      '      context: local',
+      '      labels: { env: staging, region: r1, example.com/tier: edge }',
+      '    local-2:',
+      '      kubeconfig: /k/all.yaml',
+      '      context: local-2',
+      '      labels: { env: prod, region: r2 }',
+      '    in-cluster:',
+      '      inCluster: true',
+      '      labels: { env: "" }',
+      '    bare:',
+      '      kubeconfig: /k/bare',
+      '',
+    ].join('\n'),
+  );
+
+  it('carries the labels of each file entry into the resolved configuration, {} when none', () => {
+    const { entries } = loadWorkerConfig({ KUBE_WORKFLOWS_CONFIG: fleet }).clusters;
+    expect(Object.fromEntries(Object.entries(entries).map(([name, e]) => [name, e.labels]))).toEqual({
+      local: { env: 'staging', region: 'r1', 'example.com/tier': 'edge' },
+      'local-2': { env: 'prod', region: 'r2' },
+      'in-cluster': { env: '' },
+      bare: {},
+    });
+  });
+
+  it('labels the KUBECONFIG cluster from KUBE_WORKFLOWS_CLUSTER_LABELS', () => {
+    const c = loadWorkerConfig({
+      KUBECONFIG,
+      KUBE_WORKFLOWS_CLUSTER: 'laptop',
+      KUBE_WORKFLOWS_CLUSTER_LABELS: ' env=dev , example.com/owner=me,empty=',
+    });
+    expect(c.clusters.entries['laptop']).toEqual({
+      kubeconfig: KUBECONFIG,
+      labels: { env: 'dev', 'example.com/owner': 'me', empty: '' },
+    });
+  });
+
+  it('keeps the file entry when the file lists the KUBECONFIG cluster under the same name', () => {
+    const c = loadWorkerConfig({
+      KUBE_WORKFLOWS_CONFIG: fleet,
+      KUBECONFIG,
+      KUBE_WORKFLOWS_CLUSTER: 'local',
+      KUBE_WORKFLOWS_CLUSTER_LABELS: 'env=laptop',
+    });
+    expect(c.clusters.default).toBe('local');
+    expect(c.clusters.entries['local']).toEqual({
+      kubeconfig: '/k/all.yaml',
+      context: 'local',
+      labels: { env: 'staging', region: 'r1', 'example.com/tier': 'edge' },
+    });
+    expect(Object.keys(c.clusters.entries)).toEqual(['local', 'local-2', 'in-cluster', 'bare']);
+  });
+
+  it.each<{ case: string; labels: string; names: string }>([
+    { case: 'a key with a character labels do not allow', labels: '"Env!": prod', names: 'clusters.entries.prod' },
+    { case: 'a value with a space', labels: 'env: "a b"', names: 'invalid label "env: a b"' },
+    { case: 'a value longer than 63 characters', labels: `env: ${'a'.repeat(64)}`, names: 'clusters.entries.prod' },
+    { case: 'a prefix that is not a DNS subdomain', labels: 'Example.COM/env: prod', names: 'clusters.entries.prod' },
+    { case: 'a number as value', labels: 'replicas: 3', names: 'clusters.entries.prod' },
+  ])('rejects a file label with $case, naming the entry', ({ labels, names }) => {
+    const file = configFile(
+      'bad-labels.yaml',
+      `clusters:\n  entries:\n    prod:\n      kubeconfig: /k\n      labels: { ${labels} }\n`,
+    );
+    const err = errorOf({ KUBE_WORKFLOWS_CONFIG: file });
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toContain(names);
+  });
+
+  it.each<{ text: string; problem: string }>([
+    { text: 'env=prod,region', problem: 'expected key=value pairs' },
+    { text: '=prod', problem: 'expected key=value pairs' },
+    { text: 'env=prod,env=dev', problem: 'label "env" is given twice' },
+    { text: 'env=a,b', problem: 'expected key=value pairs' },
+    { text: 'env=a b', problem: 'invalid label "env=a b"' },
+    { text: 'a/b/c=x', problem: 'invalid label "a/b/c=x"' },
+  ])('rejects KUBE_WORKFLOWS_CLUSTER_LABELS=$text', ({ text, problem }) => {
+    expect(parseLabelList(text)).toContain(problem);
+    const err = errorOf({ KUBECONFIG, KUBE_WORKFLOWS_CLUSTER_LABELS: text });
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toContain('KUBE_WORKFLOWS_CLUSTER_LABELS');
+    expect((err as ConfigError).message).toContain(problem);
+  });
+
+  it('reads an empty KUBE_WORKFLOWS_CLUSTER_LABELS as no labels', () => {
+    expect(parseLabelList('')).toEqual({});
+    expect(
+      loadWorkerConfig({ KUBECONFIG, KUBE_WORKFLOWS_CLUSTER_LABELS: '' }).clusters.entries['default']?.labels,
+    ).toEqual({});
   });
 });
