@@ -14,7 +14,7 @@ import {
   loadEncryptionConfig,
   startCodecServer,
 } from '../codec/index.js';
-import { startStack, stackEnvLines, stackStatus, stopStack, type StackInfo } from '../dev/index.js';
+import { MAX_STACK_CLUSTERS, startStack, stackEnvLines, stackStatus, stopStack, type StackInfo } from '../dev/index.js';
 import { devEncryptionEnvLines, ensureDevEncryptionKey } from '../dev/encryption-key.js';
 import { ConfigError, loadWorkerConfig, runWorker } from '../worker/index.js';
 import { COMPLETION_SHELLS, completionScript, type CompletionShell } from './completion.js';
@@ -46,6 +46,24 @@ const progress = (line: string): void => {
  */
 function stackLines(info: StackInfo): string[] {
   return [...stackEnvLines(info), ...devEncryptionEnvLines(ensureDevEncryptionKey(info.dir))];
+}
+
+/** `--clusters`: a whole number from 1 to {@link MAX_STACK_CLUSTERS}. */
+function clusterCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_STACK_CLUSTERS) {
+    throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_STACK_CLUSTERS}`);
+  }
+  return n;
+}
+
+/** One stderr line per cluster of a stack: name, API server, labels. */
+function describeClusters(info: StackInfo): void {
+  for (const c of info.clusters) {
+    const labels = Object.entries(c.labels).map(([k, v]) => `${k}=${v}`);
+    progress(`cluster ${c.name}: ${c.apiServerUrl}  labels ${labels.join(',')}  (kubectl --context ${c.kubeContext})`);
+  }
+  if (info.clusters.length > 1) progress(`kubeconfig with a context per cluster: ${info.kubeconfigAll}`);
 }
 
 function positiveInt(value: string): number {
@@ -147,16 +165,23 @@ Examples:
   dev
     .command('up')
     .description('start the stack in the background; prints KEY=value lines (eval-able) on stdout')
-    .option('--nodes <n>', 'simulated nodes', positiveInt, 3)
+    .option('--nodes <n>', 'simulated nodes per cluster', positiveInt, 3)
+    .option(
+      '--clusters <n>',
+      `independent clusters, 1 to ${MAX_STACK_CLUSTERS}: local, local-2, … (labels env, region, stack)`,
+      clusterCount,
+      1,
+    )
     .addHelpText(
       'after',
       '\nThe lines include a payload encryption key made for this stack (kept in its folder, mode 0600), so workers\n' +
         'and the CLI configured from them encrypt workflow payloads.\n\nExample:\n  set -a; eval "$(kube-workflows dev up)"; set +a',
     )
-    .action(async (opts: { nodes: number }) => {
+    .action(async (opts: { nodes: number; clusters: number }) => {
       try {
-        const info = await startStack({ nodes: opts.nodes, onProgress: progress });
+        const info = await startStack({ nodes: opts.nodes, clusters: opts.clusters, onProgress: progress });
         process.stdout.write(`${stackLines(info).join('\n')}\n`);
+        describeClusters(info);
         progress(`Temporal UI: ${info.temporalUiUrl}   (stop with: kube-workflows dev down)`);
         progress(
           `payloads are encrypted with the stack's key; to read them in the UI run: kube-workflows codec-server --origin ${info.temporalUiUrl}`,
@@ -168,7 +193,7 @@ Examples:
     });
   dev
     .command('status')
-    .description('print the KEY=value lines of the running stack (exit 1 when none runs)')
+    .description('print the KEY=value lines of the running stack (exit 1 when none runs); its clusters go to stderr')
     .action(async () => {
       const info = await stackStatus();
       if (!info) {
@@ -177,10 +202,11 @@ Examples:
         return;
       }
       process.stdout.write(`${stackLines(info).join('\n')}\n`);
+      describeClusters(info);
     });
   dev
     .command('down')
-    .description('stop everything dev up started and delete the local cluster (Temporal history is kept)')
+    .description('stop everything dev up started and delete the local clusters (Temporal history is kept)')
     .option('--purge', "also delete Temporal's database and the logs: the next dev up starts clean", false)
     .action(async (opts: { purge: boolean }) => {
       await stopStack({ onProgress: progress, purge: opts.purge });
