@@ -8,6 +8,7 @@ import { createCanaryActivities } from './canary.js';
 import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
+import { createNodeActivities } from './node.js';
 import { createScaleActivities } from './scale.js';
 
 /** Everything activities need; built by the worker (the composition root). */
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMonitorActivities(deps),
     ...createCanaryActivities(deps),
     ...createAnalysisActivities(deps),
+    ...createNodeActivities(deps),
   };
 }
 

@@ -32,6 +32,7 @@ import {
 import { followDeploy } from './follow.js';
 import { renderReport, renderStatus } from './render.js';
 import { addMonitorCommands } from './monitor.js';
+import { addNodeCommands } from './node.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
 import { addSchemaCommand } from './schema.js';
 import { withClient } from './with-client.js';
@@ -286,6 +287,7 @@ Examples:
     });
   addScaleAndScheduleCommands(program);
   addMonitorCommands(program);
+  addNodeCommands(program);
   addSchemaCommand(program);
 
   program

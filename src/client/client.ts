@@ -42,6 +42,7 @@ import { prepareDeployStart } from './deploy-start.js';
 import { InvalidInputError, LockHeldError } from './errors.js';
 import { monitorWorkflowId, scaleWorkflowId } from './ids.js';
 import { KubeSchedules } from './schedules.js';
+import { KubeNodes } from './node.js';
 import type { KubeWorkflows, KubeWorkflowType } from './workflow-types.js';
 
 export { COMPRESS_ABOVE_BYTES } from './deploy-start.js';
@@ -194,6 +195,8 @@ export interface MonitorHandle {
 export class KubeWorkflowsClient {
   /** Schedules: scheduled scaling and periodic re-apply. */
   readonly schedules: KubeSchedules;
+  /** Node maintenance: drain, maintain (drain + action hook + Ready), uncordon; handles with `approveBypass`. */
+  readonly nodes: KubeNodes;
   /** The default cluster's canonical name, used in workflow ids when an input names no cluster. */
   readonly defaultCluster: string;
   /** Whether this client encrypts payloads. */
@@ -214,6 +217,7 @@ export class KubeWorkflowsClient {
       settings.payloadsEncrypted ?? temporal.options.loadedDataConverter.payloadCodecs.length > 0;
     this.allowPlaintextSecrets = settings.allowPlaintextSecrets ?? false;
     this.schedules = new KubeSchedules(temporal, taskQueue, this);
+    this.nodes = new KubeNodes({ temporal, taskQueue, defaultCluster: this.defaultCluster });
   }
 
   /**

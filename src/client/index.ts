@@ -33,6 +33,16 @@ export type { TemporalConnectionOptions, TemporalConnectionSettings, TemporalTls
 export { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
 export { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 export type { MonitorHealthInput, MonitorStatus, MonitorTarget } from '../schemas/monitor.js';
+export { KubeNodes } from './node.js';
+export type { NodeClientContext, NodeMaintenanceHandle } from './node.js';
+export { nodeWorkflowId } from '../domain/node-maintenance.js';
+export type {
+  ApproveBypassInput,
+  NodeMaintenanceInput,
+  NodeMaintenanceReport,
+  UncordonNodeInput,
+} from '../schemas/node.js';
+export type { ApproveBypassResult, NodeMaintenanceStatus } from '../workflows/node-definitions.js';
 export { DEFAULT_CATCHUP_WINDOW, DEFAULT_OVERLAP, KubeSchedules } from './schedules.js';
 export type { OverlapPolicy, ScheduleCommonOptions } from './schedules.js';
 export type { ScaleReport, ScaleWorkloadInput } from '../schemas/scale.js';

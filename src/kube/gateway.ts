@@ -76,7 +76,12 @@ export interface KubeGateway {
   list(
     apiVersion: string,
     kind: string,
-    options?: { namespace?: string | undefined; labelSelector?: string | undefined },
+    options?: {
+      namespace?: string | undefined;
+      labelSelector?: string | undefined;
+      /** Field selector (`spec.nodeName=n1`), as the API server takes it. */
+      fieldSelector?: string | undefined;
+    },
   ): Promise<{ items: LiveObject[]; resourceVersion: string }>;
   /**
    * Watches from `resourceVersion` (bookmarks requested) until the server closes the stream or `signal` aborts.
@@ -98,6 +103,17 @@ export interface KubeGateway {
    * already holds, so a retry after a write that landed does not write again.
    */
   scale(key: ObjectKey, replicas: number): Promise<{ previous: number }>;
+  /** A JSON merge patch (RFC 7386) of one object: `null` removes a field. Returns the patched object. */
+  mergePatch(key: ObjectKey, patch: unknown): Promise<LiveObject>;
+  /**
+   * Evicts a pod through the Eviction subresource (policy/v1), which honours its PodDisruptionBudgets. Resolves
+   * `evicted`, or `gone` when the pod no longer exists (or is another pod of that name: `uid` is a precondition).
+   * A budget's refusal rejects with a {@link KubeApiError} of status 429 after the transport's throttle retries.
+   */
+  evict(
+    pod: { namespace: string; name: string; uid?: string | undefined },
+    options?: { gracePeriodSeconds?: number | undefined },
+  ): Promise<'evicted' | 'gone'>;
   close(): void;
 }
 
@@ -203,14 +219,18 @@ export class HttpKubeGateway implements KubeGateway {
   async list(
     apiVersion: string,
     kind: string,
-    options: { namespace?: string | undefined; labelSelector?: string | undefined } = {},
+    options: {
+      namespace?: string | undefined;
+      labelSelector?: string | undefined;
+      fieldSelector?: string | undefined;
+    } = {},
   ): Promise<{ items: LiveObject[]; resourceVersion: string }> {
     const path = await this.collectionPath(apiVersion, kind, options.namespace);
     const res = await this.transport.request<{ items: LiveObject[]; metadata: { resourceVersion: string } }>(
       'GET',
       path,
       {
-        query: { labelSelector: options.labelSelector },
+        query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
       },
     );
     // Lists omit apiVersion/kind on items; put them back so callers can name subjects.
@@ -262,6 +282,41 @@ export class HttpKubeGateway implements KubeGateway {
       subject: formatSubject(key),
     });
     return { previous: current.spec?.replicas ?? 0 };
+  }
+
+  async mergePatch(key: ObjectKey, patch: unknown): Promise<LiveObject> {
+    return this.transport.request<LiveObject>('PATCH', await this.objectPath(key), {
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      subject: formatSubject(key),
+    });
+  }
+
+  async evict(
+    pod: { namespace: string; name: string; uid?: string | undefined },
+    options: { gracePeriodSeconds?: number | undefined } = {},
+  ): Promise<'evicted' | 'gone'> {
+    const key = { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name };
+    const deleteOptions = {
+      ...(options.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: options.gracePeriodSeconds } : {}),
+      ...(pod.uid ? { preconditions: { uid: pod.uid } } : {}),
+    };
+    try {
+      await this.transport.request('POST', `${await this.objectPath(key)}/eviction`, {
+        body: {
+          apiVersion: 'policy/v1',
+          kind: 'Eviction',
+          metadata: { name: pod.name, namespace: pod.namespace },
+          ...(Object.keys(deleteOptions).length ? { deleteOptions } : {}),
+        },
+        subject: formatSubject(key),
+      });
+      return 'evicted';
+    } catch (err) {
+      // 404: already gone; 409 on the uid precondition: a new pod took the name, ours is gone.
+      if (err instanceof KubeApiError && (err.status === 404 || (err.status === 409 && pod.uid))) return 'gone';
+      throw err;
+    }
   }
 
   close(): void {

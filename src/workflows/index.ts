@@ -18,3 +18,4 @@ export { abortUpdate, canaryRollout, canaryStatusQuery, newRevisionUpdate, promo
 export { scheduledDeploy, scheduledScale } from './scheduled.js';
 export { analysisStatusQuery, runAnalysis } from './analysis.js';
 export type { AnalysisStatus } from './analysis.js';
+export { approveBypassUpdate, drainNode, maintainNode, nodeMaintenanceQuery, uncordonNode } from './node.js';
