@@ -7,12 +7,13 @@ import { createAnalysisActivities } from './analysis.js';
 import { createCanaryActivities } from './canary.js';
 import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+import { createFleetActivities, type FleetActivityDeps } from './fleet.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
 import { createNodeActivities } from './node.js';
 import { createScaleActivities } from './scale.js';
 
 /** Everything activities need; built by the worker (the composition root). */
-export type ActivityDeps = DeployActivityDeps & MonitorActivityDeps;
+export type ActivityDeps = DeployActivityDeps & MonitorActivityDeps & FleetActivityDeps;
 
 /** Builds all activities. */
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCompensationActivities(deps),
     ...createScaleActivities(deps),
     ...createMonitorActivities(deps),
+    ...createFleetActivities(deps),
     ...createCanaryActivities(deps),
     ...createAnalysisActivities(deps),
     ...createNodeActivities(deps),

@@ -87,6 +87,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
       if (!gw) throw new Error(`unknown cluster "${cluster}"; configured: ${[...gateways.keys()].join(', ')}`);
       return gw;
     },
+    clusters: () => Object.entries(config.clusters.entries).map(([name, c]) => ({ name, labels: c.labels })),
     policy: config.policy,
     payloadsEncrypted: dataConverter !== undefined,
     allowPlaintextSecrets: config.policy.allowPlaintextSecrets,

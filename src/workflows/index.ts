@@ -16,6 +16,15 @@ export {
 export { holdDeployLock, releaseDeployLockSignal } from './locks.js';
 export { abortUpdate, canaryRollout, canaryStatusQuery, newRevisionUpdate, promoteUpdate } from './canary.js';
 export { scheduledDeploy, scheduledScale } from './scheduled.js';
+export {
+  abortFleetUpdate,
+  fleetStatusQuery,
+  pauseFleetUpdate,
+  promoteFleetUpdate,
+  resumeFleetUpdate,
+  rolloutFleet,
+  skipClusterUpdate,
+} from './fleet.js';
 export { analysisStatusQuery, runAnalysis } from './analysis.js';
 export type { AnalysisStatus } from './analysis.js';
 export { approveBypassUpdate, drainNode, maintainNode, nodeMaintenanceQuery, uncordonNode } from './node.js';
