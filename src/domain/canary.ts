@@ -10,7 +10,13 @@
  * T + 1 and the actual share is shown as `actualWeight`). w = 0 is all stable, w = 100 all canary.
  * @module
  */
-import type { CanaryStep, CanaryTemplate, DeploymentManifest, PodTemplate, ReplicaCounts } from '../schemas/canary.js';
+import type {
+  CanaryStepInput,
+  CanaryTemplate,
+  DeploymentManifest,
+  PodTemplate,
+  ReplicaCounts,
+} from '../schemas/canary.js';
 import { parseDuration } from './duration.js';
 import { DEFAULT_CLUSTER_NAME } from './clusters.js';
 import { MANAGED_BY, MANAGED_BY_LABEL } from './deploy-input.js';
@@ -93,7 +99,7 @@ export function podTemplateOf(
 }
 
 /** How a step reads in reports and messages: `setWeight 20`, `pause 1m`, `pause (until promoted)`, `analysis`. */
-export function describeStep(step: CanaryStep): string {
+export function describeStep(step: CanaryStepInput): string {
   if ('setWeight' in step) return `setWeight ${step.setWeight}`;
   if ('pause' in step)
     return step.pause.duration === undefined ? 'pause (until promoted)' : `pause ${step.pause.duration}`;
@@ -109,7 +115,7 @@ export function pauseMs(step: { pause: { duration?: string | number | undefined 
  * Problems with a step list that its schema cannot see, one line each naming the step (`steps[2]: …`): an analysis
  * before any positive weight has no canary pod to judge.
  */
-export function checkSteps(steps: readonly CanaryStep[]): string[] {
+export function checkSteps(steps: readonly CanaryStepInput[]): string[] {
   const problems: string[] = [];
   let weight = 0;
   steps.forEach((step, i) => {

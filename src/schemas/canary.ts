@@ -62,8 +62,10 @@ export const AnalysisStep = z.strictObject({ analysis: AnalysisSpec });
 export const CanaryStep = z.union([SetWeightStep, PauseStep, AnalysisStep], {
   error: 'a step is { setWeight: 0..100 }, { pause: { duration? } } or { analysis: <analysis spec> }',
 });
-/** One canary step. */
+/** One canary step (after defaults). */
 export type CanaryStep = z.infer<typeof CanaryStep>;
+/** One canary step as callers write it. */
+export type CanaryStepInput = z.input<typeof CanaryStep>;
 
 /** What a `newRevision` update does while a canary runs. */
 export const NewRevisionPolicy = z.enum(['restart', 'supersede', 'refuse']);

@@ -21,7 +21,7 @@ import {
   shiftPlan,
   type StableFacts,
 } from '../../src/domain/canary.js';
-import { CanaryRolloutInput, type CanaryStep } from '../../src/schemas/canary.js';
+import { CanaryRolloutInput, type CanaryStepInput } from '../../src/schemas/canary.js';
 
 describe('replicaSplit', () => {
   it.each([
@@ -75,7 +75,7 @@ const template = {
 
 describe('steps and input', () => {
   it('describes steps and parses pause durations', () => {
-    const steps: CanaryStep[] = [{ setWeight: 20 }, { pause: { duration: '1m30s' } }, { pause: {} }];
+    const steps: CanaryStepInput[] = [{ setWeight: 20 }, { pause: { duration: '1m30s' } }, { pause: {} }];
     expect(steps.map(describeStep)).toEqual(['setWeight 20', 'pause 1m30s', 'pause (until promoted)']);
     expect(pauseMs({ pause: { duration: '1m30s' } })).toBe(90_000);
     expect(pauseMs({ pause: { duration: 5 } })).toBe(5_000);
