@@ -28,7 +28,12 @@ import {
   type ApprovalResult,
   type DeployProgress,
 } from '../workflows/deploy-definitions.js';
-import { addTargetsUpdate, monitorStatusQuery, removeTargetsUpdate, setPausedUpdate } from '../workflows/monitor.js';
+import {
+  addTargetsUpdate,
+  monitorStatusQuery,
+  removeTargetsUpdate,
+  setPausedUpdate,
+} from '../workflows/monitor-definitions.js';
 import { resolveDefaultCluster } from './clusters.js';
 import {
   DEFAULT_TASK_QUEUE,

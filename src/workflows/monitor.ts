@@ -21,9 +21,6 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   patched,
   proxyActivities,
@@ -52,26 +49,30 @@ import {
   type IncidentRules,
   type IncidentState,
 } from '../domain/incidents.js';
-import { MonitorHealthInput, MonitorTarget, OBSERVATIONS_SIGNAL, type MonitorStatus } from '../schemas/monitor.js';
+import { MonitorHealthInput, MonitorTarget, type MonitorStatus } from '../schemas/monitor.js';
+import {
+  addTargetsUpdate,
+  DELIVERY_GIVE_UP_AFTER,
+  monitorStatusQuery,
+  observationsSignal,
+  OBSERVE_MAX_SECONDS,
+  removeTargetsUpdate,
+  setPausedUpdate,
+  STREAMING_PATCH,
+} from './monitor-definitions.js';
 import { KubeCluster, KubeNamespace } from './search-attributes.js';
 import { upsertKubeAttributes } from './upsert.js';
 
-/** Signal (internal, sent by the `observeHealth` activity): targets whose health changed. */
-export const observationsSignal = defineSignal<[ObservationBatch]>(OBSERVATIONS_SIGNAL);
-/** Query: every target's state. */
-export const monitorStatusQuery = defineQuery<MonitorStatus>('status');
-/** Update: add targets (validated with the same schema as the input). Returns the number of targets. */
-export const addTargetsUpdate = defineUpdate<number, [{ targets: MonitorTarget[] }]>('addTargets');
-/** Update: remove targets by key (`Deployment/ns/name`, `http:<id>`, `prom:<id>`) or by spec; open incidents are resolved. */
-export const removeTargetsUpdate = defineUpdate<number, [{ targets: MonitorTarget[] }]>('removeTargets');
-/** Update: pause (no observation, no new alerts; open incidents stay open) or resume. */
-export const setPausedUpdate = defineUpdate<boolean, [{ paused: boolean; reason?: string }]>('setPaused');
-
-/**
- * Longest an observation activity runs before it returns and the next one relists everything: a full resync every
- * 30 minutes, like an informer's. Transitions do not wait for it; they arrive as signals.
- */
-export const OBSERVE_MAX_SECONDS = 1_800;
+export {
+  addTargetsUpdate,
+  DELIVERY_GIVE_UP_AFTER,
+  monitorStatusQuery,
+  observationsSignal,
+  OBSERVE_MAX_SECONDS,
+  removeTargetsUpdate,
+  setPausedUpdate,
+  STREAMING_PATCH,
+} from './monitor-definitions.js';
 
 const retry = { maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 const { observeHealth } = proxyActivities<Activities>({
@@ -80,8 +81,6 @@ const { observeHealth } = proxyActivities<Activities>({
   heartbeatTimeout: '15s',
   retry,
 });
-/** A delivery still failing after this long is given up (and shown in the status query's deliveryErrors). */
-export const DELIVERY_GIVE_UP_AFTER = '15m';
 const { deliverAlert } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   heartbeatTimeout: '10s',
@@ -96,7 +95,7 @@ type MonitorConfig = z.output<typeof MonitorHealthInput>;
 export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never> {
   const input = validInput(rawInput);
   // Runs started before observations were streamed keep returning from the activity on each change.
-  const streaming = patched('observations-by-signal');
+  const streaming = patched(STREAMING_PATCH);
   const monitor = new Monitor(input, workflowInfo().workflowId);
   tagSearchAttributes(input);
   monitor.showDetails();
