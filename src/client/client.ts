@@ -34,6 +34,8 @@ import {
   removeTargetsUpdate,
   setPausedUpdate,
 } from '../workflows/monitor-definitions.js';
+import type { CanaryRolloutInput } from '../schemas/canary.js';
+import { canaryHandle, startCanary, type CanaryHandle, type CanaryOptions } from './canary.js';
 import { resolveDefaultCluster } from './clusters.js';
 import {
   DEFAULT_TASK_QUEUE,
@@ -329,6 +331,19 @@ export class KubeWorkflowsClient {
       staticSummary: `monitor ${v.name}: ${v.targets.length} target spec(s), alerts to ${v.channels.join(', ') || 'no channel'} after ${v.forSeconds}s`,
     });
     return wrapMonitor(handle);
+  }
+
+  /**
+   * Validates and starts a canary of a Deployment behind a Service (id `canary/<cluster>/<namespace>/<deployment>`,
+   * one per Deployment). See {@link startCanary} for an example.
+   */
+  async canary(input: CanaryRolloutInput, options: CanaryOptions = {}): Promise<CanaryHandle> {
+    return startCanary(this.temporal, this.taskQueue, this.defaultCluster, input, options);
+  }
+
+  /** A handle to a canary by workflow id (`canary/<cluster>/<namespace>/<deployment>`). */
+  getCanary(workflowId: string): CanaryHandle {
+    return canaryHandle(this.temporal.workflow.getHandle(workflowId));
   }
 
   /** A handle to a running monitor by name. */

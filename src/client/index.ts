@@ -22,6 +22,10 @@ export type {
   MonitorHandle,
   ScaleHandle,
 } from './client.js';
+export { canaryHandle, CanaryUpdateRefusedError, prepareCanaryStart } from './canary.js';
+export type { CanaryHandle, CanaryOptions } from './canary.js';
+export { canaryWorkflowId } from '../domain/canary.js';
+export type { CanaryReport, CanaryRolloutInput, CanaryStatus, CanaryStepInput, CanaryTemplate } from '../schemas/canary.js';
 export { resolveDefaultCluster } from './clusters.js';
 export {
   DEFAULT_TEMPORAL_ADDRESS,
