@@ -25,7 +25,13 @@ export type {
 export { canaryHandle, CanaryUpdateRefusedError, prepareCanaryStart } from './canary.js';
 export type { CanaryHandle, CanaryOptions } from './canary.js';
 export { canaryWorkflowId } from '../domain/canary.js';
-export type { CanaryReport, CanaryRolloutInput, CanaryStatus, CanaryStepInput, CanaryTemplate } from '../schemas/canary.js';
+export type {
+  CanaryReport,
+  CanaryRolloutInput,
+  CanaryStatus,
+  CanaryStepInput,
+  CanaryTemplate,
+} from '../schemas/canary.js';
 export { resolveDefaultCluster } from './clusters.js';
 export {
   DEFAULT_TEMPORAL_ADDRESS,
