@@ -4,6 +4,7 @@
  * receiver's host. Secrets a channel declares are blanked out of anything quoted from the receiver.
  * @module
  */
+import { httpReason } from '../domain/http-reason.js';
 import { parseRetryAfter } from '../domain/retry-after.js';
 import { AlertEvent as AlertEventSchema } from '../schemas/alerts.js';
 import { AlertDeliveryError, MAX_ERROR_BODY_CHARS, type AlertChannelType, type AlertEvent } from './types.js';
@@ -219,37 +220,4 @@ function moveCredentialsToHeader(raw: string): {
   url.username = '';
   url.password = '';
   return { url: url.toString(), headers: { authorization: `Basic ${basic}` }, credentials: [password, basic] };
-}
-
-function httpReason(status: number): string {
-  switch (status) {
-    case 400:
-      return 'BadRequest';
-    case 401:
-      return 'Unauthorized';
-    case 403:
-      return 'Forbidden';
-    case 404:
-      return 'NotFound';
-    case 408:
-      return 'RequestTimeout';
-    case 410:
-      return 'Gone';
-    case 413:
-      return 'PayloadTooLarge';
-    case 422:
-      return 'UnprocessableEntity';
-    case 429:
-      return 'TooManyRequests';
-    case 500:
-      return 'InternalServerError';
-    case 502:
-      return 'BadGateway';
-    case 503:
-      return 'ServiceUnavailable';
-    case 504:
-      return 'GatewayTimeout';
-    default:
-      return status >= 300 && status < 400 ? 'Redirect' : status >= 500 ? 'ServerError' : 'ClientError';
-  }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { FailureType } from '../domain/failures.js';
+import { httpReason } from '../domain/http-reason.js';
 import { parseRetryAfter } from '../domain/retry-after.js';
 
 /** A failed call to the Kubernetes API, classified once. */
@@ -79,7 +80,7 @@ export function kubeErrorFromResponse(
   } catch {
     parsed = undefined;
   }
-  const reason = parsed?.reason ?? httpReason(status);
+  const reason = parsed?.reason ?? httpReason(status, 'kubernetes');
   let message = parsed?.message ?? (body.trim().slice(0, 300) || `HTTP ${status}`);
   const causes = (parsed?.details?.causes ?? []).filter((c) => c.message && !message.includes(c.message));
   if (causes.length) message += `: ${causes.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join('; ')}`;
@@ -107,27 +108,4 @@ export function kubeErrorFromNetwork(err: unknown, server: string, subject?: str
     message: `cannot reach the Kubernetes API at ${server}: ${detail}`,
     subject,
   });
-}
-
-function httpReason(status: number): string {
-  switch (status) {
-    case 400:
-      return 'BadRequest';
-    case 401:
-      return 'Unauthorized';
-    case 403:
-      return 'Forbidden';
-    case 404:
-      return 'NotFound';
-    case 409:
-      return 'Conflict';
-    case 410:
-      return 'Expired';
-    case 422:
-      return 'Invalid';
-    case 429:
-      return 'TooManyRequests';
-    default:
-      return status >= 500 ? 'InternalError' : 'Unknown';
-  }
 }
