@@ -1,6 +1,7 @@
 /**
- * The local stack for real: Temporal dev server + kwok cluster (etcd, kube-apiserver, controller-manager, scheduler,
- * kwok) started in a temp folder, checked with the `temporal` and `kubectl` binaries, then stopped.
+ * The local stack for real: Temporal dev server + two kwok clusters (etcd, kube-apiserver, controller-manager,
+ * scheduler, kwok each) started in a temp folder, checked with the `temporal` and `kubectl` binaries, then stopped.
+ * Most tests look at cluster 1 (`local`, what a one-cluster stack has); the second shows what `--clusters` adds.
  * Needs the toolchain (tools/build-toolchain.sh); the first start may take a minute.
  */
 import { execFile } from 'node:child_process';
@@ -28,6 +29,7 @@ const toolchain = resolveToolchain();
 const dir = mkdtempSync(join(tmpdir(), 'kwf-stack-'));
 const name = `kwf-it-${process.pid.toString(36)}-${Date.now().toString(36).slice(-4)}`;
 const NODES = 3;
+const CLUSTERS = 2;
 let info: StackInfo;
 
 interface Condition {
@@ -134,7 +136,7 @@ function pod(podName: string, chaos?: string, annotations: Record<string, string
 
 beforeAll(async () => {
   const t0 = Date.now();
-  info = await startStack({ dir, name, nodes: NODES, onProgress: (l) => console.error(l) });
+  info = await startStack({ dir, name, nodes: NODES, clusters: CLUSTERS, onProgress: (l) => console.error(l) });
   console.error(`[timing] startStack: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 }, 300_000);
 
@@ -156,8 +158,48 @@ describe('dev stack', () => {
       'TEMPORAL_NAMESPACE',
       'TEMPORAL_UI_URL',
       'KUBECONFIG',
+      // a stack with several clusters: the worker configuration that lists them, and the KUBECONFIG one's name
+      'KUBE_WORKFLOWS_CONFIG',
+      'KUBE_WORKFLOWS_CLUSTER',
     ]);
     expect(lines[1]).toBe('TEMPORAL_NAMESPACE=default');
+    expect(lines.slice(4)).toEqual([
+      `KUBE_WORKFLOWS_CONFIG=${join(dir, 'clusters.json')}`,
+      'KUBE_WORKFLOWS_CLUSTER=local',
+    ]);
+    expect(readFileSync(join(dir, 'stack.env'), 'utf8')).toBe(lines.join('\n') + '\n');
+  });
+
+  it('runs a second cluster with its own control plane, reached through the context local-2', async () => {
+    expect(info.clusters.map((c) => [c.name, c.kwokName, c.kubeContext])).toEqual([
+      ['local', name, 'local'],
+      ['local-2', `${name}-2`, 'local-2'],
+    ]);
+    const state = readStackState(dir);
+    const second = state?.extraClusters?.[0];
+    expect(Object.keys(second?.clusterPids ?? {}).sort()).toEqual(Object.keys(state?.clusterPids ?? {}).sort());
+    expect(Object.values(second?.clusterPids ?? {}).filter(alive)).toHaveLength(5);
+    const all = ['--kubeconfig', info.kubeconfigAll];
+    const nodes = await run(toolchain.kubectl, [...all, '--context', 'local-2', 'get', 'nodes', '-o', 'json']);
+    expect((JSON.parse(nodes.stdout) as List<Node>).items.filter(isReady)).toHaveLength(NODES);
+    const audit = info.clusters[1]?.auditLogPath ?? '';
+    const mark = auditMark(audit);
+    await run(toolchain.kubectl, [...all, '--context', 'local-2', 'create', 'configmap', 'only-on-2']);
+    await expect(
+      run(toolchain.kubectl, [...all, '--context', 'local', 'get', 'configmap', 'only-on-2']),
+    ).rejects.toMatchObject({ stderr: expect.stringContaining('NotFound') as unknown });
+    // its own audit log
+    const writes = await waitForAuditWrites(audit, { ...mark, resource: 'configmaps' }, (w) => w.length >= 1);
+    expect(writes.map((w) => w.key)).toEqual(['configmaps:default/only-on-2']);
+  });
+
+  it('refuses to add clusters to a running stack, naming dev down', async () => {
+    await expect(startStack({ dir, name, nodes: NODES, clusters: CLUSTERS + 1 })).rejects.toThrow(
+      /has 2 cluster\(s\), 3 were asked for; stop it first \(kube-workflows dev down\)/,
+    );
+    await expect(startStack({ dir, clusters: 6 })).rejects.toThrow(
+      /invalid cluster count 6 \(an integer from 1 to 5\)/,
+    );
   });
 
   it('Temporal answers, with the search attributes registered', async () => {
@@ -420,7 +462,8 @@ describe('dev stack', () => {
     const state = readStackState(dir);
     expect(state?.phase).toBe('ready');
     const pids = stackPids(state!);
-    expect(pids.length).toBeGreaterThanOrEqual(6); // temporal + etcd, apiserver, controller-manager, scheduler, kwok
+    // temporal + etcd, apiserver, controller-manager, scheduler, kwok for each cluster
+    expect(pids.length).toBeGreaterThanOrEqual(1 + 5 * CLUSTERS);
     const t0 = Date.now();
     await stopStack({ dir });
     console.error(`[timing] stopStack: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
