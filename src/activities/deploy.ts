@@ -7,6 +7,18 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { KubeObject } from '../schemas/kube-object.js';
+import {
+  autoscalerFor,
+  autoscalerOf,
+  AUTOSCALED_KINDS,
+  HANDOVER_FIELD_MANAGER,
+  mergeAutoscalers,
+  planOwnership,
+  SCALED_FIELDS,
+  stolenFields,
+  type Autoscaler,
+  type OwnershipPlan,
+} from '../domain/autoscaler.js';
 import { changedPaths, liveFingerprint } from '../domain/changes.js';
 import { FailureType } from '../domain/failures.js';
 import {
@@ -193,6 +205,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           }
           return (await list).get(key.name);
         };
+        const autoscalers = autoscalersOf(gw, objects);
+        autoscalers.catch(() => undefined); // awaited per object; a failure fails those objects' entries
         let planned = 0;
         const settled = await mapSettledLimit(objects, concurrency, async (obj, i): Promise<PlanEntry> => {
           heartbeat({ planned: planned++, total: objects.length });
@@ -209,21 +223,23 @@ export function createDeployActivities(deps: DeployActivityDeps) {
               return { ...base, action: 'created', validatedLater: true };
             throw err;
           }
+          const own = planOwnership(obj, live, autoscalerFor(obj, await autoscalers));
+          const notes = own.notes.length ? { notes: own.notes } : {};
           let dry: LiveObject;
           try {
-            dry = await gw.apply(obj, { dryRun: true, force: input.force });
+            dry = await applyOwned(gw, own, live, { dryRun: true, force: input.force });
           } catch (err) {
             if (createdByThisDeploy && !live && isKubeApiError(err) && err.status === 404) {
-              return { ...base, action: 'created', validatedLater: true };
+              return { ...base, action: 'created', validatedLater: true, ...notes };
             }
             throw err;
           }
-          if (!live) return { ...base, action: 'created' };
+          if (!live) return { ...base, action: 'created', ...notes };
           const fingerprint = liveFingerprint(live);
-          const changes = changedPaths(live, dry);
-          if (!changes.length) return { ...base, action: 'unchanged', fingerprint };
+          const changes = changedPaths(live, own.handover ? withHandover(dry, live) : dry);
+          if (!changes.length) return { ...base, action: 'unchanged', fingerprint, ...notes };
           previous.push(stripServerFields(live));
-          return { ...base, action: 'configured', changes, fingerprint };
+          return { ...base, action: 'configured', changes, fingerprint, ...notes };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length) throw combineFailures('the API server rejected', failures, '; nothing was written');
@@ -249,16 +265,21 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         // those writes reached the API server, and writing them again would only add load and audit noise.
         const confirmed = new Set((activityInfo().heartbeatDetails as ApplyProgress | undefined)?.confirmed ?? []);
         const retried = activityInfo().attempt > 1;
+        const autoscalers = autoscalersOf(gw, objects);
+        autoscalers.catch(() => undefined); // awaited per object
         const settled = await mapSettledLimit(objects, concurrency, async (obj, i) => {
           const subject = formatSubject(keyOf(obj));
           if (confirmed.has(i)) return { subject };
+          const current = SCALED_FIELDS[obj.kind] ? await gw.get(keyOf(obj)) : undefined;
+          const own = planOwnership(obj, current, autoscalerFor(obj, await autoscalers));
           // A write the dead attempt sent after its last heartbeat may have landed: a dry-run tells, for the cost of
           // a read, and nothing is written twice.
-          if (retried && (await alreadyApplied(gw, obj, input.force))) {
+          if (retried && (await alreadyApplied(gw, own.object, input.force))) {
             confirmed.add(i);
             return { subject };
           }
-          const live = await gw.apply(obj, { force: input.force });
+          if (own.handover) await handOver(gw, own.handover);
+          const live = await applyOwned(gw, own, current, { force: input.force });
           confirmed.add(i);
           heartbeat({ confirmed: [...confirmed], total: objects.length } satisfies ApplyProgress);
           return { subject, uid: live.metadata.uid, generation: live.metadata.generation };
@@ -295,7 +316,14 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const wanted = new Set(input.subjects);
         const objects = unpackJson<KubeObject[]>(input.rollbackState).filter((o) => wanted.has(subjectOf(o)));
         await guard(gw, objects, new Set());
-        const settled = await mapSettledLimit(objects, concurrency, async (obj) => {
+        const autoscalers = autoscalersOf(gw, objects);
+        autoscalers.catch(() => undefined); // awaited per object
+        const settled = await mapSettledLimit(objects, concurrency, async (snapshot) => {
+          // The count of an autoscaled workload stays the autoscaler's, also when the deploy is undone.
+          const autoscaler = autoscalerFor(snapshot, await autoscalers);
+          const current = autoscaler ? await gw.get(keyOf(snapshot)) : undefined;
+          const { object: obj, handover } = planOwnership(snapshot, current, autoscaler, 'restore');
+          if (handover) await handOver(gw, handover);
           const live = await gw.apply(obj, { force: true });
           heartbeat({ restored: subjectOf(obj) });
           return { subject: subjectOf(obj), uid: live.metadata.uid, generation: live.metadata.generation };
@@ -597,4 +625,83 @@ async function alreadyApplied(gw: KubeGateway, obj: KubeObject, force: boolean):
 /** True for an API answer that proves the write did not happen (4xx other than 408/429). */
 function isDefinitiveRefusal(err: unknown): boolean {
   return isKubeApiError(err) && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+}
+
+/**
+ * The autoscalers that count for a set of objects: HorizontalPodAutoscalers and KEDA ScaledObjects among the objects,
+ * and the live ones in the namespaces of its Deployments and StatefulSets (one LIST per namespace; ScaledObjects
+ * only where the API server serves them and the worker may list them). Empty, without a request, when the set has
+ * no such workload.
+ */
+async function autoscalersOf(gw: KubeGateway, objects: readonly KubeObject[]): Promise<Autoscaler[]> {
+  const namespaces = new Set(
+    objects.filter((o) => AUTOSCALED_KINDS.has(o.kind) && o.metadata.namespace).map((o) => o.metadata.namespace),
+  );
+  const declared = objects.map(autoscalerOf).filter((a): a is Autoscaler => a !== undefined);
+  if (namespaces.size === 0) return declared;
+  const live: Autoscaler[] = [];
+  const kinds: { apiVersion: string; kind: string; optional: boolean }[] = [
+    { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', optional: false },
+    { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', optional: true },
+  ];
+  await Promise.all(
+    kinds.flatMap(({ apiVersion, kind, optional }) =>
+      [...namespaces].map(async (namespace) => {
+        try {
+          const { items } = await gw.list(apiVersion, kind, { namespace });
+          for (const item of items) {
+            const a = autoscalerOf(item);
+            if (a) live.push(a);
+          }
+        } catch (err) {
+          // KEDA not installed (404) or not ours to read (403): no ScaledObjects to respect.
+          if (optional && isKubeApiError(err) && (err.status === 404 || err.status === 403)) return;
+          throw err;
+        }
+      }),
+    ),
+  );
+  return mergeAutoscalers(declared, live);
+}
+
+/**
+ * The handover of the Kubernetes server-side-apply docs: the live count applied alone under a temporary field
+ * manager, so the field keeps its value when our apply stops carrying it. A conflict means the autoscaler claimed the
+ * field already: nothing to hand over.
+ */
+async function handOver(gw: KubeGateway, replicasOnly: KubeObject): Promise<void> {
+  try {
+    await gw.apply(replicasOnly, { fieldManager: HANDOVER_FIELD_MANAGER });
+  } catch (err) {
+    if (isKubeApiError(err) && err.status === 409) return;
+    throw err;
+  }
+}
+
+/**
+ * Applies (or dry-runs) an object as {@link planOwnership} decided. When it takes fields back from `scale` or a
+ * departed autoscaler, a forced dry-run first shows what force would take: only when that is nothing but those
+ * fields is the apply forced; otherwise it goes as asked and meets its conflicts as any apply does.
+ */
+async function applyOwned(
+  gw: KubeGateway,
+  own: OwnershipPlan,
+  live: LiveObject | undefined,
+  options: { dryRun?: boolean; force: boolean },
+): Promise<LiveObject> {
+  if (own.takeBack.length && !options.force && live) {
+    const forced = await gw.apply(own.object, { dryRun: true, force: true });
+    const allowed = new Set(own.takeBack);
+    if (stolenFields(live, forced).every((f) => allowed.has(f))) {
+      return options.dryRun ? forced : gw.apply(own.object, { force: true });
+    }
+  }
+  return gw.apply(own.object, options);
+}
+
+/** A dry-run result as it will be after the handover: the live count, which the handover keeps. */
+function withHandover(dry: LiveObject, live: LiveObject): LiveObject {
+  const replicas = (live as { spec?: { replicas?: unknown } }).spec?.replicas;
+  const spec = (dry as { spec?: Record<string, unknown> }).spec;
+  return { ...dry, spec: { ...spec, replicas } };
 }

@@ -60,6 +60,11 @@ export interface ApplyOptions {
   dryRun?: boolean;
   /** Take ownership of fields other managers own instead of failing with 409. */
   force?: boolean;
+  /**
+   * Field manager of this apply. Default {@link FIELD_MANAGER}: every write of kube-workflows is one owner, except the
+   * few that must not be (the replicas handover to an autoscaler, `scale`'s writes of autoscaler bounds).
+   */
+  fieldManager?: string;
 }
 
 /** Every call the activities make to one cluster. */
@@ -177,7 +182,7 @@ export class HttpKubeGateway implements KubeGateway {
       body: obj,
       contentType: 'application/apply-patch+yaml',
       query: {
-        fieldManager: FIELD_MANAGER,
+        fieldManager: options.fieldManager ?? FIELD_MANAGER,
         force: options.force ? true : undefined,
         dryRun: options.dryRun ? 'All' : undefined,
       },

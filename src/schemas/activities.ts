@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { AnalysisProvider } from './analysis.js';
 import { HealthStatus } from './health.js';
 import type { KubeObject } from './kube-object.js';
+import { AutoscalerBounds, AutoscalerRef } from './scale.js';
 
 /** A Kubernetes object passed through as it is: only checked to be a JSON object (the cheap check). */
 const PassedObject = z.custom<KubeObject>(
@@ -47,6 +48,11 @@ export const PlanEntry = ObjectRefWithSubject.extend({
    * applied as it was.
    */
   fingerprint: z.string().optional(),
+  /**
+   * What the apply does about counts others own (domain/autoscaler): `replicas left to HorizontalPodAutoscaler
+   * shop/web (2–10)`, `minReplicas kept at 4 (set by scale; …)`. One sentence each.
+   */
+  notes: z.array(z.string()).optional(),
 });
 /** One object in a plan. */
 export type PlanEntry = z.infer<typeof PlanEntry>;
@@ -261,6 +267,8 @@ export const ReadScaleResult = z.object({
   replicas: z.number().int().min(0),
   /** The `kube-workflows.dev/app` label: whose deploy lock a scale takes. */
   app: z.string().optional(),
+  /** The HorizontalPodAutoscaler or KEDA ScaledObject that targets the workload, if any: it owns the count. */
+  autoscaler: AutoscalerRef.optional(),
 });
 /** Result of `readScale`. */
 export type ReadScaleResult = z.infer<typeof ReadScaleResult>;
@@ -274,6 +282,20 @@ export type SetScaleInput = z.infer<typeof SetScaleInput>;
 export const SetScaleResult = z.object({ previous: z.number().int(), replicas: z.number().int() });
 /** Result of `setScale`. */
 export type SetScaleResult = z.infer<typeof SetScaleResult>;
+
+/** Input of `setAutoscalerBounds`: the workload scaled (for the policy), its autoscaler and absolute new bounds. */
+export const SetAutoscalerBoundsInput = WorkloadRef.extend({
+  autoscaler: AutoscalerRef.pick({ apiVersion: true, kind: true, namespace: true, name: true }),
+  minReplicas: z.number().int().min(1, 'minReplicas must be at least 1 (an autoscaler cannot hold a workload at 0)'),
+  maxReplicas: z.number().int().min(1),
+});
+/** Input of `setAutoscalerBounds`. */
+export type SetAutoscalerBoundsInput = z.infer<typeof SetAutoscalerBoundsInput>;
+
+/** Result of `setAutoscalerBounds`: the bounds before and after. */
+export const SetAutoscalerBoundsResult = z.object({ previous: AutoscalerBounds, bounds: AutoscalerBounds });
+/** Result of `setAutoscalerBounds`. */
+export type SetAutoscalerBoundsResult = z.infer<typeof SetAutoscalerBoundsResult>;
 
 /** A stable Deployment to canary (input of `readCanaryTarget`). */
 export const ReadCanaryTargetInput = z.object({

@@ -111,6 +111,8 @@ export const ObjectReport = z.object({
    * the cluster), `failed` (left as it is: see `message`).
    */
   rollback: z.enum(['restored', 'deleted', 'untouched', 'failed']).optional(),
+  /** Why a count was not applied as the manifests say (an autoscaler owns it, `scale` set it): the plan's notes. */
+  notes: z.array(z.string()).optional(),
   status: HealthStatus.optional(),
   reason: z.string().optional(),
   message: z.string().optional(),

@@ -613,7 +613,12 @@ function healthFailure(health: HealthResult): { type: string; message: string } 
 }
 
 function entryReport(e: PlanEntry): ObjectReport {
-  return { subject: e.subject, action: e.action, ...(e.changes ? { changes: e.changes } : {}) };
+  return {
+    subject: e.subject,
+    action: e.action,
+    ...(e.changes ? { changes: e.changes } : {}),
+    ...(e.notes ? { notes: e.notes } : {}),
+  };
 }
 
 function mergeHealth(objects: ObjectReport[], health: HealthResult): void {

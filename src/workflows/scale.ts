@@ -7,6 +7,13 @@
  * `./locks.ts`), so a scale never interleaves with a deploy of the app: while the deploy runs the scale is refused,
  * naming the deploy id; while the scale writes, a deploy of the app is refused, naming the scale. The lock is held
  * for the write only: the writes are what conflict, and a deploy started after it plans from the scaled state.
+ *
+ * An autoscaled workload (a HorizontalPodAutoscaler or KEDA ScaledObject targets it, as `readScale` reports) is never
+ * given a count: with `hpa: 'adjust'` (default) the autoscaler's floor moves to the target (`minReplicas = target`,
+ * `maxReplicas = max(current max, target)`, domain/autoscaler `decideAutoscaledScale`), the scale waits until the
+ * autoscaler has brought the workload within the new bounds and it is Current, and the report carries the bounds
+ * before and after; with `hpa: 'refuse'` it fails naming the autoscaler. A scale to 0 is refused (it would switch the
+ * autoscaler off silently) unless `force`. Refusals happen before any write.
  * @module
  */
 import {
@@ -16,10 +23,12 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   setWorkflowOptions,
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
+import { decideAutoscaledScale, type AutoscaledScale } from '../domain/autoscaler.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
 import { formatSubject } from '../domain/subject.js';
 import { deployWorkflowId } from '../domain/workflow-ids.js';
@@ -41,10 +50,20 @@ export const scaleProgressQuery = defineQuery<ScaleProgress>('progress');
 
 const retry = { maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 // One GET and one PATCH each: a worker that dies mid-call is noticed after 40 s, not after minutes.
-const { readScale, setScale } = proxyActivities<Activities>({ startToCloseTimeout: '40s', retry });
+const { readScale, setScale, setAutoscalerBounds } = proxyActivities<Activities>({
+  startToCloseTimeout: '40s',
+  retry,
+});
 
 /** Patch id: runs started before scales took their app's deploy lock replay without it. */
 export const SCALE_DEPLOY_LOCK_PATCH = 'scale-takes-deploy-lock';
+/**
+ * Patch id: scales of autoscaled workloads move the autoscaler's bounds (or are refused) instead of writing the
+ * count. Only runs whose `readScale` reported an autoscaler take this path (older workers never reported one).
+ */
+export const SCALE_AUTOSCALER_PATCH = 'scale-autoscaler-aware';
+/** How often a scale of an autoscaled workload looks whether the autoscaler brought the count within its bounds. */
+export const AUTOSCALER_POLL_INTERVAL = '2s';
 
 /** Scales a Deployment or StatefulSet and waits until it is healthy at the new count. */
 export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<ScaleReport> {
@@ -70,6 +89,10 @@ class ScaleRun {
   private subject = '';
   private current!: Awaited<ReturnType<Activities['readScale']>>;
   private target = 0;
+  /** For an autoscaled workload: what the scale does instead of writing the count (domain/autoscaler). */
+  private autoscaled: AutoscaledScale | undefined;
+  /** The autoscaler's bounds before and after, once written. */
+  private bounds: Awaited<ReturnType<Activities['setAutoscalerBounds']>> | undefined;
 
   constructor() {
     setHandler(scaleProgressQuery, () => this.progress);
@@ -102,6 +125,14 @@ class ScaleRun {
         FailureType.InvalidInput,
       );
     }
+    const { autoscaler } = this.current;
+    if (autoscaler && patched(SCALE_AUTOSCALER_PATCH)) {
+      const { subject, target, input } = this;
+      this.autoscaled = decideAutoscaledScale({ subject, autoscaler, target, policy: input.hpa, force: input.force });
+      if (this.autoscaled.action === 'refuse') {
+        throw ApplicationFailure.nonRetryable(this.autoscaled.message, FailureType.PolicyViolation);
+      }
+    }
   }
 
   /** Sets the count (always, even when equal: the policy bounds are checked), holding the app's deploy lock. */
@@ -117,7 +148,20 @@ class ScaleRun {
           )
         : undefined;
     try {
-      await setScale({ ...this.ref(), cluster: current.cluster, replicas: target });
+      const { autoscaled } = this;
+      if (autoscaled?.action === 'bounds' && current.autoscaler) {
+        const { apiVersion, kind, namespace, name } = current.autoscaler;
+        this.enter('scaling', autoscaled.message);
+        this.bounds = await setAutoscalerBounds({
+          ...this.ref(),
+          cluster: current.cluster,
+          autoscaler: { apiVersion, kind, namespace, name },
+          minReplicas: autoscaled.minReplicas,
+          maxReplicas: autoscaled.maxReplicas,
+        });
+      } else {
+        await setScale({ ...this.ref(), cluster: current.cluster, replicas: target });
+      }
     } finally {
       await lock?.release();
     }
@@ -126,11 +170,18 @@ class ScaleRun {
 
   reportUnwaited(): ScaleReport {
     const { current, subject, target } = this;
+    if (this.autoscaled?.action === 'bounds') {
+      const { minReplicas, maxReplicas } = this.autoscaled;
+      const expected = Math.min(Math.max(current.replicas, minReplicas), maxReplicas);
+      return this.finishAutoscaled(this.autoscaled, expected, 'once the autoscaler acts (not waited for)');
+    }
     const outcome = target === current.replicas ? 'unchanged' : 'succeeded';
     return this.finish(outcome, `${subject} scaled ${current.replicas} → ${target} (not waited for)`);
   }
 
   async waitAndReport(): Promise<ScaleReport> {
+    const { autoscaled } = this;
+    if (autoscaled?.action === 'bounds') return this.waitForAutoscaler(autoscaled);
     const { current, subject, target, input } = this;
     this.enter('waiting', `waiting for ${target} ready replicas`);
     const { waitForHealth } = proxyActivities<Activities>({
@@ -155,6 +206,66 @@ class ScaleRun {
       `${subject} scaled ${current.replicas} → ${target}, all ${target} replicas ready`,
       extra,
     );
+  }
+
+  /**
+   * After new bounds: waits (polling the count every {@link AUTOSCALER_POLL_INTERVAL}) until the autoscaler has
+   * brought the workload within them, then until it is Current at that count, within the one timeout.
+   */
+  private async waitForAutoscaler(autoscaled: Extract<AutoscaledScale, { action: 'bounds' }>): Promise<ScaleReport> {
+    const { subject, input } = this;
+    const { minReplicas: min, maxReplicas: max } = autoscaled;
+    const deadline = Date.now() + input.timeoutSeconds * 1000;
+    this.enter('waiting', `waiting for the autoscaler to bring ${subject} within ${min}–${max}`);
+    let count = this.current.replicas;
+    while (count < min || count > max) {
+      if (Date.now() >= deadline) {
+        return this.finishAutoscaled(autoscaled, count, 'but the autoscaler did not act in time', 'failed');
+      }
+      await sleep(AUTOSCALER_POLL_INTERVAL);
+      count = (await readScale(this.ref())).replicas;
+    }
+    this.enter('waiting', `waiting for ${count} ready replicas`);
+    const { waitForHealth } = proxyActivities<Activities>({
+      startToCloseTimeout: `${input.timeoutSeconds + 120}s`,
+      heartbeatTimeout: '20s',
+      retry,
+    });
+    const seconds = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const health = await waitForHealth({
+      cluster: this.current.cluster,
+      objects: [{ apiVersion: 'apps/v1', kind: input.kind, namespace: input.namespace, name: input.name, subject }],
+      deadlineMs: deadline,
+      timeoutSeconds: seconds,
+    });
+    this.lap('wait');
+    const h = health.objects[0];
+    const extra = h ? { status: h.status, reason: h.reason } : {};
+    if (health.outcome !== 'Current') {
+      return this.finishAutoscaled(autoscaled, count, `but it is not healthy: ${health.message}`, 'failed', extra);
+    }
+    return this.finishAutoscaled(autoscaled, count, `all ${count} replicas ready`, undefined, extra);
+  }
+
+  /** The report of a scale that moved an autoscaler's bounds. */
+  private finishAutoscaled(
+    autoscaled: Extract<AutoscaledScale, { action: 'bounds' }>,
+    count: number,
+    how: string,
+    failed?: 'failed',
+    extra: Partial<ScaleReport> = {},
+  ): ScaleReport {
+    const { current } = this;
+    const autoscaler = current.autoscaler;
+    const from = { minReplicas: autoscaler?.minReplicas ?? 0, maxReplicas: autoscaler?.maxReplicas ?? 0 };
+    const to = this.bounds?.bounds ?? { minReplicas: autoscaled.minReplicas, maxReplicas: autoscaled.maxReplicas };
+    const moved = count === current.replicas ? `stays at ${count}` : `${current.replicas} → ${count}`;
+    const outcome = failed ?? (autoscaled.unchanged && count === current.replicas ? 'unchanged' : 'succeeded');
+    return this.finish(outcome, `${autoscaled.message}; replicas ${moved}, ${how}`, {
+      ...extra,
+      to: count,
+      ...(autoscaler ? { autoscaler: { kind: autoscaler.kind, name: autoscaler.name, from, to } } : {}),
+    });
   }
 
   private ref(): { cluster: string; kind: ScaleWorkloadOptions['kind']; namespace: string; name: string } {

@@ -26,6 +26,8 @@ export interface TimeSkippingWorkerOptions {
   taskQueue: string;
   /** The scripted activities, built in `beforeAll`. */
   activities: () => object;
+  /** Workflows module to bundle (default: ours, `src/workflows/index.ts`); a fixture may add workflows to ours. */
+  workflowsPath?: string;
 }
 
 /** How many times {@link startTimeSkippingServer} tries to start the server. */
@@ -73,7 +75,7 @@ export function useTimeSkippingWorker(options: TimeSkippingWorkerOptions): TimeS
     t.worker = await Worker.create({
       connection: t.env.nativeConnection,
       taskQueue: options.taskQueue,
-      workflowsPath: workflowsPath(),
+      workflowsPath: options.workflowsPath ?? workflowsPath(),
       activities: options.activities(),
     });
     running = t.worker.run();
