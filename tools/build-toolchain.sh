@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds, pins and caches the local servers kube-workflows' demo and tests run against:
 #   temporal (CLI + dev server + Web UI), kube-apiserver / kube-controller-manager / kube-scheduler / kubectl,
-#   etcd, kwok + kwokctl (Go, from the Go module proxy) and Temporal's time-skipping test server (Maven Central).
+#   etcd, kwok + kwokctl, metrics-server (Go, from the Go module proxy) and Temporal's time-skipping test server
+#   (Maven Central).
 # Binaries go to  $KUBE_WORKFLOWS_CACHE/toolchain/<piece>-<version>/  (default ~/.cache/kube-workflows),
 # outside git. A piece whose binaries are already there is skipped, so a second run does nothing.
-# Usage: tools/build-toolchain.sh [PIECE...]   PIECE: temporal kwok etcd kube test-server (default: all)
+# Usage: tools/build-toolchain.sh [PIECE...]   PIECE: temporal kwok etcd kube test-server metrics-server (default: all)
 # Concurrent runs wait for each other (a lock in the cache folder) instead of building twice.
 set -euo pipefail
 
@@ -98,6 +99,31 @@ build_kwok() {
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
+build_metrics_server() {
+  local dir="$cache/metrics-server-$METRICS_SERVER_VERSION"
+  if piece_done "$dir" metrics-server && [[ -f "$dir/manifests/kustomization.yaml" ]]; then
+    log "metrics-server $METRICS_SERVER_VERSION: cached at $dir"; return
+  fi
+  need_go
+  local module=sigs.k8s.io/metrics-server
+  local date; date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  # The version as metrics-server's own Makefile sets it (kwokctl reads it from `metrics-server --version`).
+  local ld="-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION"
+  ld+=" -X k8s.io/client-go/pkg/version.gitCommit=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.buildDate=$date"
+  log "metrics-server $METRICS_SERVER_VERSION: building"
+  mkdir -p "$dir.tmp/manifests"
+  with_progress "building metrics-server" env CGO_ENABLED=0 GOBIN="$dir.tmp" go install -trimpath -ldflags "$ld" \
+    "$module/cmd/metrics-server@$METRICS_SERVER_VERSION"
+  # kwokctl installs metrics-server's APIService, Service and RBAC from its release manifest, which it would
+  # download from GitHub; the same kustomization ships in the module zip, so kwokctl is pointed at a local copy.
+  local src
+  src=$(go mod download -json "$module@$METRICS_SERVER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  [[ -f "$src/manifests/base/kustomization.yaml" ]] || die "metrics-server $METRICS_SERVER_VERSION: no manifests/base in $src"
+  cp "$src"/manifests/base/*.yaml "$dir.tmp/manifests/"
+  chmod -R u+w "$dir.tmp/manifests"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
 build_test_server() {
   local dir="$cache/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
   if piece_done "$dir" temporal-test-server; then log "temporal-test-server $TEMPORAL_TEST_SERVER_VERSION: cached at $dir"; return; fi
@@ -119,9 +145,12 @@ WRAP
 }
 
 pieces=("$@")
-[[ ${#pieces[@]} -eq 0 ]] && pieces=(temporal kwok etcd kube test-server)
+[[ ${#pieces[@]} -eq 0 ]] && pieces=(temporal kwok etcd kube test-server metrics-server)
 for p in "${pieces[@]}"; do
-  case "$p" in temporal | kwok | etcd | kube | test-server) ;; *) die "unknown piece '$p' (temporal kwok etcd kube test-server)" ;; esac
+  case "$p" in
+    temporal | kwok | etcd | kube | test-server | metrics-server) ;;
+    *) die "unknown piece '$p' (temporal kwok etcd kube test-server metrics-server)" ;;
+  esac
 done
 
 start=$SECONDS
@@ -138,6 +167,7 @@ for p in "${pieces[@]}"; do
     etcd) build_etcd ;;
     kube) build_kube ;;
     test-server) build_test_server ;;
+    metrics-server) build_metrics_server ;;
   esac
 done
 log "toolchain ready in $(elapsed $((SECONDS - start)))"
