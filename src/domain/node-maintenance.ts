@@ -349,13 +349,13 @@ export function parseQuantity(text: string | number | undefined): number {
 /** CPU quantity in millicores (rounded up, as the scheduler does). */
 export function cpuMillis(text: string | number | undefined): number {
   const v = parseQuantity(text);
-  return Number.isFinite(v) ? Math.ceil(v * 1000 - 1e-9) : 0;
+  return Number.isFinite(v) && v > 0 ? Math.ceil(v * 1000 - 1e-9) : 0;
 }
 
 /** Memory quantity in bytes. */
 export function memoryBytes(text: string | number | undefined): number {
   const v = parseQuantity(text);
-  return Number.isFinite(v) ? Math.ceil(v) : 0;
+  return Number.isFinite(v) && v > 0 ? Math.ceil(v) : 0;
 }
 
 function formatBytes(n: number): string {
