@@ -31,6 +31,7 @@ import {
 } from './options.js';
 import { followDeploy } from './follow.js';
 import { renderReport, renderStatus } from './render.js';
+import { addCanaryCommands } from './canary.js';
 import { addMonitorCommands } from './monitor.js';
 import { addNodeCommands } from './node.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
@@ -287,6 +288,7 @@ Examples:
     });
   addScaleAndScheduleCommands(program);
   addMonitorCommands(program);
+  addCanaryCommands(program);
   addNodeCommands(program);
   addSchemaCommand(program);
 

@@ -34,6 +34,12 @@ export interface IncidentRules {
   keepAliveSeconds: number;
   /** Seconds between reminders of an open incident to every channel; never when absent. */
   remindEverySeconds?: number | undefined;
+  /**
+   * Count reminders from the last send of any kind, keep-alives included, as runs started before the reminder
+   * clock did (they replay with it; a keep-alive more frequent than the reminder then postponed it for good).
+   * Default: reminders count from the last reminder, or from when the incident fired.
+   */
+  legacyReminderClock?: boolean | undefined;
 }
 
 /** Every target's state, by key in first-seen order (the order effects come out in), and whether paused. */
@@ -199,10 +205,9 @@ export function transition(
  */
 export function nextDeadline(state: IncidentState, now: number, rules: IncidentRules): number | undefined {
   if (state.paused) return undefined;
-  const resendMs = Math.min(rules.keepAliveSeconds, rules.remindEverySeconds ?? Infinity) * 1000;
   const times: number[] = [];
   for (const t of state.targets.values()) {
-    if (t.open) times.push(t.open.lastSentAt + resendMs);
+    if (t.open) times.push(Math.min(t.open.lastSentAt + rules.keepAliveSeconds * 1000, reminderDueAt(t.open, rules)));
     else if (!t.healthy) times.push(t.since + rules.forSeconds * 1000);
   }
   return times.length ? Math.max(0, Math.min(...times) - now) : undefined;
@@ -300,13 +305,23 @@ function tickTarget(
     const { open: _resolved, ...rest } = t;
     return { target: rest, effect: effect(AlertKind.Resolve, open.number, open.firedAt) };
   }
-  const quiet = now - open.lastSentAt;
-  const remind = rules.remindEverySeconds !== undefined && quiet >= rules.remindEverySeconds * 1000;
-  if (!remind && quiet < rules.keepAliveSeconds * 1000) return undefined;
+  // A reminder reaches every channel, the expiring ones too: it is also a keep-alive.
+  const remind = now >= reminderDueAt(open, rules);
+  if (!remind && now - open.lastSentAt < rules.keepAliveSeconds * 1000) return undefined;
   return {
-    target: { ...t, open: { ...open, lastSentAt: now } },
+    target: { ...t, open: { ...open, lastSentAt: now, ...(remind ? { lastRemindedAt: now } : {}) } },
     effect: effect(remind ? AlertKind.Reminder : AlertKind.KeepAlive, open.number, open.firedAt),
   };
+}
+
+/**
+ * When the open incident's next reminder is due (epoch ms; never without `remindEverySeconds`): counted from its
+ * last reminder, else from when it fired; with {@link IncidentRules.legacyReminderClock}, from its last send.
+ */
+function reminderDueAt(open: NonNullable<TargetState['open']>, rules: IncidentRules): number {
+  if (rules.remindEverySeconds === undefined) return Infinity;
+  const from = rules.legacyReminderClock ? open.lastSentAt : (open.lastRemindedAt ?? open.firedAt);
+  return from + rules.remindEverySeconds * 1000;
 }
 
 /** A target that disappeared: an open incident is marked recovered so that the next tick resolves it. */

@@ -82,8 +82,18 @@ export const TargetState = z.object({
   message: z.string(),
   /** Incidents opened so far for this target (the next one gets this + 1): part of the alert dedupe key. */
   incidents: z.number().int().min(0),
-  /** The open incident, if any. */
-  open: z.object({ number: z.number().int().min(1), firedAt: z.number(), lastSentAt: z.number() }).optional(),
+  /**
+   * The open incident, if any: when it fired, when it was last sent (trigger, keep-alive or reminder) and last
+   * reminded (absent until its first reminder).
+   */
+  open: z
+    .object({
+      number: z.number().int().min(1),
+      firedAt: z.number(),
+      lastSentAt: z.number(),
+      lastRemindedAt: z.number().optional(),
+    })
+    .optional(),
 });
 /** One target's state. */
 export type TargetState = z.infer<typeof TargetState>;

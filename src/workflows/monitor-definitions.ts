@@ -13,8 +13,12 @@ import { OBSERVATIONS_SIGNAL, type MonitorStatus, type MonitorTarget } from '../
  * Patch ids (`patched()`): runs started before a change keep replaying the code they started with.
  * - {@link STREAMING_PATCH}: the observation streams changes as signals and stays open (before it, the activity
  *   returned on each change).
+ * - {@link REMINDER_CLOCK_PATCH}: reminders count from the last reminder (or the trigger), not from the last send of
+ *   any kind, so keep-alives no longer postpone them (asked only by monitors with `remindEverySeconds`).
  */
 export const STREAMING_PATCH = 'observations-by-signal';
+/** See {@link STREAMING_PATCH}. */
+export const REMINDER_CLOCK_PATCH = 'monitor-reminder-clock';
 
 /** Signal (internal, sent by the `observeHealth` activity): targets whose health changed. */
 export const observationsSignal = defineSignal<[ObservationBatch]>(OBSERVATIONS_SIGNAL);

@@ -56,6 +56,7 @@ import {
   monitorStatusQuery,
   observationsSignal,
   OBSERVE_MAX_SECONDS,
+  REMINDER_CLOCK_PATCH,
   removeTargetsUpdate,
   setPausedUpdate,
   STREAMING_PATCH,
@@ -69,6 +70,7 @@ export {
   monitorStatusQuery,
   observationsSignal,
   OBSERVE_MAX_SECONDS,
+  REMINDER_CLOCK_PATCH,
   removeTargetsUpdate,
   setPausedUpdate,
   STREAMING_PATCH,
@@ -194,6 +196,8 @@ class Monitor {
       forSeconds: input.forSeconds,
       keepAliveSeconds: input.keepAliveSeconds,
       remindEverySeconds: input.remindEverySeconds,
+      // Runs started before reminders had a clock of their own replay with the old one (asked only when reminding).
+      legacyReminderClock: input.remindEverySeconds !== undefined && !patched(REMINDER_CLOCK_PATCH),
     };
     const context: AlertContext = { workflowId, monitor: input.name, severity: input.severity, url: input.url };
     this.alerts = new AlertQueue(input.channels, context);

@@ -242,6 +242,45 @@ describe('keep-alive and reminders', () => {
     ]);
   });
 
+  it('reminders keep their own clock: keep-alives in between do not postpone them (remind > keepAlive)', () => {
+    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300 }));
+    m.at(0).see({ [WEB]: false });
+    expect(m.deadline()).toBe(120);
+    expect(m.run(720)).toEqual([
+      `120s keepAlive ${WF}/${WEB}/1`,
+      `240s keepAlive ${WF}/${WEB}/1`,
+      `300s reminder ${WF}/${WEB}/1`,
+      `420s keepAlive ${WF}/${WEB}/1`,
+      `540s keepAlive ${WF}/${WEB}/1`,
+      `600s reminder ${WF}/${WEB}/1`,
+      `720s keepAlive ${WF}/${WEB}/1`,
+    ]);
+  });
+
+  it('with the legacy reminder clock (runs started before it) keep-alives postpone reminders, as they did', () => {
+    const m = new Timeline(
+      rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300, legacyReminderClock: true }),
+    );
+    m.at(0).see({ [WEB]: false });
+    expect(m.run(720)).toEqual([120, 240, 360, 480, 600, 720].map((s) => `${s}s keepAlive ${WF}/${WEB}/1`));
+  });
+
+  it('the reminder clock survives continue-as-new: the next run reminds on time', () => {
+    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300 }));
+    m.at(0).see({ [WEB]: false });
+    m.run(299);
+    const next = new Timeline(m.rules, JSON.parse(JSON.stringify(carryOver(m.state))) as CarriedIncidents);
+    expect(next.at(299).deadline()).toBe(1);
+    expect(next.run(420)).toEqual([`300s reminder ${WF}/${WEB}/1`, `420s keepAlive ${WF}/${WEB}/1`]);
+  });
+
+  it('the next deadline is the earlier of the keep-alive and the reminder', () => {
+    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300 }));
+    m.at(0).see({ [WEB]: false });
+    m.run(240);
+    expect(m.deadline()).toBe(60); // the reminder at 300 s, before the keep-alive at 360 s
+  });
+
   it('a reminder and a keep-alive due together are one reminder (it reaches the expiring channels too)', () => {
     const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 120 }));
     m.at(0).see({ [WEB]: false });

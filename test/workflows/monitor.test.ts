@@ -350,6 +350,36 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
     ).toEqual(['am', 'am', 'hook', 'hook']);
   });
 
+  it('reminders go to every channel every remindEverySeconds, keep-alives in between do not postpone them', async () => {
+    const m = await startMonitor(['web'], { forSeconds: 10, keepAliveSeconds: 120, remindEverySeconds: 300 });
+    await report(m, { 'http:web': false });
+    await passTime(m, 15_000); // fired at 10 s
+    await passTime(m, 300_000); // keep-alives at 130 s and 250 s, the reminder at 310 s
+    const key = `${m.workflowId}/http:web/1`;
+    expect(m.world.alerts()).toEqual([
+      `trigger ${key}`,
+      `trigger keep-alive ${key}`,
+      `trigger keep-alive ${key}`,
+      `trigger ${key}`,
+    ]);
+    await passTime(m, 300_000); // keep-alives at 430 s and 550 s, the next reminder at 610 s
+    expect(m.world.alerts().slice(4)).toEqual([
+      `trigger keep-alive ${key}`,
+      `trigger keep-alive ${key}`,
+      `trigger ${key}`,
+    ]);
+    // a reminder is a full re-send: channels that ignore keep-alives (keepAliveOnly) get it too
+    expect(m.world.deliveries.filter((d) => d.channel === 'hook').map((d) => d.keepAliveOnly)).toEqual([
+      false,
+      true,
+      true,
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
+
   it('hours of quiet continue-as-new with the open incident carried over; its resolve uses the same key', async () => {
     const m = await startMonitor(['web', 'api'], { forSeconds: 10, keepAliveSeconds: 1_800, maxIterationsPerRun: 4 });
     await report(m, { 'http:web': false });
