@@ -477,4 +477,29 @@ describe('dev stack', () => {
     expect(readStackState(dir)).toBeUndefined();
     await stopStack({ dir }); // safe twice
   }, 120_000);
+
+  it('stops what it had started, on every cluster, when a start is aborted half-way', async () => {
+    const abortDir = mkdtempSync(join(tmpdir(), 'kwf-stack-abort-'));
+    try {
+      const abort = new AbortController();
+      const onProgress = (line: string): void => {
+        // cluster 2 is up, cluster 1 and Temporal may still be starting
+        if (/cluster \S+-2 created/.test(line)) abort.abort(new Error('aborted by the test'));
+      };
+      const start = startStack({
+        dir: abortDir,
+        name: `${name}-x`,
+        nodes: 1,
+        clusters: 2,
+        signal: abort.signal,
+        onProgress,
+      });
+      await expect(start).rejects.toThrow(/aborted by the test/);
+      expect(findStackProcesses(abortDir)).toEqual([]);
+      expect(readStackState(abortDir)).toBeUndefined();
+    } finally {
+      await stopStack({ dir: abortDir, purge: true });
+      rmSync(abortDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
