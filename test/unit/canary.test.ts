@@ -21,6 +21,7 @@ import {
   shiftPlan,
   type StableFacts,
 } from '../../src/domain/canary.js';
+import { parseStepsFlag } from '../../src/cli/canary.js';
 import { CanaryRolloutInput, type CanaryStepInput } from '../../src/schemas/canary.js';
 
 describe('replicaSplit', () => {
@@ -215,5 +216,27 @@ describe('planCanary (the preflight)', () => {
 
   it('takes over its own leftover canary', () => {
     expect(planCanary(facts({ existingCanary: { ours: true } }), { app: 'web' }).ok).toBe(true);
+  });
+});
+
+describe('the CLI --steps flag', () => {
+  const spec = { name: 'rate', provider: { http: { url: 'http://m/' } }, successCondition: 'result < 1' };
+  const read = (path: string): Promise<unknown> => Promise.resolve({ ...spec, name: path.replace('.yaml', '') });
+
+  it('reads setWeight, pause (with or without a duration) and analysis files, in order', async () => {
+    expect(await parseStepsFlag('setWeight=20, pause=1m,analysis=rate.yaml,setWeight=50,pause', read)).toEqual([
+      { setWeight: 20 },
+      { pause: { duration: '1m' } },
+      { analysis: spec },
+      { setWeight: 50 },
+      { pause: {} },
+    ]);
+  });
+
+  it('names the token it cannot read', async () => {
+    await expect(parseStepsFlag('setWeight=20,wait=5', read)).rejects.toThrow(
+      '--steps: cannot read "wait=5" (expected setWeight=N, pause, pause=DURATION or analysis=FILE)',
+    );
+    await expect(parseStepsFlag('setWeight=half', read)).rejects.toThrow(/cannot read "setWeight=half"/);
   });
 });
