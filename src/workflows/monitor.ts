@@ -64,17 +64,7 @@ import {
 import { KubeCluster, KubeNamespace } from './search-attributes.js';
 import { upsertKubeAttributes } from './upsert.js';
 
-export {
-  addTargetsUpdate,
-  DELIVERY_GIVE_UP_AFTER,
-  monitorStatusQuery,
-  observationsSignal,
-  OBSERVE_MAX_SECONDS,
-  REMINDER_CLOCK_PATCH,
-  removeTargetsUpdate,
-  setPausedUpdate,
-  STREAMING_PATCH,
-} from './monitor-definitions.js';
+export * from './monitor-definitions.js';
 
 const retry = { maximumInterval: '1m', nonRetryableErrorTypes: [...NON_RETRYABLE_FAILURE_TYPES] };
 const { observeHealth } = proxyActivities<Activities>({

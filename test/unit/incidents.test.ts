@@ -212,6 +212,13 @@ describe('incidents', () => {
 });
 
 describe('keep-alive and reminders', () => {
+  /** A timeline whose target degrades at 0 s (forSeconds 0): its incident is open from the start. */
+  const degradedAtZero = (overrides: Partial<IncidentRules>): Timeline => {
+    const m = new Timeline(rules({ forSeconds: 0, ...overrides }));
+    m.at(0).see({ [WEB]: false });
+    return m;
+  };
+
   it('an open incident is re-sent to expiring channels every keepAliveSeconds, with its own dedupe key', () => {
     const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120 }));
     m.at(0).see({ [WEB]: false });
@@ -231,9 +238,8 @@ describe('keep-alive and reminders', () => {
     expect(m.deadline()).toBe(120);
   });
 
-  it('a reminder goes to every channel when remindEverySeconds has passed since the last send', () => {
-    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 600, remindEverySeconds: 300 }));
-    m.at(0).see({ [WEB]: false });
+  it('a reminder goes to every channel when remindEverySeconds has passed since the last one', () => {
+    const m = degradedAtZero({ keepAliveSeconds: 600, remindEverySeconds: 300 });
     expect(m.deadline()).toBe(300);
     expect(m.run(900)).toEqual([
       `300s reminder ${WF}/${WEB}/1`,
@@ -243,8 +249,7 @@ describe('keep-alive and reminders', () => {
   });
 
   it('reminders keep their own clock: keep-alives in between do not postpone them (remind > keepAlive)', () => {
-    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300 }));
-    m.at(0).see({ [WEB]: false });
+    const m = degradedAtZero({ keepAliveSeconds: 120, remindEverySeconds: 300 });
     expect(m.deadline()).toBe(120);
     expect(m.run(720)).toEqual([
       `120s keepAlive ${WF}/${WEB}/1`,
@@ -258,16 +263,12 @@ describe('keep-alive and reminders', () => {
   });
 
   it('with the legacy reminder clock (runs started before it) keep-alives postpone reminders, as they did', () => {
-    const m = new Timeline(
-      rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300, legacyReminderClock: true }),
-    );
-    m.at(0).see({ [WEB]: false });
+    const m = degradedAtZero({ keepAliveSeconds: 120, remindEverySeconds: 300, legacyReminderClock: true });
     expect(m.run(720)).toEqual([120, 240, 360, 480, 600, 720].map((s) => `${s}s keepAlive ${WF}/${WEB}/1`));
   });
 
   it('the reminder clock survives continue-as-new: the next run reminds on time', () => {
-    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300 }));
-    m.at(0).see({ [WEB]: false });
+    const m = degradedAtZero({ keepAliveSeconds: 120, remindEverySeconds: 300 });
     m.run(299);
     const next = new Timeline(m.rules, JSON.parse(JSON.stringify(carryOver(m.state))) as CarriedIncidents);
     expect(next.at(299).deadline()).toBe(1);
@@ -275,8 +276,7 @@ describe('keep-alive and reminders', () => {
   });
 
   it('the next deadline is the earlier of the keep-alive and the reminder', () => {
-    const m = new Timeline(rules({ forSeconds: 0, keepAliveSeconds: 120, remindEverySeconds: 300 }));
-    m.at(0).see({ [WEB]: false });
+    const m = degradedAtZero({ keepAliveSeconds: 120, remindEverySeconds: 300 });
     m.run(240);
     expect(m.deadline()).toBe(60); // the reminder at 300 s, before the keep-alive at 360 s
   });

@@ -82,6 +82,21 @@ function current(input: WaitForHealthInput): HealthResult {
   };
 }
 
+/** Failed health: the pods of `subject` crash-loop, every other object waited for is Current. */
+function crashLooping(input: WaitForHealthInput, subject: string): HealthResult {
+  const name = subject.split('/').at(-1) ?? subject;
+  return {
+    outcome: 'Failed',
+    objects: input.objects.map((o) => ({
+      subject: o.subject,
+      status: o.subject === subject ? 'Failed' : 'Current',
+      reason: 'CrashLoopBackOff',
+      message: `pod ${name}-1: container ${name} CrashLoopBackOff`,
+    })),
+    message: `${subject}: CrashLoopBackOff`,
+  };
+}
+
 function undoAll(input: CompensateObjectsInput): ObjectCompensation[] {
   return [
     ...input.restore.map((subject) => ({ subject, result: 'restored' as const })),
@@ -220,16 +235,7 @@ describe('deployManifests saga (time-skipping server, scripted activities)', () 
     const s = script({
       health: (input) =>
         input.objects.some((o) => o.subject === NEW) && !input.objects.every((o) => o.subject === CM)
-          ? {
-              outcome: 'Failed',
-              objects: input.objects.map((o) => ({
-                subject: o.subject,
-                status: o.subject === NEW ? 'Failed' : 'Current',
-                reason: 'CrashLoopBackOff',
-                message: 'pod worker-1: container worker CrashLoopBackOff',
-              })),
-              message: `${NEW}: CrashLoopBackOff`,
-            }
+          ? crashLooping(input, NEW)
           : current(input),
     });
     const report = await deploy(s);
@@ -275,16 +281,7 @@ describe('deployManifests saga (time-skipping server, scripted activities)', () 
       plans: [
         { cluster: 'local', entries: [entry(CM, 'unchanged'), entry(WEB, 'unchanged'), entry(NEW, 'unchanged')] },
       ],
-      health: (input) => ({
-        outcome: 'Failed',
-        objects: input.objects.map((o) => ({
-          subject: o.subject,
-          status: o.subject === WEB ? 'Failed' : 'Current',
-          reason: 'CrashLoopBackOff',
-          message: 'pod web-1: container web CrashLoopBackOff',
-        })),
-        message: `${WEB}: CrashLoopBackOff`,
-      }),
+      health: (input) => crashLooping(input, WEB),
     });
     const report = await deploy(s);
     expect(report.outcome).toBe('failed');
