@@ -114,6 +114,12 @@ export interface StartStackOptions {
   readonly temporalDbFile?: boolean;
   /** Aborting stops a start in progress (what was started is stopped again) and rejects. */
   readonly signal?: AbortSignal;
+  /**
+   * Run metrics-server on the first cluster (`local`), with KWOK simulating each pod's CPU and memory use from its
+   * `kwok.x-k8s.io/usage-cpu` / `usage-memory` annotations, so HorizontalPodAutoscalers scale for real (see
+   * src/dev/metrics.ts). Default false. Builds the toolchain's `metrics-server` piece when it is missing.
+   */
+  readonly metricsServer?: boolean;
 }
 
 /** Options of {@link stopStack}. */
@@ -159,7 +165,8 @@ export async function stackStatus(options: StackDirOptions = {}): Promise<StackI
 
 /**
  * Stops the stack in `dir`: SIGTERM to the Temporal server's process group (SIGKILL after a grace period),
- * `kwokctl delete cluster`, then SIGKILL for any recorded process still alive, and removes the state files.
+ * `kwokctl delete cluster` for every cluster (in parallel), then SIGKILL for any recorded process still alive, and
+ * removes the state files (also `kubeconfig-all.yaml` and `clusters.json`).
  * Works from `stack.json` alone (after the starting process crashed) and is safe to call twice or when nothing runs.
  */
 export async function stopStack(options: StopStackOptions = {}): Promise<void> {
@@ -292,7 +299,7 @@ async function startFresh(
   };
   progress('checking the toolchain');
   const toolchain = await ensureToolchain({
-    only: STACK_BINARIES,
+    only: options.metricsServer ? [...STACK_BINARIES, 'metricsServer'] : STACK_BINARIES,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   checkAbort();
@@ -372,10 +379,17 @@ async function startFresh(
       ),
       ...clusterRecords(state).map((cluster) =>
         failFast(
-          createCluster(toolchain, { dir, nodes }, cluster, progress, stepSignal, (pids) => {
-            state = withClusterPids(state, cluster.index, pids);
-            writeState(dir, state);
-          }),
+          createCluster(
+            toolchain,
+            { dir, nodes, metricsServer: options.metricsServer },
+            cluster,
+            progress,
+            stepSignal,
+            (pids) => {
+              state = withClusterPids(state, cluster.index, pids);
+              writeState(dir, state);
+            },
+          ),
         ),
       ),
     ]);
