@@ -114,12 +114,6 @@ export interface StartStackOptions {
   readonly temporalDbFile?: boolean;
   /** Aborting stops a start in progress (what was started is stopped again) and rejects. */
   readonly signal?: AbortSignal;
-  /**
-   * Run metrics-server on the first cluster (`local`), with KWOK simulating each pod's CPU and memory use from its
-   * `kwok.x-k8s.io/usage-cpu` / `usage-memory` annotations, so HorizontalPodAutoscalers scale for real (see
-   * src/dev/metrics.ts). Default false. Builds the toolchain's `metrics-server` piece when it is missing.
-   */
-  readonly metricsServer?: boolean;
 }
 
 /** Options of {@link stopStack}. */
@@ -299,7 +293,7 @@ async function startFresh(
   };
   progress('checking the toolchain');
   const toolchain = await ensureToolchain({
-    only: options.metricsServer ? [...STACK_BINARIES, 'metricsServer'] : STACK_BINARIES,
+    only: STACK_BINARIES,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   checkAbort();
@@ -379,17 +373,10 @@ async function startFresh(
       ),
       ...clusterRecords(state).map((cluster) =>
         failFast(
-          createCluster(
-            toolchain,
-            { dir, nodes, metricsServer: options.metricsServer },
-            cluster,
-            progress,
-            stepSignal,
-            (pids) => {
-              state = withClusterPids(state, cluster.index, pids);
-              writeState(dir, state);
-            },
-          ),
+          createCluster(toolchain, { dir, nodes }, cluster, progress, stepSignal, (pids) => {
+            state = withClusterPids(state, cluster.index, pids);
+            writeState(dir, state);
+          }),
         ),
       ),
     ]);
