@@ -3,7 +3,7 @@
  * Kubernetes list/watch wire format (test/support/fake-kube-api.ts) that misbehaves on purpose. Every test also
  * checks that nothing escaped as an uncaught exception or unhandled rejection: that used to crash the worker.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KubeApiError } from '../../src/kube/errors.js';
 import { HttpKubeGateway, MALFORMED_WATCH_EVENT_REASON, type WatchEvent } from '../../src/kube/gateway.js';
 import { STREAM_STALLED_REASON, type KubeTransport } from '../../src/kube/transport.js';
@@ -27,6 +27,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const r of running.splice(0)) {
     r.abort.abort();
     await r.done.catch(() => undefined);
@@ -140,6 +141,8 @@ describe('KubeTransport.stream', () => {
   });
 
   it('keeps a stream that receives bytes before each idle timeout', async () => {
+    // The idle timeout's clock (setTimeout) is fake and moved on by the test; the stream itself is real.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const lines: string[] = [];
     const abort = new AbortController();
     const streaming = transport.stream(
@@ -151,11 +154,11 @@ describe('KubeTransport.stream', () => {
     );
     await waitFor(() => api.openWatches().length === 1, 'the watch to open');
     const watch = await theOpenWatch();
-    // Five bookmarks 150 ms apart: 750 ms in all, longer than the idle timeout, never silent for that long.
+    // Five bookmarks 300 ms apart: 1.5 s in all, longer than the idle timeout, never silent for that long.
     for (let i = 0; i < 5; i++) {
       watch.bookmark();
       await waitFor(() => lines.length === i + 1, `bookmark ${i + 1}`);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await vi.advanceTimersByTimeAsync(300);
     }
     expect(watch.closed).toBe(false);
     abort.abort();
