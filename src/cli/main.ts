@@ -36,6 +36,7 @@ import { addMonitorCommands } from './monitor.js';
 import { addNodeCommands } from './node.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
 import { addSchemaCommand } from './schema.js';
+import { addVersionsCommand } from './versions.js';
 import { withClient } from './with-client.js';
 
 const progress = (line: string): void => {
@@ -291,6 +292,7 @@ Examples:
   addCanaryCommands(program);
   addNodeCommands(program);
   addSchemaCommand(program);
+  addVersionsCommand(program);
 
   program
     .command('completion')
