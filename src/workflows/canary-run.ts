@@ -380,7 +380,9 @@ export class CanaryRun {
     where: string,
   ): Promise<Pick<CanaryStepReport, 'result' | 'message'>> {
     const revision = this.status.revision;
-    const workflowId = `${workflowInfo().workflowId}/analysis-${index + 1}-r${revision}`;
+    // Named from the canary's target, not this run's id: one canary per Deployment runs at a time (the lock).
+    const { cluster, namespace, name } = this.stableRef();
+    const workflowId = `canary-analysis/${cluster}/${namespace}/${name}/step-${index + 1}-r${revision}`;
     this.enter('analysing', `${where}: analysis ${spec.name} of revision ${revision}`);
     let report: Pick<AnalysisReport, 'outcome' | 'reason'>;
     try {

@@ -15,7 +15,7 @@ import type { LiveObject } from '../../src/kube/index.js';
 import type { CanaryStatus } from '../../src/schemas/canary.js';
 import { closeNow, listenLocal } from '../support/local-http.js';
 import { pollUntil } from '../support/poll.js';
-import { useHarness } from './harness.js';
+import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('canary');
 let metrics: Server;
@@ -161,6 +161,7 @@ describe('canaryRollout on the local stack', () => {
       deleted: [`Deployment/${h.namespace}/web-canary`],
       analyses: [{ outcome: 'successful' }],
     });
+    await recordHistory('canary-promoted', canary.raw);
     expect(await stable()).toMatchObject({ image: 'web:2', replicas: 4 });
     expect(await canaryExists()).toBe(false);
     await expect.poll(() => readyPods(), { timeout: 30_000, interval: 200 }).toEqual({ stable: 4, canary: 0 });
@@ -183,6 +184,7 @@ describe('canaryRollout on the local stack', () => {
       deleted: [`Deployment/${h.namespace}/web-canary`],
       restored: [{ subject: `Deployment/${h.namespace}/web`, from: 2, to: 4 }],
     });
+    await recordHistory('canary-aborted', canary.raw);
     expect(await canaryExists()).toBe(false);
     const after = await stable();
     expect(after).toMatchObject({ templateHash: before.templateHash, image: 'web:2', replicas: 4 });
