@@ -175,14 +175,23 @@ Examples:
       clusterCount,
       1,
     )
+    .option(
+      '--metrics-server',
+      'run metrics-server on cluster local, with pod CPU/memory use simulated from kwok.x-k8s.io/usage-cpu|memory annotations, so HPAs scale',
+    )
     .addHelpText(
       'after',
       '\nThe lines include a payload encryption key made for this stack (kept in its folder, mode 0600), so workers\n' +
         'and the CLI configured from them encrypt workflow payloads.\n\nExample:\n  set -a; eval "$(kube-workflows dev up)"; set +a',
     )
-    .action(async (opts: { nodes: number; clusters: number }) => {
+    .action(async (opts: { nodes: number; clusters: number; metricsServer?: boolean }) => {
       try {
-        const info = await startStack({ nodes: opts.nodes, clusters: opts.clusters, onProgress: progress });
+        const info = await startStack({
+          nodes: opts.nodes,
+          clusters: opts.clusters,
+          metricsServer: opts.metricsServer === true,
+          onProgress: progress,
+        });
         process.stdout.write(`${stackLines(info).join('\n')}\n`);
         describeClusters(info);
         progress(`Temporal UI: ${info.temporalUiUrl}   (stop with: kube-workflows dev down)`);

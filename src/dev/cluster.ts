@@ -14,8 +14,9 @@
  */
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { pollUntil, runCommand, tailLines } from './process.js';
+import { delimiter, dirname, join } from 'node:path';
+import { metricsNodeResource, metricsServerKwokctlOptions } from './metrics.js';
+import { freePorts, pollUntil, runCommand, tailLines } from './process.js';
 import { clusterDirOf, readText, writeFileAtomic } from './state.js';
 import type { ClusterPorts, Progress } from './state.js';
 import type { ClusterRecord } from './clusters.js';
@@ -74,7 +75,7 @@ function kwokCreateEnv(toolchain: Toolchain, dir: string, kwokWorkdir: string, k
  * nothing would restart them after they lose a lease while the API server is down), then the stages of
  * tools/kwok/stages.yaml.
  */
-export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts): string {
+export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts, metricsServerPort?: number): string {
   const q = (s: string): string => JSON.stringify(s);
   const kwokDir = join(toolchain.projectRoot, 'tools', 'kwok');
   const stages = readFileSync(join(kwokDir, 'stages.yaml'), 'utf8');
@@ -103,6 +104,7 @@ export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts): strin
     `  etcdBinary: ${q(toolchain.etcd)}`,
     `  kubectlBinary: ${q(toolchain.kubectl)}`,
     '  disableQPSLimits: true',
+    ...(metricsServerPort === undefined ? [] : metricsServerKwokctlOptions(toolchain, metricsServerPort)),
     ...(ports
       ? [
           `  kubeApiserverPort: ${ports.kubeApiserver}`,
@@ -170,7 +172,7 @@ function summarizeKwokLog(output: string): string {
  */
 export async function createCluster(
   toolchain: Toolchain,
-  stack: { readonly dir: string; readonly nodes: number },
+  stack: { readonly dir: string; readonly nodes: number; readonly metricsServer?: boolean | undefined },
   cluster: ClusterRecord,
   progress: Progress,
   signal: AbortSignal | undefined,
@@ -182,7 +184,10 @@ export async function createCluster(
   const env = kwokCreateEnv(toolchain, dir, kwokWorkdir, kubeconfig);
   const configFile = cluster.kwokctlConfigFile;
   const logFile = cluster.kwokctlLogFile;
-  writeFileAtomic(configFile, kwokctlConfig(toolchain, cluster.clusterPorts));
+  // metrics-server (src/dev/metrics.ts) runs on the stack's first cluster when asked for.
+  const metrics = stack.metricsServer === true && cluster.index === 1;
+  const metricsPort = metrics ? (await freePorts(1))[0] : undefined;
+  writeFileAtomic(configFile, kwokctlConfig(toolchain, cluster.clusterPorts, metricsPort));
   mkdirSync(kwokWorkdir, { recursive: true });
 
   progress(`creating cluster ${clusterName} (kwokctl, binary runtime)`);
@@ -212,12 +217,18 @@ export async function createCluster(
   }
   progress(`cluster ${clusterName} created: scaling to ${nodes} nodes`);
   // The node shape (capacity, allocatable, labels, zones) is tools/kwok/node.yaml's, not kwokctl's built-in one.
+  let nodeResource = join(toolchain.projectRoot, 'tools', 'kwok', NODE_RESOURCE_FILE);
+  if (metrics) {
+    const reachable = join(dirname(configFile), `${clusterName}-${NODE_RESOURCE_FILE}`);
+    writeFileAtomic(reachable, metricsNodeResource(nodeResource));
+    nodeResource = reachable;
+  }
   await runKwokctl(
     toolchain,
     env,
     [
       '--config',
-      join(toolchain.projectRoot, 'tools', 'kwok', NODE_RESOURCE_FILE),
+      nodeResource,
       'scale',
       'node',
       '--name',

@@ -87,4 +87,10 @@ export type {
   ToolchainVersions,
 } from './toolchain.js';
 export { DEV_ENCRYPTION_KEY_FILE, devEncryptionEnvLines, ensureDevEncryptionKey } from './encryption-key.js';
+export {
+  CPU_USAGE_ANNOTATION,
+  MEMORY_USAGE_ANNOTATION,
+  METRICS_API_SERVICE,
+  METRICS_RESOLUTION_SECONDS,
+} from './metrics.js';
 export type { DevEncryptionKey } from './encryption-key.js';

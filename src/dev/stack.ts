@@ -114,6 +114,12 @@ export interface StartStackOptions {
   readonly temporalDbFile?: boolean;
   /** Aborting stops a start in progress (what was started is stopped again) and rejects. */
   readonly signal?: AbortSignal;
+  /**
+   * Run metrics-server on the first cluster (`local`), with KWOK simulating each pod's CPU and memory use from its
+   * `kwok.x-k8s.io/usage-cpu` / `usage-memory` annotations, so HorizontalPodAutoscalers scale for real (see
+   * src/dev/metrics.ts). Default false. Builds the toolchain's `metrics-server` piece when it is missing.
+   */
+  readonly metricsServer?: boolean;
 }
 
 /** Options of {@link stopStack}. */
@@ -293,7 +299,7 @@ async function startFresh(
   };
   progress('checking the toolchain');
   const toolchain = await ensureToolchain({
-    only: STACK_BINARIES,
+    only: options.metricsServer ? [...STACK_BINARIES, 'metricsServer'] : STACK_BINARIES,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   checkAbort();
@@ -373,10 +379,17 @@ async function startFresh(
       ),
       ...clusterRecords(state).map((cluster) =>
         failFast(
-          createCluster(toolchain, { dir, nodes }, cluster, progress, stepSignal, (pids) => {
-            state = withClusterPids(state, cluster.index, pids);
-            writeState(dir, state);
-          }),
+          createCluster(
+            toolchain,
+            { dir, nodes, metricsServer: options.metricsServer },
+            cluster,
+            progress,
+            stepSignal,
+            (pids) => {
+              state = withClusterPids(state, cluster.index, pids);
+              writeState(dir, state);
+            },
+          ),
         ),
       ),
     ]);

@@ -28,6 +28,8 @@ export interface ToolchainVersions {
   readonly kwok: string;
   /** Temporal Java test server version (e.g. `1.38.0`). */
   readonly temporalTestServer: string;
+  /** metrics-server version, with a leading `v` (e.g. `v0.8.0`). */
+  readonly metricsServer: string;
 }
 
 /** Absolute paths of every binary the local stack and the tests use. */
@@ -50,6 +52,8 @@ export interface Toolchain {
   readonly kubectl: string;
   /** Wrapper script that starts Temporal's time-skipping test server (`<port> --enable-time-skipping`). */
   readonly temporalTestServer: string;
+  /** `metrics-server`, run by kwokctl when a stack asks for it (its manifests are in `manifests/` beside it). */
+  readonly metricsServer: string;
   /** Pinned versions the cache paths were derived from. */
   readonly versions: ToolchainVersions;
   /** The package root (the folder holding `package.json` and `tools/`). */
@@ -68,7 +72,8 @@ export type ToolchainBinary =
   | 'kubeControllerManager'
   | 'kubeScheduler'
   | 'kubectl'
-  | 'temporalTestServer';
+  | 'temporalTestServer'
+  | 'metricsServer';
 
 /** The environment variable that overrides each binary. */
 export const TOOLCHAIN_ENV: Readonly<Record<ToolchainBinary, string>> = {
@@ -81,6 +86,7 @@ export const TOOLCHAIN_ENV: Readonly<Record<ToolchainBinary, string>> = {
   kubeScheduler: 'KUBE_WORKFLOWS_KUBE_SCHEDULER_BINARY',
   kubectl: 'KUBE_WORKFLOWS_KUBECTL_BINARY',
   temporalTestServer: 'KUBE_WORKFLOWS_TEST_SERVER_BINARY',
+  metricsServer: 'KUBE_WORKFLOWS_METRICS_SERVER_BINARY',
 };
 
 /** The binaries the local stack needs (everything but the time-skipping test server). */
@@ -109,6 +115,7 @@ const BUILD_PIECE: Record<ToolchainBinary, string> = {
   kubeScheduler: 'kube',
   kubectl: 'kube',
   temporalTestServer: 'test-server',
+  metricsServer: 'metrics-server',
 };
 
 /** A binary that is not there (or not executable). */
@@ -179,6 +186,7 @@ export function readVersions(projectRoot: string = findProjectRoot()): Toolchain
     etcd: get('ETCD_VERSION'),
     kwok: get('KWOK_VERSION'),
     temporalTestServer: get('TEMPORAL_TEST_SERVER_VERSION'),
+    metricsServer: get('METRICS_SERVER_VERSION'),
   };
 }
 
@@ -203,6 +211,7 @@ export function resolveToolchain(env: NodeJS.ProcessEnv = process.env): Toolchai
     kubeScheduler: join(kube, 'kube-scheduler'),
     kubectl: join(kube, 'kubectl'),
     temporalTestServer: join(tc, `temporal-test-server-${versions.temporalTestServer}`, 'temporal-test-server'),
+    metricsServer: join(tc, `metrics-server-${versions.metricsServer}`, 'metrics-server'),
   };
   const pick = (key: ToolchainBinary): string => {
     const override = env[TOOLCHAIN_ENV[key]];
@@ -218,6 +227,7 @@ export function resolveToolchain(env: NodeJS.ProcessEnv = process.env): Toolchai
     kubeScheduler: pick('kubeScheduler'),
     kubectl: pick('kubectl'),
     temporalTestServer: pick('temporalTestServer'),
+    metricsServer: pick('metricsServer'),
     versions,
     projectRoot,
     cacheRoot: root,

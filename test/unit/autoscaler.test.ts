@@ -218,7 +218,7 @@ describe('planOwnership: counts that scale set', () => {
       ],
     );
     const plan = planOwnership(hpa() as KubeObject, current, undefined);
-    expect((plan.object as { spec: { minReplicas: number; maxReplicas: number } }).spec).toMatchObject({
+    expect((plan.object as unknown as { spec: { minReplicas: number; maxReplicas: number } }).spec).toMatchObject({
       minReplicas: 4,
       maxReplicas: 10,
     });
