@@ -34,6 +34,7 @@ import { renderReport, renderStatus } from './render.js';
 import { addCanaryCommands } from './canary.js';
 import { addMonitorCommands } from './monitor.js';
 import { addNodeCommands } from './node.js';
+import { addRolloutCommands } from './rollout.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
 import { addSchemaCommand } from './schema.js';
 import { addVersionsCommand } from './versions.js';
@@ -298,6 +299,7 @@ Examples:
     });
   addScaleAndScheduleCommands(program);
   addMonitorCommands(program);
+  addRolloutCommands(program);
   addCanaryCommands(program);
   addNodeCommands(program);
   addSchemaCommand(program);

@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { createDataConverter, loadEncryptionConfig, type EncryptionConfig } from '../codec/index.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import type { DeployManifestsInput, ApprovalInput, DecideAnalysisInput, DeployReport } from '../schemas/deploy.js';
+import type { RolloutFleetInput } from '../schemas/fleet.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { MonitorHealthInput, type MonitorStatus, type MonitorTarget } from '../schemas/monitor.js';
 import {
@@ -46,6 +47,7 @@ import {
   type TemporalTlsSettings,
 } from './connection.js';
 import { prepareDeployStart } from './deploy-start.js';
+import { getFleetHandle, startFleetRollout, type FleetHandle } from './fleet.js';
 import { InvalidInputError, LockHeldError } from './errors.js';
 import { monitorWorkflowId, scaleWorkflowId } from './ids.js';
 import { KubeSchedules } from './schedules.js';
@@ -349,6 +351,35 @@ export class KubeWorkflowsClient {
   /** A handle to a running monitor by name. */
   getMonitor(name: string): MonitorHandle {
     return wrapMonitor(this.temporal.workflow.getHandle(monitorWorkflowId(name)));
+  }
+
+  /**
+   * Validates and starts a fleet rollout (`fleet/<name>`): the same manifests to many clusters in waves, each wave
+   * baked before the next. Throws {@link InvalidInputError} for bad input and {@link LockHeldError} when that fleet
+   * is already rolling out.
+   * @example
+   * const fleet = await client.rolloutFleet({
+   *   name: 'shop', app: 'shop', manifests: yamlText, namespace: 'shop',
+   *   waves: [
+   *     { name: 'staging', clusters: 'env=staging', bake: { minTime: '10m' } },
+   *     { name: 'prod', clusters: 'env=prod', maxParallel: 2 },
+   *   ],
+   * });
+   * console.log((await fleet.status()).waves);
+   * await fleet.promote(); // end the current bake now
+   * const report = await fleet.result(); // { outcome: 'succeeded', waves: [...] }
+   */
+  rolloutFleet(input: RolloutFleetInput): Promise<FleetHandle> {
+    return startFleetRollout(this.temporal, this.taskQueue, input);
+  }
+
+  /**
+   * A handle to a fleet rollout by name or workflow id, to follow or steer it.
+   * @example
+   * await client.getFleet('shop').abort({ rollback: 'wave', reason: 'error rate up in eu' });
+   */
+  getFleet(nameOrId: string): FleetHandle {
+    return getFleetHandle(this.temporal, nameOrId);
   }
 
   /** A handle to an existing deploy by workflow id. */

@@ -69,3 +69,12 @@ export type { AnalysisDecisionResult } from '../workflows/deploy-definitions.js'
 export type { DecideAnalysisInput } from '../schemas/deploy.js';
 export type { AnalysisOutcome, AnalysisReport, AnalysisSpec, RunAnalysisInput } from '../schemas/analysis.js';
 export type { KubeWorkflowType, KubeWorkflows } from './workflow-types.js';
+export { FleetUpdateRefusedError, fleetWorkflowId } from './fleet.js';
+export type { FleetHandle } from './fleet.js';
+export type {
+  AbortFleetInput,
+  FleetFile,
+  FleetReport,
+  FleetStatus,
+  RolloutFleetInput,
+} from '../schemas/fleet.js';
