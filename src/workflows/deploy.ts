@@ -17,7 +17,6 @@
  * The steps live in {@link DeployRun} (deploy-run.ts); this function is their order.
  * @module
  */
-import { setWorkflowOptions } from '@temporalio/workflow';
 import type { DeployManifestsInput, DeployReport } from '../schemas/deploy.js';
 import { DeployRun } from './deploy-run.js';
 
@@ -52,4 +51,3 @@ export async function deployManifests(rawInput: DeployManifestsInput): Promise<D
   if (run.succeeded(end)) return run.recordAndReport(); // 5a. inventory (+ prune), report
   return run.undo(end); // 5b. compensate what may have changed, report truthfully
 }
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, deployManifests); // runs finish on the build they started on

@@ -16,7 +16,6 @@ import {
   ParentClosePolicy,
   setCurrentDetails,
   setHandler,
-  setWorkflowOptions,
   sleep,
   startChild,
   workflowInfo,
@@ -54,7 +53,6 @@ export async function holdDeployLock(input: HoldDeployLockInput): Promise<{ hold
   }
   return { holder: input.holder };
 }
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, holdDeployLock); // runs finish on the build they started on
 
 /** A lock this run holds. */
 export interface HeldDeployLock {

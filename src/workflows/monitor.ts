@@ -26,7 +26,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  setWorkflowOptions,
+  makeContinueAsNewFunc,
   workflowInfo,
 } from '@temporalio/workflow';
 import { z } from 'zod';
@@ -120,11 +120,17 @@ export async function monitorHealth(rawInput: MonitorHealthInput): Promise<never
     if (monitor.handOverDue(round)) {
       // Alerts in flight are finished before the run hands over; their state is already in `monitor.state`.
       await monitor.alerts.drain();
-      await continueAsNew<typeof monitorHealth>(monitor.carriedInput(rawInput));
+      // With Worker Versioning a run is pinned to its build (the worker's default behaviour); a new current
+      // build takes over at this hand-over: the next run's first task goes to it, and the run is pinned there.
+      const upgrade = workflowInfo().targetWorkerDeploymentVersionChanged;
+      await (
+        upgrade
+          ? makeContinueAsNewFunc<typeof monitorHealth>({ initialVersioningBehavior: 'AUTO_UPGRADE' })
+          : continueAsNew<typeof monitorHealth>
+      )(monitor.carriedInput(rawInput));
     }
   }
 }
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, monitorHealth); // changes build mid-run: keep it replay-safe
 
 /** Parses the input, or fails the workflow (not retried) saying which field is wrong. */
 function validInput(rawInput: MonitorHealthInput): MonitorConfig {
@@ -271,7 +277,13 @@ class Monitor {
 
   /** Whether this run should continue-as-new: Temporal suggests it, or the run did `maxIterationsPerRun` rounds. */
   handOverDue(rounds: number): boolean {
-    return workflowInfo().continueAsNewSuggested || rounds >= this.input.maxIterationsPerRun;
+    const info = workflowInfo();
+    // a new current worker build (Worker Versioning) is also a reason to hand over: the next run moves to it
+    return (
+      info.continueAsNewSuggested ||
+      info.targetWorkerDeploymentVersionChanged ||
+      rounds >= this.input.maxIterationsPerRun
+    );
   }
 
   /** The input of the next run: the same monitor, the current targets, and the incident state. */

@@ -24,7 +24,6 @@ import {
   setCurrentDetails,
   setHandler,
   sleep,
-  setWorkflowOptions,
 } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
@@ -74,7 +73,6 @@ export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<Scale
   if (!input.wait) return run.reportUnwaited();
   return run.waitAndReport(); // Current at the new count, failing fast on pod failures
 }
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, scaleWorkload); // runs finish on the build they started on
 
 /** A scale's input after defaults. */
 type ScaleWorkloadOptions = z.output<typeof ScaleWorkloadInput>;

@@ -13,7 +13,7 @@
  *   changed — instead of being terminated half-done.
  * @module
  */
-import { ApplicationFailure, ParentClosePolicy, setWorkflowOptions, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, ParentClosePolicy, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { z } from 'zod';
 import { FailureType } from '../domain/failures.js';
@@ -35,7 +35,6 @@ export async function scheduledDeploy(rawInput: ScheduledDeployInput): Promise<D
     `scheduled re-apply under ${input.deployWorkflowId}`,
   );
 }
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, scheduledDeploy); // runs finish on the build they started on
 
 /** Runs a scheduled scale as `scaleWorkload` under the workload's scale id; skipped when that id is taken. */
 export async function scheduledScale(rawInput: ScheduledScaleInput): Promise<ScaleReport | ScheduledRunSkipped> {
@@ -47,7 +46,6 @@ export async function scheduledScale(rawInput: ScheduledScaleInput): Promise<Sca
     `scheduled scale under ${input.scaleWorkflowId}`,
   );
 }
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, scheduledScale); // runs finish on the build they started on
 
 function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
