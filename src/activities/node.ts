@@ -24,6 +24,7 @@ import {
   evictionGate,
   memoryBytes,
   nodeReadiness,
+  parseQuantity,
   podKey,
   type NodeCondition,
 } from '../domain/node-maintenance.js';
@@ -320,10 +321,16 @@ function nodeFacts(node: LiveObject, requested: Resources | undefined): NodeFact
     allocatable: {
       cpuMillis: cpuMillis(alloc.cpu),
       memoryBytes: memoryBytes(alloc.memory),
-      pods: Number(alloc.pods ?? 110),
+      pods: podSlots(alloc.pods),
     },
     requested: requested ?? { cpuMillis: 0, memoryBytes: 0, pods: 0 },
   };
+}
+
+/** Allocatable pod slots (`110`, or a quantity such as KWOK's `1M`); 110, the kubelet default, when unreadable. */
+function podSlots(text: string | undefined): number {
+  const n = parseQuantity(text ?? '110');
+  return Number.isFinite(n) && n >= 0 ? Math.floor(n) : 110;
 }
 
 interface PodSpec {
