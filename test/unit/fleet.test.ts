@@ -3,7 +3,12 @@
  * per-cluster overrides, cron and freeze windows, rollback targets of each halt policy, the markdown matrix, and
  * schema errors that name the field.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { fleetChanges, readFleetInput, renderFleet } from '../../src/cli/rollout.js';
 import { z } from 'zod';
 import { cronMatches, lastMatchBetween, parseCron, type CronExpression } from '../../src/domain/cron.js';
 import {
@@ -21,6 +26,7 @@ import {
 import { parseManifests } from '../../src/domain/manifests.js';
 import { FleetFile, RolloutFleetInput, type FleetStatus } from '../../src/schemas/fleet.js';
 import type { KubeObject } from '../../src/schemas/kube-object.js';
+import { captureCliOutput } from '../support/cli.js';
 
 const clusters: ClusterInfo[] = [
   { name: 'local', labels: { env: 'staging', region: 'r1', stack: 'local' } },
@@ -369,5 +375,70 @@ describe('fleet file schema', () => {
     expect(errorOf(valid)).toBe('valid');
     const parsed = RolloutFleetInput.safeParse(valid);
     expect(parsed.success ? 'valid' : z.prettifyError(parsed.error)).toMatch(/manifests are required/);
+  });
+});
+
+describe('kube-workflows rollout (CLI, before anything starts)', () => {
+  const out = captureCliOutput(['TEMPORAL_ADDRESS', 'KUBE_WORKFLOWS_CONFIG']);
+  const dir = mkdtempSync(join(tmpdir(), 'kwf-fleet-cli-'));
+  const write = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const app = write('app.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg, namespace: shop }\n');
+
+  it('reads the fleet file (YAML) and the -f manifests into one validated input', async () => {
+    const file = write('fleet.yaml', 'name: shop\napp: shop\nwaves:\n  - name: staging\n    clusters: env=staging\n');
+    const input = await readFleetInput({ fleet: file, filename: [app], namespace: 'shop' });
+    expect(input).toMatchObject({ name: 'shop', namespace: 'shop', manifests: [{ name: app }] });
+  });
+
+  it('a bad fleet file exits 2 naming the file and the field, before connecting', async () => {
+    const file = write(
+      'bad.yaml',
+      'name: shop\napp: shop\nwaves:\n  - name: staging\n    clusters: env=staging\n    maxParalel: 2\n',
+    );
+    await main(['node', 'kube-workflows', 'rollout', '-f', app, '--fleet', file]);
+    expect(process.exitCode).toBe(2);
+    expect(out.stderr).toContain(`--fleet ${file}: invalid fleet file`);
+    expect(out.stderr).toMatch(/Unrecognized key: "maxParalel"[\s\S]*waves\[0\]/);
+  });
+
+  it('abort without a reason is a usage error (exit 2)', async () => {
+    await main(['node', 'kube-workflows', 'rollout', 'abort', 'shop']);
+    expect(process.exitCode).toBe(2);
+    expect(out.stderr).toMatch(/required option '--reason <text>'/);
+  });
+
+  it('renders the matrix as a table and follows changes as plain lines', () => {
+    const status = (phase: 'deploying' | 'succeeded'): FleetStatus => ({
+      fleet: 'shop',
+      app: 'shop',
+      workflowId: 'fleet/shop',
+      phase: 'running',
+      haltPolicy: 'rollbackWave',
+      unassigned: [],
+      message: 'wave prod: deploying',
+      waves: [
+        {
+          name: 'prod',
+          phase: 'deploying',
+          maxParallel: 2,
+          heldMs: 0,
+          bake: { minTimeMs: 0, passesRequired: 0, passes: 0 },
+          cells: [{ cluster: 'local-2', phase, revision: '1a2b3c4d', deployWorkflowId: 'd', analysis: [] }],
+        },
+      ],
+    });
+    expect(renderFleet(status('deploying'))).toMatch(
+      /WAVE\s+CLUSTER\s+PHASE[\s\S]*prod\s+local-2\s+deploying\s+1a2b3c4d/,
+    );
+    expect(fleetChanges(undefined, status('deploying'))).toEqual([
+      'running: wave prod: deploying',
+      'wave prod: deploying',
+      '  prod/local-2: 🚀 deploying',
+    ]);
+    expect(fleetChanges(status('deploying'), status('succeeded'))).toEqual(['  prod/local-2: ✅ succeeded']);
   });
 });
