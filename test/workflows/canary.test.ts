@@ -9,8 +9,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { ApplicationFailure } from '@temporalio/client';
 import {
+  ApplicationFailure,
   CancelledFailure,
   Client,
   WorkflowFailedError,
@@ -52,6 +52,10 @@ interface Script {
   canaryImage?: string | undefined;
   /** What each analysis measurement returns (the spec below succeeds below 0.05). */
   errorRate: number;
+  /** Overrides what measurements return (no data, for an inconclusive analysis). */
+  measurement?: { kind: 'noData'; detail: string } | undefined;
+  /** A policy refusal of a replica write (the message), if any. */
+  refuse?: (input: ScaleCanarySideInput) => string | undefined;
   health: (input: WaitForHealthInput) => HealthResult | Promise<HealthResult>;
 }
 
@@ -110,6 +114,8 @@ const ts = useTimeSkippingWorker({
       },
       scaleCanarySide: (input: ScaleCanarySideInput) => {
         record('scaleCanarySide', input);
+        const refused = active.refuse?.(input);
+        if (refused) return Promise.reject(ApplicationFailure.nonRetryable(refused, 'PolicyViolation'));
         const name = input.name as keyof Script['replicas'];
         const previous = active.replicas[name];
         active.replicas[name] = input.replicas;
@@ -144,7 +150,7 @@ const ts = useTimeSkippingWorker({
       },
       measureAnalysis: (input: MeasureAnalysisInput) => {
         record('measureAnalysis', input);
-        return Promise.resolve({ kind: 'value' as const, value: active.errorRate });
+        return Promise.resolve(active.measurement ?? { kind: 'value' as const, value: active.errorRate });
       },
     };
   },
@@ -313,6 +319,43 @@ describe('canaryRollout (time-skipping server, scripted activities)', () => {
     expect(s.replicas).toEqual({ web: 4, 'web-canary': 0 });
     expect(callsOf(s, 'promoteCanary')).toEqual([]);
     expect(callsOf(s, 'deliverAlert')).toHaveLength(1);
+  });
+
+  it('an inconclusive analysis waits for a decision: promote goes on', async () => {
+    const s = script({ measurement: { kind: 'noData', detail: 'empty answer' } });
+    const handle = await start(s, { steps: [{ setWeight: 25 }, { analysis }, { setWeight: 50 }] });
+    const waiting = await waitForPhase(handle, 'awaitingDecision');
+    expect(waiting.analyses).toMatchObject([{ outcome: 'inconclusive' }]);
+    expect(await handle.executeUpdate(promoteUpdate, { args: [{}] })).toMatchObject({ action: 'resumed' });
+    const report = await inRealTime(handle);
+    expect(report.outcome).toBe('promoted');
+    expect(report.steps.map((st) => st.result)).toEqual(['done', 'inconclusive', 'done']);
+  });
+
+  it('an inconclusive analysis without a decision aborts after decisionTimeoutSeconds', async () => {
+    const s = script({ measurement: { kind: 'noData', detail: 'empty answer' } });
+    const handle = await start(s, { steps: [{ setWeight: 25 }, { analysis }], decisionTimeoutSeconds: 7_200 });
+    const report = (await handle.result()) as CanaryReport;
+    expect(report).toMatchObject({
+      outcome: 'aborted',
+      reason: expect.stringMatching(/inconclusive.*no decision within 7200s$/),
+    });
+    expect(s.replicas).toEqual({ web: 4, 'web-canary': 0 });
+  });
+
+  it('a write the policy refuses aborts the canary (what was written is undone)', async () => {
+    const s = script({
+      refuse: (input) =>
+        input.name === 'web' && input.replicas === 2 ? 'namespace shop: replicas 2 not allowed' : undefined,
+    });
+    const report = (await (await start(s, { steps: [{ setWeight: 25 }, { setWeight: 50 }] })).result()) as CanaryReport;
+    expect(report).toMatchObject({
+      outcome: 'aborted',
+      reason: 'namespace shop: replicas 2 not allowed',
+      deleted: ['Deployment/shop/web-canary'],
+      restored: [{ subject: 'Deployment/shop/web', from: 3, to: 4 }],
+    });
+    expect(s.replicas).toEqual({ web: 4, 'web-canary': 0 });
   });
 
   it('a canary that does not become healthy aborts', async () => {
