@@ -50,9 +50,10 @@ const { inspectNode, cordonNode, removeCordon, deletePods } = proxyActivities<Ac
   startToCloseTimeout: '2m',
   retry,
 });
+// They heartbeat every poll (2 s): a worker that dies mid-round is noticed within 20 s and the round resumes.
 const { evictPods, waitNodeReady } = proxyActivities<Activities>({
   startToCloseTimeout: `${EVICTION_ROUND_MS / 1000 + 120}s`,
-  heartbeatTimeout: '30s',
+  heartbeatTimeout: '20s',
   retry,
 });
 /** A failing hook is retried a little (5xx, network), then the maintenance fails and the node is uncordoned. */

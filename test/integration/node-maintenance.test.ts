@@ -8,7 +8,9 @@
  * - an action webhook answering 500 fails the maintenance and the node is still uncordoned;
  * - with the budget exhausted (minAvailable = replicas) the drain escalates after `escalateAfter` with one signed
  *   alert to a local webhook receiver, the status names the blocking pods and their budget, and an `approveBypass`
- *   deletes them: the run succeeds, uncordoned, and the alert is resolved.
+ *   deletes them: the run succeeds, uncordoned, and the alert is resolved;
+ * - a worker (a `kube-workflows worker` child process) SIGKILLed while the drain waits on the budget: another worker
+ *   resumes the eviction round once its heartbeat times out, the drain finishes and the node ends uncordoned.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ import type { NodeMaintenanceHandle } from '../../src/client/index.js';
 import type { NodeMaintenanceReport } from '../../src/schemas/node.js';
 import { startReceiver, type ReceivedRequest, type TestReceiver } from '../support/http-receiver.js';
 import { pollUntil } from '../support/poll.js';
-import { useHarness } from './harness.js';
+import { useHarness, useKillableWorkers } from './harness.js';
 
 const suffix = randomBytes(3).toString('hex');
 const POOL = `drain-${suffix}`;
@@ -177,6 +179,8 @@ afterAll(async () => {
   for (const name of NODES) await h.kube?.delete({ apiVersion: 'v1', kind: 'Node', name }).catch(() => undefined);
 });
 
+const k = useKillableWorkers(h, { env: () => ({ KUBE_WORKFLOWS_ALLOW_CLUSTER_SCOPED: 'true' }) });
+
 /** The run's report; after `ms` a failure that shows where the run is (its status query). */
 async function reportOf(handle: NodeMaintenanceHandle, ms = 90_000): Promise<NodeMaintenanceReport> {
   let timer: NodeJS.Timeout | undefined;
@@ -264,5 +268,34 @@ describe('maintainNode on the real stack', () => {
     await expect
       .poll(async () => Object.values(await perNode()).reduce((a, b) => a + b, 0), { timeout: 30_000 })
       .toBe(4);
+  });
+
+  it('a worker killed mid-drain: another worker finishes the drain and the node ends uncordoned', async () => {
+    await setBudget(4); // nothing may leave: the drain stays in its eviction round until the budget changes
+    const [target] = Object.entries(await perNode()).sort((a, b) => b[1] - a[1])[0] as [string, number];
+    const first = k.workers.start();
+    const handle = await k.client.nodes.maintain({
+      node: target,
+      poolLabel: 'node.kubernetes.io/pool',
+      drain: { escalateAfter: '1h' },
+    });
+    await pollUntil(
+      () => handle.status(),
+      (s) => s.blocking.length > 0,
+      60_000,
+    );
+    await k.workers.kill(first);
+    expect(await schedulable(target)).toBe(false);
+    k.workers.start();
+    await setBudget(3);
+    const report = await reportOf(handle, 120_000);
+    expect(report).toMatchObject({ outcome: 'succeeded', uncordoned: true, wasCordoned: false });
+    expect(report.evicted.length).toBeGreaterThan(0);
+    expect(await schedulable(target)).toBe(true);
+    await pollUntil(
+      perNode,
+      (n) => n[target] === undefined && Object.values(n).reduce((a, b) => a + b, 0) === 4,
+      30_000,
+    );
   });
 });
