@@ -2,8 +2,14 @@
  * Worker entry points (`kube-workflows/worker`).
  * @module
  */
-export { createKubeWorker, connectTemporal, runWorker, temporalConnectionOptions } from './worker.js';
-export type { CreateKubeWorkerOptions, KubeWorker } from './worker.js';
+export {
+  createKubeActivities,
+  createKubeWorker,
+  connectTemporal,
+  runWorker,
+  temporalConnectionOptions,
+} from './worker.js';
+export type { CreateKubeActivitiesOptions, CreateKubeWorkerOptions, KubeActivities, KubeWorker } from './worker.js';
 export {
   ConfigError,
   DEFAULT_SHUTDOWN_GRACE_TIME,

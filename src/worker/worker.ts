@@ -46,19 +46,47 @@ export async function connectTemporal(config: WorkerConfig['temporal']): Promise
   return NativeConnection.connect(await temporalConnectionOptions(config));
 }
 
-/** Builds gateways for every configured cluster and a Worker on the configured task queue. */
-export async function createKubeWorker(options: CreateKubeWorkerOptions): Promise<KubeWorker> {
-  const { config } = options;
-  // With encryption: payloads through the AES-GCM codec, failures through the encoding failure converter, also
-  // inside workflow code (a prebuilt bundle without that converter is replaced by bundling the sources at start).
+/** Options of {@link createKubeActivities}. */
+export interface CreateKubeActivitiesOptions {
+  /** Counters the activities increment, exported at /metrics by the ops server (default: fresh ones). */
+  counters?: Counters;
+}
+
+/**
+ * Our activities built from a configuration, for a worker of yours that runs our workflows next to your own (one
+ * bundle: re-export `kube-workflows/workflows/registry` from your workflows file). Holds the cluster credentials.
+ *
+ * ```ts
+ * const kube = await createKubeActivities(loadWorkerConfig());
+ * const worker = await Worker.create({
+ *   connection, taskQueue: 'releases', workflowsPath: require.resolve('./workflows'),
+ *   activities: { ...kube.activities, ...myActivities },
+ *   ...kube.workerOptions, // heartbeat throttle our apply activities rely on; the codec when encryption is on
+ * });
+ * kube.attach(worker); // long-running observations hand over at once when this worker shuts down
+ * await worker.run();
+ * await kube.close();
+ * ```
+ */
+export interface KubeActivities {
+  /** Every kube-workflows activity, to spread into your worker's `activities`. */
+  activities: ReturnType<typeof createActivities>;
+  /** Worker options our activities and workflows need (`maxHeartbeatThrottleInterval`, `dataConverter`). */
+  workerOptions: Pick<WorkerOptions, 'maxHeartbeatThrottleInterval' | 'dataConverter'>;
+  /** The cluster gateways, by configured name. */
+  gateways: Map<string, KubeGateway>;
+  /** Tells the activities which worker runs them (they check whether it is shutting down). */
+  attach(worker: Worker): void;
+  /** Closes the gateways and the client connection the activities use. Call after your worker stopped. */
+  close(): Promise<void>;
+}
+
+/** Builds gateways for every configured cluster and the activities over them (see {@link KubeActivities}). */
+export async function createKubeActivities(
+  config: WorkerConfig,
+  options: CreateKubeActivitiesOptions = {},
+): Promise<KubeActivities> {
   const dataConverter = createDataConverter(config.encryption);
-  let workflowCode = options.bundlePath
-    ? { workflowBundle: { codePath: options.bundlePath } }
-    : workflowCodeOption(options.workflowsFromSource);
-  if (dataConverter) {
-    const explicitBundle = options.bundlePath || process.env.KUBE_WORKFLOWS_WORKFLOW_BUNDLE;
-    workflowCode = await workflowCodeWithFailureConverter(workflowCode, explicitBundle ? undefined : workflowsPath());
-  }
   const gateways = new Map<string, KubeGateway>();
   for (const [name, creds] of Object.entries(config.clusters.entries)) {
     gateways.set(
@@ -66,8 +94,6 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
       await createKubeGateway(name, creds, { qps: config.worker.kubeQps, burst: config.worker.kubeBurst }),
     );
   }
-  const ownConnection = !options.connection;
-  const connection = options.connection ?? (await connectTemporal(config.temporal));
   // Activities read large manifests from their workflow's start event through a client connection.
   const clientConnection = await Connection.connect(await temporalConnectionOptions(config.temporal));
   const client = new Client({
@@ -75,11 +101,9 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     namespace: config.temporal.namespace,
     ...(dataConverter ? { dataConverter } : {}),
   });
-  const alertChannels = createAlertChannels(config.alerts);
-  const counters = options.counters ?? createCounters();
-  const built: { worker?: Worker } = {}; // set below; the activities ask it whether shutdown has begun
+  const attached: { worker?: Worker } = {}; // the activities ask it whether shutdown has begun
   const activities = createActivities({
-    alertChannels,
+    alertChannels: createAlertChannels(config.alerts),
     workflowInput: workflowInputReader(client),
     signalWorkflow: (ref, signal, arg) => client.workflow.getHandle(ref.workflowId, ref.runId).signal(signal, arg),
     gateway(cluster) {
@@ -92,31 +116,59 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     payloadsEncrypted: dataConverter !== undefined,
     allowPlaintextSecrets: config.policy.allowPlaintextSecrets,
     applyConcurrency: config.worker.applyConcurrency,
-    counters,
-    workerStopping: () => built.worker !== undefined && !['INITIALIZED', 'RUNNING'].includes(built.worker.getState()),
+    counters: options.counters ?? createCounters(),
+    workerStopping: () =>
+      attached.worker !== undefined && !['INITIALIZED', 'RUNNING'].includes(attached.worker.getState()),
   });
+  return {
+    activities,
+    // Apply activities report each confirmed write in their heartbeat details, and a retried attempt skips what
+    // they list: send them at least every second (the default waits up to 80% of the heartbeat timeout, 16 s),
+    // so a worker that dies loses at most a second of confirmations.
+    workerOptions: { maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE, ...(dataConverter ? { dataConverter } : {}) },
+    gateways,
+    attach(worker) {
+      attached.worker = worker;
+    },
+    async close() {
+      for (const gw of gateways.values()) gw.close();
+      await clientConnection.close();
+    },
+  };
+}
+
+/** Builds gateways for every configured cluster and a Worker on the configured task queue. */
+export async function createKubeWorker(options: CreateKubeWorkerOptions): Promise<KubeWorker> {
+  const { config } = options;
+  // With encryption: payloads through the AES-GCM codec, failures through the encoding failure converter, also
+  // inside workflow code (a prebuilt bundle without that converter is replaced by bundling the sources at start).
+  let workflowCode = options.bundlePath
+    ? { workflowBundle: { codePath: options.bundlePath } }
+    : workflowCodeOption(options.workflowsFromSource);
+  if (config.encryption) {
+    const explicitBundle = options.bundlePath || process.env.KUBE_WORKFLOWS_WORKFLOW_BUNDLE;
+    workflowCode = await workflowCodeWithFailureConverter(workflowCode, explicitBundle ? undefined : workflowsPath());
+  }
+  const kube = await createKubeActivities(config, options.counters ? { counters: options.counters } : {});
+  const ownConnection = !options.connection;
+  const connection = options.connection ?? (await connectTemporal(config.temporal));
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities,
+    activities: kube.activities,
     ...workflowCode,
-    ...(dataConverter ? { dataConverter } : {}),
+    ...kube.workerOptions,
     shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
-    // Apply activities report each confirmed write in their heartbeat details, and a retried attempt skips what
-    // they list: send them at least every second (the default waits up to 80% of the heartbeat timeout, 16 s),
-    // so a worker that dies loses at most a second of confirmations.
-    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
     ...workerDeploymentOptions(config.worker.deployment),
   });
-  built.worker = worker;
+  kube.attach(worker);
   return {
     worker,
-    gateways,
+    gateways: kube.gateways,
     async close() {
-      for (const gw of gateways.values()) gw.close();
-      await clientConnection.close();
+      await kube.close();
       if (ownConnection) await connection.close();
     },
   };

@@ -34,19 +34,22 @@ import {
   ParentClosePolicy,
   executeChild,
   proxyActivities,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { canaryWorkflowId } from '../domain/canary.js';
 import { DEFAULT_CLUSTER_NAME } from '../domain/clusters.js';
 import { fleetWorkflowId } from '../domain/fleet.js';
 import { nodeWorkflowId } from '../domain/node-maintenance.js';
-import { deployWorkflowId, scaleWorkflowId } from '../domain/workflow-ids.js';
+import { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from '../domain/workflow-ids.js';
 import type { AlertEvent } from '../schemas/alerts.js';
 import type { AnalysisReport, RunAnalysisInput } from '../schemas/analysis.js';
 import type { CanaryReport, CanaryRolloutInput } from '../schemas/canary.js';
 import type { DeployManifestsInput, DeployReport } from '../schemas/deploy.js';
 import type { FleetReport, RolloutFleetInput } from '../schemas/fleet.js';
+import type { MonitorHealthInput } from '../schemas/monitor.js';
 import type { NodeMaintenanceInput, NodeMaintenanceReport } from '../schemas/node.js';
 import type { ScaleReport, ScaleWorkloadInput } from '../schemas/scale.js';
 
@@ -319,4 +322,33 @@ export async function notify(
     ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
   });
   return Promise.all(channels.map((channel) => deliverAlert({ channel, event })));
+}
+
+/** Options of {@link startMonitor}. */
+export interface StartMonitorOptions {
+  /** Task queue of the worker that runs the monitor (default: your workflow's own). */
+  readonly taskQueue?: string;
+  /** When the monitor already runs: leave it (default) or fail. */
+  readonly ifRunning?: 'keep' | 'fail';
+}
+
+/**
+ * Starts a health monitor (the `monitorHealth` workflow, under `monitor/<name>`) that outlives your workflow
+ * (parent close policy ABANDON: it keeps watching after your pipeline ends) and returns its workflow id. Stop it
+ * with the client (`client.getMonitor(name).stop()`) or the CLI (`kube-workflows monitor stop <name>`).
+ */
+export async function startMonitor(input: MonitorHealthInput, options: StartMonitorOptions = {}): Promise<string> {
+  const workflowId = monitorWorkflowId(input.name);
+  try {
+    await startChild('monitorHealth', {
+      workflowId,
+      args: [input],
+      ...(options.taskQueue ? { taskQueue: options.taskQueue } : {}),
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      staticSummary: `monitor ${input.name}`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError) || options.ifRunning === 'fail') throw err;
+  }
+  return workflowId;
 }
