@@ -8,7 +8,11 @@
  * @module
  */
 import { z } from 'zod';
+import { AnalysisReport, RunAnalysisInput } from './analysis.js';
+import { CanaryReport, CanaryRolloutInput } from './canary.js';
 import { DeployManifestsInput, DeployReport } from './deploy.js';
+import { RolloutFleetInput } from './fleet.js';
+import { NodeMaintenanceInput, NodeMaintenanceReport, UncordonNodeInput } from './node.js';
 import { MonitorHealthInput } from './monitor.js';
 import { ScaleReport, ScaleWorkloadInput } from './scale.js';
 import { ScheduledDeployInput, ScheduledRunSkipped, ScheduledScaleInput } from './scheduled.js';
@@ -19,8 +23,10 @@ export interface CatalogEntry {
   readonly description: string;
   /** The one argument it takes. */
   readonly input: z.ZodType;
-  /** What it returns; absent for workflows that run until stopped. */
+  /** What it returns, as a zod schema (absent when the workflow runs until stopped, or its report has none yet). */
   readonly report?: z.ZodType;
+  /** True for workflows that run until stopped (monitors): they have no report. */
+  readonly runsUntilStopped?: boolean;
   /** A minimal valid input, shown by `kube-workflows schema` and in the README. */
   readonly example: unknown;
 }
@@ -46,7 +52,69 @@ export const WORKFLOW_CATALOG: Readonly<Record<string, CatalogEntry>> = {
   monitorHealth: {
     description: 'watch workloads and probes, alert once per degradation, resolve on recovery (runs until stopped)',
     input: MonitorHealthInput,
+    runsUntilStopped: true,
     example: { name: 'shop', targets: [{ type: 'kube', namespace: 'shop' }], channels: ['oncall'] },
+  },
+  rolloutFleet: {
+    description:
+      'the same manifests to many clusters in waves: bake time and analysis gates, halt policy, freeze windows, pause/promote/abort',
+    input: RolloutFleetInput,
+    example: {
+      name: 'shop',
+      app: 'cart',
+      namespace: 'shop',
+      manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: cart-config }\ndata: { release: "2" }\n',
+      waves: [
+        { name: 'staging', clusters: 'env=staging', bake: { minTime: '5m' } },
+        { name: 'prod', clusters: 'env=prod', maxParallel: 2, bake: { minTime: '10m' } },
+      ],
+    },
+  },
+  canaryRollout: {
+    description: 'canary a Deployment behind a Service by replica ratio (no mesh), then promote, or abort and restore',
+    input: CanaryRolloutInput,
+    report: CanaryReport,
+    example: {
+      namespace: 'default',
+      deployment: 'web',
+      template: {
+        metadata: { labels: { app: 'web', track: 'stable' } },
+        spec: { containers: [{ name: 'app', image: 'web:2' }] },
+      },
+      steps: [{ setWeight: 25 }, { pause: { duration: '5m' } }, { setWeight: 50 }, { pause: {} }],
+    },
+  },
+  runAnalysis: {
+    description: 'measure a metric on a timer and judge it: successful, failed or inconclusive (with a no-data policy)',
+    input: RunAnalysisInput,
+    report: AnalysisReport,
+    example: {
+      spec: {
+        name: 'error-rate',
+        provider: { prometheus: { address: 'http://prometheus:9090', query: 'sum(rate(http_errors_total[1m]))' } },
+        successCondition: 'result < 0.05',
+        count: 3,
+        interval: '30s',
+      },
+    },
+  },
+  maintainNode: {
+    description: 'cordon, drain within PodDisruptionBudgets, run an action hook, wait Ready, uncordon (always)',
+    input: NodeMaintenanceInput,
+    report: NodeMaintenanceReport,
+    example: { node: 'node-1' },
+  },
+  drainNode: {
+    description: 'cordon and drain a node within PodDisruptionBudgets, then uncordon unless told to keep it cordoned',
+    input: NodeMaintenanceInput,
+    report: NodeMaintenanceReport,
+    example: { node: 'node-1' },
+  },
+  uncordonNode: {
+    description: 'uncordon a node (only one our maintenance cordoned, unless forced)',
+    input: UncordonNodeInput,
+    report: NodeMaintenanceReport,
+    example: { node: 'node-1' },
   },
   scheduledDeploy: {
     description: 'what a Temporal Schedule starts to re-apply manifests under the app deploy lock',
@@ -86,7 +154,13 @@ export function workflowJsonSchema(workflowType: string, which: 'input' | 'repor
     throw new Error(`unknown workflow type "${workflowType}" (known: ${catalogWorkflowTypes().join(', ')})`);
   }
   const schema = which === 'input' ? entry.input : entry.report;
-  if (!schema) throw new Error(`${workflowType} runs until stopped and has no report`);
+  if (!schema) {
+    throw new Error(
+      entry.runsUntilStopped
+        ? `${workflowType} runs until stopped and has no report`
+        : `${workflowType} has no report schema yet (see its report type in the TypeScript API)`,
+    );
+  }
   const json = z.toJSONSchema(schema, { io: which === 'input' ? 'input' : 'output', unrepresentable: 'any' });
   return {
     ...json,
