@@ -16,8 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import type { WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type {
   DeliverAlertInput,
@@ -62,6 +62,8 @@ class World {
   /** Activity attempts running now, and when one last started or ended (real time). */
   running = 0;
   lastActivityAt = 0;
+  /** The observer's access is refused: every attempt fails with this. */
+  refuse?: ApplicationFailure;
   readonly observations: { input: ObserveHealthInput; attempt: number; runId: string }[] = [];
   readonly deliveries: DeliverAlertInput[] = [];
   private readonly listeners = new Set<() => void>();
@@ -119,6 +121,7 @@ async function observe(input: ObserveHealthInput, ctx: Context): Promise<Observe
   const { world, workflowId, runId } = worldOf(ctx);
   const { attempt } = ctx.info;
   world.observations.push({ input, attempt, runId });
+  if (world.refuse) throw world.refuse;
   const keys = new Set(input.targets.map(keyOf));
   const reported = new Map(attempt > 1 ? [] : Object.entries(input.known));
   const epoch = input.stream?.epoch ?? 0;
@@ -227,10 +230,18 @@ interface Monitor {
   target(key: string): Promise<MonitorStatus['targets'][number] | undefined>;
 }
 
-/** Starts a monitor of HTTP targets whose health is scripted; returns once every target is observed healthy. */
-async function startMonitor(ids: string[], input: Partial<MonitorHealthInput> = {}): Promise<Monitor> {
+/**
+ * Starts a monitor of HTTP targets whose health is scripted; returns once every target is observed healthy (with
+ * `refuse`, at once: its observer fails every attempt with it).
+ */
+async function startMonitor(
+  ids: string[],
+  input: Partial<MonitorHealthInput> = {},
+  refuse?: ApplicationFailure,
+): Promise<Monitor> {
   const workflowId = `monitor/ts-${randomBytes(4).toString('hex')}`;
   const world = new World();
+  if (refuse) world.refuse = refuse;
   for (const id of ids) world.health.set(`http:${id}`, true);
   worlds.set(workflowId, world);
   const handle = await ts.env.client.workflow.start('monitorHealth', {
@@ -248,6 +259,7 @@ async function startMonitor(ids: string[], input: Partial<MonitorHealthInput> = 
     target: async (key) => (await m.status()).targets.find((t) => t.key === key),
   };
   monitors.push(m);
+  if (refuse) return m;
   await waitFor(async () => (await m.status()).healthy === ids.length && world.listening > 0, 'every target healthy');
   return m;
 }
@@ -448,5 +460,54 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
     expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/http:web/1`, `resolve ${m.workflowId}/http:web/1`]);
     expect(m.world.deliveries.at(-1)?.event.details).toMatchObject({ message: 'no longer monitored' });
     expect(m.world.observations.at(-1)?.input.targets.map(keyOf)).toEqual(['http:api']);
+  });
+});
+
+describe('how a monitor ends (time-skipping server, scripted activities)', () => {
+  it('input that fails the schema fails the run in its first task, InvalidInput naming the field', async () => {
+    const err = await ts.env.client.workflow
+      .execute('monitorHealth', {
+        taskQueue,
+        workflowId: `monitor/ts-bad-${randomBytes(4).toString('hex')}`,
+        args: [{ name: 'shop', targets: [http('web')], channels, forSeconds: -1 }],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+    expect(cause.message).toMatch(/invalid monitor input:[\s\S]*forSeconds/);
+  });
+
+  it('an observation refused for good (a non-retryable failure) fails the run with that failure', async () => {
+    const forbidden = ApplicationFailure.create({
+      message: 'deployments.apps is forbidden',
+      type: 'KubeForbidden',
+      nonRetryable: true,
+    });
+    const m = await startMonitor(['web'], {}, forbidden);
+    const err = await m.handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const activity = (err as WorkflowFailedError).cause;
+    expect(activity).toBeInstanceOf(ActivityFailure);
+    expect(activity?.cause).toMatchObject({ type: 'KubeForbidden', message: forbidden.message });
+    expect(m.world.observations).toHaveLength(1);
+    expect(m.world.deliveries).toEqual([]);
+  });
+
+  it('cancelled, it ends cancelled, its open incident left to the channels', async () => {
+    const m = await startMonitor(['web'], { forSeconds: 10 });
+    await report(m, { 'http:web': false });
+    await passTime(m, 15_000);
+    const sent = m.world.alerts();
+    // as in afterEach: no activity may be running when the run closes
+    m.world.resumeAt = Infinity;
+    m.world.changed();
+    await waitFor(() => m.world.running === 0, 'the observation to end');
+    await m.handle.cancel();
+    const err = await m.handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(sent).toEqual([`trigger ${m.workflowId}/http:web/1`]);
+    expect(m.world.alerts()).toEqual(sent);
   });
 });
