@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { isKnownTimeZone, parseCron } from '../domain/cron.js';
 import { parseLabelSelector } from '../domain/selectors.js';
-import { AnalysisSpec, type AnalysisReport } from './analysis.js';
+import { AnalysisReport, AnalysisSpec } from './analysis.js';
 import { ManifestSourceInput } from './deploy.js';
 import { durationMs } from './duration.js';
 import { NamespaceName } from './kube-object.js';
@@ -209,65 +209,82 @@ export const FleetClusterPhase = z.enum([
 export type FleetClusterPhase = z.infer<typeof FleetClusterPhase>;
 
 /** One analysis run of one cluster during a bake. */
-export interface FleetAnalysisRun {
+export const FleetAnalysisRun = z.object({
   /** 1-based run number within the bake. */
-  run: number;
-  workflowId: string;
-  outcome: string;
-  report?: AnalysisReport;
-  message?: string;
-}
+  run: z.number().int(),
+  workflowId: z.string(),
+  outcome: z.string(),
+  report: AnalysisReport.optional(),
+  message: z.string().optional(),
+});
+/** One analysis run of one cluster during a bake. */
+export type FleetAnalysisRun = z.infer<typeof FleetAnalysisRun>;
 
 /** One wave × cluster cell of the matrix. */
-export interface FleetCell {
-  cluster: string;
-  phase: FleetClusterPhase;
+export const FleetCell = z.object({
+  cluster: z.string(),
+  phase: FleetClusterPhase,
   /** Short hash of the objects this cluster gets (after its overrides): what "the new revision" is. */
-  revision: string;
+  revision: z.string(),
   /** The child deploy's workflow id (the app's deploy lock on that cluster). */
-  deployWorkflowId: string;
-  /** The child deploy's outcome and message. */
-  deployOutcome?: string;
+  deployWorkflowId: z.string(),
+  /** The child deploy's outcome. */
+  deployOutcome: z.string().optional(),
   /** Objects Current / objects, from the deploy report (`3/3 Current`). */
-  health?: string;
-  message?: string;
-  /** Why the cluster was skipped or not started. */
-  skipReason?: string;
+  health: z.string().optional(),
+  message: z.string().optional(),
+  /** Why the cluster was skipped. */
+  skipReason: z.string().optional(),
   /** Reachability probes made (more than 1: it was unreachable for a while). */
-  probes?: number;
-  analysis: FleetAnalysisRun[];
+  probes: z.number().int().optional(),
+  analysis: z.array(FleetAnalysisRun),
   /** The rollback of this cluster, when the fleet rolled it back. */
-  rollback?: { outcome: string; workflowId?: string; message: string };
-  startedAt?: string;
-  deployedAt?: string;
-  finishedAt?: string;
-}
+  rollback: z.object({ outcome: z.string(), workflowId: z.string().optional(), message: z.string() }).optional(),
+  startedAt: z.string().optional(),
+  deployedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+/** One wave × cluster cell of the matrix. */
+export type FleetCell = z.infer<typeof FleetCell>;
 
 /** Phase of a wave. */
-export type FleetWavePhase =
-  'pending' | 'frozen' | 'paused' | 'deploying' | 'baking' | 'succeeded' | 'failed' | 'notStarted' | 'aborted';
+export const FleetWavePhase = z.enum([
+  'pending',
+  'frozen',
+  'paused',
+  'deploying',
+  'baking',
+  'succeeded',
+  'failed',
+  'notStarted',
+  'aborted',
+]);
+/** Phase of a wave. */
+export type FleetWavePhase = z.infer<typeof FleetWavePhase>;
 
 /** One wave of the matrix. */
-export interface FleetWaveStatus {
-  name: string;
-  phase: FleetWavePhase;
-  maxParallel: number;
-  cells: FleetCell[];
-  bake: {
-    minTimeMs: number;
-    passesRequired: number;
-    passes: number;
-    startedAt?: string;
-    endedAt?: string;
+export const FleetWaveStatus = z.object({
+  name: z.string(),
+  phase: FleetWavePhase,
+  maxParallel: z.number().int(),
+  cells: z.array(FleetCell),
+  bake: z.object({
+    minTimeMs: z.number(),
+    passesRequired: z.number().int(),
+    passes: z.number().int(),
+    startedAt: z.string().optional(),
+    endedAt: z.string().optional(),
     /** Who ended the bake early with `promote`. */
-    promotedBy?: string;
-  };
-  startedAt?: string;
-  deployedAt?: string;
-  finishedAt?: string;
+    promotedBy: z.string().optional(),
+  }),
+  startedAt: z.string().optional(),
+  deployedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
   /** Time spent waiting for freeze windows and pauses before this wave. */
-  heldMs: number;
-}
+  heldMs: z.number(),
+});
+/** One wave of the matrix. */
+export type FleetWaveStatus = z.infer<typeof FleetWaveStatus>;
 
 /** Overall outcome of a fleet rollout. */
 export const FleetOutcome = z.enum(['succeeded', 'halted', 'rolledBack', 'aborted', 'failed']);
@@ -275,35 +292,39 @@ export const FleetOutcome = z.enum(['succeeded', 'halted', 'rolledBack', 'aborte
 export type FleetOutcome = z.infer<typeof FleetOutcome>;
 
 /** What the `status` query returns: the wave × cluster matrix and what the fleet waits on. */
-export interface FleetStatus {
-  fleet: string;
-  app: string;
-  workflowId: string;
-  phase: 'validating' | 'running' | 'frozen' | 'paused' | 'rollingBack' | 'done';
-  currentWave?: string;
-  paused?: { reason: string; by?: string; since: string };
-  frozen?: { until: string; cron: string };
+export const FleetStatus = z.object({
+  fleet: z.string(),
+  app: z.string(),
+  workflowId: z.string(),
+  phase: z.enum(['validating', 'running', 'frozen', 'paused', 'rollingBack', 'done']),
+  currentWave: z.string().optional(),
+  paused: z.object({ reason: z.string(), by: z.string().optional(), since: z.string() }).optional(),
+  frozen: z.object({ until: z.string(), cron: z.string() }).optional(),
   /** The next durable timer and what it is for. */
-  nextTimer?: { purpose: string; at: string };
-  waves: FleetWaveStatus[];
+  nextTimer: z.object({ purpose: z.string(), at: z.string() }).optional(),
+  waves: z.array(FleetWaveStatus),
   /** Configured clusters no wave selected. */
-  unassigned: string[];
-  haltPolicy: HaltPolicy;
-  message: string;
-  outcome?: FleetOutcome;
-}
+  unassigned: z.array(z.string()),
+  haltPolicy: HaltPolicy,
+  message: z.string(),
+  outcome: FleetOutcome.optional(),
+});
+/** What the `status` query returns. */
+export type FleetStatus = z.infer<typeof FleetStatus>;
 
 /** The JSON report `rolloutFleet` returns and `kube-workflows rollout --json` prints. */
-export interface FleetReport extends FleetStatus {
-  outcome: FleetOutcome;
+export const FleetReport = FleetStatus.extend({
+  outcome: FleetOutcome,
   /** Why the fleet halted or was aborted. */
-  haltReason?: string;
+  haltReason: z.string().optional(),
   /** Alerts sent, per channel. */
-  alerts: { channel: string; event: string; ok: boolean; error?: string }[];
-  startedAt: string;
-  finishedAt: string;
-  durationsMs: { total: number };
-}
+  alerts: z.array(z.object({ channel: z.string(), event: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationsMs: z.object({ total: z.number() }),
+});
+/** The JSON report of a fleet rollout. */
+export type FleetReport = z.infer<typeof FleetReport>;
 
 // --- activities -------------------------------------------------------------------------------------------------
 // The fleet activities' schemas live here (not in schemas/activities.ts) so the fleet stays one module.

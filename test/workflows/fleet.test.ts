@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { ApplyObjectsInput, DeployPlan, HealthResult, WaitForHealthInput } from '../../src/activities/index.js';
 import { packJson } from '../../src/domain/compression.js';
 import type { AlertEvent } from '../../src/schemas/alerts.js';
-import type { FleetReport, FleetStatus, RolloutFleetInput } from '../../src/schemas/fleet.js';
+import { FleetReport, type FleetStatus, type RolloutFleetInput } from '../../src/schemas/fleet.js';
 import type { KubeObject } from '../../src/schemas/kube-object.js';
 import { useTimeSkippingWorker } from './support.js';
 
@@ -237,6 +237,7 @@ describe('rolloutFleet (time-skipping server, scripted activities, real child wo
   it('deploys two waves in order: the second starts only after the first baked its minimum time and analysis passes', async () => {
     const report = await rollout(fleet());
     expect(report.outcome).toBe('succeeded');
+    expect(FleetReport.parse(report)).toEqual(report); // the report is what its published schema says
     const staging = wave(report, 'staging');
     const prod = wave(report, 'prod');
     expect(staging?.cells.map((c) => c.cluster)).toEqual(['local']);
