@@ -47,6 +47,12 @@ export function addScaleAndScheduleCommands(program: Command): void {
     .option('--cluster <name>', 'configured cluster name')
     .option('--timeout <duration>', 'time to wait for health (600s, 10m or seconds)', durationSecondsArg, 300)
     .option('--no-wait', 'do not wait for the new replicas to be ready')
+    .option(
+      '--hpa <mode>',
+      "workload autoscaled by an HPA/ScaledObject: 'adjust' moves its floor to the target (min = N, max = max(max, N)), 'refuse' fails naming it",
+      'adjust',
+    )
+    .option('--force', 'scale an autoscaled workload to 0 anyway (switches its HPA off)', false)
     .addHelpText(
       'after',
       '\nExamples:\n  kube-workflows scale deployment/web --replicas 5 -n shop\n  kube-workflows scale sts/db --delta -1 -n data --json',
@@ -69,6 +75,8 @@ export function addScaleAndScheduleCommands(program: Command): void {
           ...(opts.cluster ? { cluster: opts.cluster } : {}),
           timeoutSeconds: opts.timeout,
           wait: opts.wait,
+          hpa: opts.hpa as 'adjust' | 'refuse',
+          force: opts.force,
         });
         log(pc.dim(`started ${handle.workflowId}`));
         const report: ScaleReport = await handle.result();
@@ -232,6 +240,8 @@ interface ScaleCliOptions extends OutputOptions {
   cluster?: string;
   timeout: number;
   wait: boolean;
+  hpa: string;
+  force: boolean;
 }
 
 interface ScheduleCreateOptions {
