@@ -2,10 +2,11 @@
 # Builds, pins and caches the local servers kube-workflows' demo and tests run against:
 #   temporal (CLI + dev server + Web UI), kube-apiserver / kube-controller-manager / kube-scheduler / kubectl,
 #   etcd, kwok + kwokctl, metrics-server (Go, from the Go module proxy) and Temporal's time-skipping test server
-#   (Maven Central).
+#   (Maven Central). Bench only, not built by default: helm (Helm 4, the peer `npm run bench` measures against).
 # Binaries go to  $KUBE_WORKFLOWS_CACHE/toolchain/<piece>-<version>/  (default ~/.cache/kube-workflows),
 # outside git. A piece whose binaries are already there is skipped, so a second run does nothing.
-# Usage: tools/build-toolchain.sh [PIECE...]   PIECE: temporal kwok etcd kube test-server metrics-server (default: all)
+# Usage: tools/build-toolchain.sh [PIECE...]   PIECE: temporal kwok etcd kube test-server metrics-server helm
+#   (default: all but helm)
 # Concurrent runs wait for each other (a lock in the cache folder) instead of building twice.
 set -euo pipefail
 
@@ -124,6 +125,19 @@ build_metrics_server() {
   rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
+# Bench only (not in the default pieces): Helm 4, the peer bench/deploy.bench.ts measures against.
+build_helm() {
+  local dir="$cache/helm-$HELM_VERSION"
+  if piece_done "$dir" helm; then log "helm $HELM_VERSION: cached at $dir"; return; fi
+  need_go
+  log "helm $HELM_VERSION: building (go install, first time takes minutes)"
+  mkdir -p "$dir.tmp"
+  # The version as Helm's own Makefile sets it (the source says only the minor version).
+  with_progress "building helm" env CGO_ENABLED=0 GOBIN="$dir.tmp" go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
 build_test_server() {
   local dir="$cache/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
   if piece_done "$dir" temporal-test-server; then log "temporal-test-server $TEMPORAL_TEST_SERVER_VERSION: cached at $dir"; return; fi
@@ -148,8 +162,8 @@ pieces=("$@")
 [[ ${#pieces[@]} -eq 0 ]] && pieces=(temporal kwok etcd kube test-server metrics-server)
 for p in "${pieces[@]}"; do
   case "$p" in
-    temporal | kwok | etcd | kube | test-server | metrics-server) ;;
-    *) die "unknown piece '$p' (temporal kwok etcd kube test-server metrics-server)" ;;
+    temporal | kwok | etcd | kube | test-server | metrics-server | helm) ;;
+    *) die "unknown piece '$p' (temporal kwok etcd kube test-server metrics-server helm)" ;;
   esac
 done
 
@@ -168,6 +182,7 @@ for p in "${pieces[@]}"; do
     kube) build_kube ;;
     test-server) build_test_server ;;
     metrics-server) build_metrics_server ;;
+    helm) build_helm ;;
   esac
 done
 log "toolchain ready in $(elapsed $((SECONDS - start)))"
