@@ -23,7 +23,7 @@ import type { NodeMaintenanceHandle } from '../../src/client/index.js';
 import type { NodeMaintenanceReport } from '../../src/schemas/node.js';
 import { startReceiver, type ReceivedRequest, type TestReceiver } from '../support/http-receiver.js';
 import { pollUntil } from '../support/poll.js';
-import { useHarness, useKillableWorkers } from './harness.js';
+import { recordHistory, useHarness, useKillableWorkers } from './harness.js';
 
 const suffix = randomBytes(3).toString('hex');
 const POOL = `drain-${suffix}`;
@@ -260,6 +260,7 @@ describe('maintainNode on the real stack', () => {
     const approved = await handle.approveBypass({ by: 'alice', reason: 'budget set to all replicas by mistake' });
     expect(approved.pods).toEqual(status.blocking.map((b) => b.pod));
     const report = await reportOf(handle);
+    await recordHistory('node-maintain-bypass', handle.raw);
     expect(report).toMatchObject({ outcome: 'succeeded', uncordoned: true, escalated: { channels: ['hook'] } });
     expect(report.bypassed.map((b) => [b.pod, b.by])).toEqual(approved.pods.map((p) => [p, 'alice']));
     expect(report.blocked[0]?.forMs).toBeGreaterThanOrEqual(3000);
