@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { AnalysisReport, RunAnalysisInput } from './analysis.js';
 import { CanaryReport, CanaryRolloutInput } from './canary.js';
 import { DeployManifestsInput, DeployReport } from './deploy.js';
-import { RolloutFleetInput } from './fleet.js';
+import { FleetReport, RolloutFleetInput } from './fleet.js';
 import { NodeMaintenanceInput, NodeMaintenanceReport, UncordonNodeInput } from './node.js';
 import { MonitorHealthInput } from './monitor.js';
 import { ScaleReport, ScaleWorkloadInput } from './scale.js';
@@ -59,6 +59,7 @@ export const WORKFLOW_CATALOG: Readonly<Record<string, CatalogEntry>> = {
     description:
       'the same manifests to many clusters in waves: bake time and analysis gates, halt policy, freeze windows, pause/promote/abort',
     input: RolloutFleetInput,
+    report: FleetReport,
     example: {
       name: 'shop',
       app: 'cart',
