@@ -15,7 +15,7 @@
 
 import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { metricsNodeResource, metricsServerKwokctlOptions } from './metrics.js';
+import { metricsComponentsPatches, metricsNodeResource, metricsServerKwokctlOptions } from './metrics.js';
 import { freePorts, pollUntil, runCommand, tailLines } from './process.js';
 import { clusterDirOf, readText, writeFileAtomic } from './state.js';
 import type { ClusterPorts, Progress } from './state.js';
@@ -92,6 +92,7 @@ export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts, metric
     'componentsPatches:',
     ...noLeaderElection('kube-controller-manager'),
     ...noLeaderElection('kube-scheduler'),
+    ...(metricsServerPort === undefined ? [] : metricsComponentsPatches()),
     'options:',
     `  kubeAuditPolicy: ${q(join(kwokDir, AUDIT_POLICY_FILE))}`,
     '  runtime: binary',

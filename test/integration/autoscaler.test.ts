@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
@@ -25,10 +25,15 @@ let stack: StackInfo;
 let kube: KubeGateway;
 let worker: KubeWorker;
 let connection: NativeConnection;
-let running: Promise<void>;
+let running: Promise<void> | undefined;
 let client: KubeWorkflowsClient;
 
 beforeAll(async () => {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') }); // the refused scale logs its expected failure only
+  } catch {
+    // already installed in this process
+  }
   stack = await startStack({
     dir,
     name: `kwf-hpa-${process.pid}`,
@@ -59,7 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  if (running) {
+  if (running !== undefined) {
     worker.worker.shutdown();
     await running;
   }
