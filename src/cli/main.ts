@@ -136,7 +136,8 @@ Examples:
     .option('--config <path>', 'worker configuration file (overrides KUBE_WORKFLOWS_CONFIG)')
     .addHelpText(
       'after',
-      '\nConfigured by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, KUBECONFIG, KUBE_CONTEXT, KUBE_WORKFLOWS_CONFIG (see README).',
+      '\nConfigured by TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, KUBECONFIG, KUBE_CONTEXT, KUBE_WORKFLOWS_CONFIG (see README).' +
+        '\nWorker Versioning: KUBE_WORKFLOWS_DEPLOYMENT_NAME and KUBE_WORKFLOWS_BUILD_ID (README "Upgrading workers").',
     )
     .action(async (opts: { kubeconfig?: string; context?: string; config?: string }) => {
       let config;

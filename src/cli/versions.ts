@@ -97,8 +97,9 @@ Examples:
         } else {
           const change = await setCurrentWorkerVersion(client.temporal, name, buildId);
           log(
-            `${name}: current build ${buildId} (was ${change.previousBuildId ?? 'unversioned'}); pinned runs finish ` +
-              `on their build: watch \`kube-workflows versions\` until it says safe to stop`,
+            `${name}: current build ${buildId} (was ${change.previousBuildId ?? 'unversioned'}); ` +
+              `${change.autoUpgradeRuns ?? 0} monitor run(s) follow it at their next workflow task; pinned runs ` +
+              `finish on their build: watch \`kube-workflows versions\` until it says safe to stop`,
           );
         }
         return ExitCode.Ok;

@@ -14,10 +14,10 @@ import proto from '@temporalio/proto';
 import { InvalidInputError } from './errors.js';
 
 const VersionStatus = proto.temporal.api.enums.v1.WorkerDeploymentVersionStatus;
+/** gRPC status NOT_FOUND. */
+const NOT_FOUND = 5;
 /** gRPC status codes the deployment API answers for a missing deployment or build, or a refused change. */
-const REFUSED_CODES: ReadonlySet<number> = new Set([
-  3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 9 /* FAILED_PRECONDITION */,
-]);
+const REFUSED_CODES: ReadonlySet<number> = new Set([3 /* INVALID_ARGUMENT */, NOT_FOUND, 9 /* FAILED_PRECONDITION */]);
 
 /** Where a build stands in its deployment's routing (the server's version status, lower-cased). */
 export type WorkerVersionStatus = 'current' | 'ramping' | 'draining' | 'drained' | 'inactive' | 'unknown';
@@ -41,9 +41,7 @@ export interface WorkerVersionSummary {
   /**
    * True when the build's workers can be stopped: it is neither current nor ramping and no run is open on it. Pinned
    * runs leave when they end; auto-upgrade runs at their next workflow task (a quiet monitor's comes within its
-   * 30-minute resync). Auto-upgrade runs count too, because SDK 1.24's core completes a workflow task that needs no
-   * workflow code (e.g. after an activity cancellation) with the worker's default behaviour, PINNED, which holds the
-   * run on that build until its next task that runs workflow code.
+   * 30-minute resync). Auto-upgrade runs count too: until they have moved, their next task still goes to this build.
    */
   safeToStop: boolean;
   /** When the server first saw a worker of this build. */
@@ -67,7 +65,15 @@ export interface RoutingChange {
   deploymentName: string;
   /** The build that was current (or ramping) before; undefined when none (unversioned). */
   previousBuildId: string | undefined;
+  /** Open runs of the auto-upgrade types given an AUTO_UPGRADE override ({@link followCurrentBuild}); set-current only. */
+  autoUpgradeRuns?: number;
 }
+
+/**
+ * Workflow types declared AUTO_UPGRADE in their workflow files (`setWorkflowOptions`): they follow the current build.
+ * Keep in step with those annotations.
+ */
+export const AUTO_UPGRADE_WORKFLOW_TYPES: readonly string[] = ['monitorHealth'];
 
 /** Identity recorded by the server as the last modifier of the deployment's routing. */
 export const VERSIONS_IDENTITY = 'kube-workflows versions';
@@ -127,7 +133,49 @@ export async function setCurrentWorkerVersion(
     () => client.workflowService.setWorkerDeploymentCurrentVersion({ namespace, deploymentName, buildId, identity }),
     buildId,
   );
-  return { deploymentName, previousBuildId: previousBuild(r.previousDeploymentVersion, r.previousVersion) };
+  const autoUpgradeRuns = await followCurrentBuild(client, deploymentName, AUTO_UPGRADE_WORKFLOW_TYPES, identity);
+  return {
+    deploymentName,
+    previousBuildId: previousBuild(r.previousDeploymentVersion, r.previousVersion),
+    autoUpgradeRuns,
+  };
+}
+
+/**
+ * Gives every open run of `types` in the deployment a versioning override AUTO_UPGRADE, so that it moves to the
+ * current build at its next workflow task whatever its last task declared. Needed because SDK 1.24's core completes
+ * a workflow task that needs no workflow code (after an activity cancellation, say) with the worker's default
+ * behaviour, PINNED, which would hold a monitor on that build until a later task runs workflow code. Idempotent;
+ * returns how many runs it set.
+ */
+export async function followCurrentBuild(
+  client: Client,
+  deploymentName: string,
+  types: readonly string[] = AUTO_UPGRADE_WORKFLOW_TYPES,
+  identity = VERSIONS_IDENTITY,
+): Promise<number> {
+  if (!types.length) return 0;
+  const { namespace } = client.options;
+  const query =
+    `TemporalWorkerDeployment = '${deploymentName}' AND ExecutionStatus = 'Running' AND ` +
+    `WorkflowType IN (${types.map((t) => `'${t}'`).join(', ')})`;
+  let count = 0;
+  for await (const run of client.workflow.list({ query })) {
+    try {
+      await client.workflowService.updateWorkflowExecutionOptions({
+        namespace,
+        workflowExecution: { workflowId: run.workflowId, runId: run.runId },
+        workflowExecutionOptions: { versioningOverride: { autoUpgrade: true } },
+        updateMask: { paths: ['versioning_override'] },
+        identity,
+      });
+      count += 1;
+    } catch (err) {
+      // the run ended (or continued-as-new) since the list: its successor starts on the current build anyway
+      if ((err as { code?: number }).code !== NOT_FOUND) throw err;
+    }
+  }
+  return count;
 }
 
 /**
