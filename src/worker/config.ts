@@ -3,6 +3,7 @@
  * validated with zod at start-up. Errors name the variable or key that is wrong.
  * @module
  */
+import { DurationText } from '../schemas/duration.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -180,10 +181,8 @@ export const WorkerConfigFile = z.strictObject({
   alerts: AlertChannelsConfig.optional(),
   worker: z
     .strictObject({
-      shutdownGraceTime: z
-        .string()
-        .regex(/^\d+(ms|s|m)$/, 'a duration such as 30s')
-        .optional(),
+      /** A duration (`30s`, `2m`, `1m30s`) or plain seconds. */
+      shutdownGraceTime: DurationText.transform((v) => (typeof v === 'number' ? `${v}s` : v.trim())).optional(),
       maxConcurrentActivityTaskExecutions: z.number().int().positive().optional(),
       applyConcurrency: z.number().int().min(1).max(128).optional(),
       kubeQps: z.number().positive().optional(),

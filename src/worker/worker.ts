@@ -3,6 +3,7 @@
  * Worker. Only this module builds credentials.
  * @module
  */
+import { parseDuration } from '../domain/duration.js';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
@@ -159,7 +160,7 @@ export async function createKubeWorker(options: CreateKubeWorkerOptions): Promis
     activities: kube.activities,
     ...workflowCode,
     ...kube.workerOptions,
-    shutdownGraceTime: config.worker.shutdownGraceTime as `${number}s`,
+    shutdownGraceTime: parseDuration(config.worker.shutdownGraceTime),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivityTaskExecutions,
     ...workerDeploymentOptions(config.worker.deployment),
   });
