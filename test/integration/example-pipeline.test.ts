@@ -104,13 +104,13 @@ describe('examples/release-pipeline', () => {
     ]);
     const prodWeb = (await h
       .kubeOf('local-2')
-      .get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' })) as {
+      .get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' })) as unknown as {
       spec: { replicas: number };
     };
     expect(prodWeb.spec.replicas).toBe(3);
     const stagingWeb = (await h
       .kubeOf('local')
-      .get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' })) as {
+      .get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: h.namespace, name: 'web' })) as unknown as {
       spec: { replicas: number };
     };
     expect(stagingWeb.spec.replicas).toBe(1);
