@@ -267,10 +267,15 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const retried = activityInfo().attempt > 1;
         const autoscalers = autoscalersOf(gw, objects);
         autoscalers.catch(() => undefined); // awaited per object
+        const readCurrent = liveReader(
+          gw,
+          objects.filter((o) => SCALED_FIELDS[o.kind]),
+        );
         const settled = await mapSettledLimit(objects, concurrency, async (obj, i) => {
           const subject = formatSubject(keyOf(obj));
           if (confirmed.has(i)) return { subject };
-          const current = SCALED_FIELDS[obj.kind] ? await gw.get(keyOf(obj)) : undefined;
+          // Who owns the counts now (managedFields) decides what the apply carries (domain/autoscaler).
+          const current = SCALED_FIELDS[obj.kind] ? await readCurrent(keyOf(obj)) : undefined;
           const own = planOwnership(obj, current, autoscalerFor(obj, await autoscalers));
           // A write the dead attempt sent after its last heartbeat may have landed: a dry-run tells, for the cost of
           // a read, and nothing is written twice.
@@ -704,4 +709,32 @@ function withHandover(dry: LiveObject, live: LiveObject): LiveObject {
   const replicas = (live as { spec?: { replicas?: unknown } }).spec?.replicas;
   const spec = (dry as { spec?: Record<string, unknown> }).spec;
   return { ...dry, spec: { ...spec, replicas } };
+}
+
+/**
+ * Reads live objects for an activity: a GET each, or one LIST per (kind, namespace) from
+ * {@link LIST_INSTEAD_OF_GET_THRESHOLD} objects of that kind in that namespace on (as planning does), so applying 250
+ * Deployments costs 1 request, not 250.
+ */
+function liveReader(
+  gw: KubeGateway,
+  objects: readonly KubeObject[],
+): (key: ReturnType<typeof keyOf>) => Promise<LiveObject | undefined> {
+  const group = (k: { apiVersion: string; kind: string; namespace?: string | undefined }): string =>
+    `${k.apiVersion}|${k.kind}|${k.namespace ?? ''}`;
+  const sizes = new Map<string, number>();
+  for (const o of objects) sizes.set(group(keyOf(o)), (sizes.get(group(keyOf(o))) ?? 0) + 1);
+  const lists = new Map<string, Promise<Map<string, LiveObject>>>();
+  return async (key) => {
+    const g = group(key);
+    if ((sizes.get(g) ?? 0) < LIST_INSTEAD_OF_GET_THRESHOLD) return gw.get(key);
+    let list = lists.get(g);
+    if (!list) {
+      list = gw
+        .list(key.apiVersion, key.kind, { namespace: key.namespace })
+        .then((r) => new Map(r.items.map((item) => [item.metadata.name, item])));
+      lists.set(g, list);
+    }
+    return (await list).get(key.name);
+  };
 }
