@@ -1,8 +1,11 @@
 /**
- * Deploy benchmark: kube-workflows against `kubectl apply --server-side` + `kubectl rollout status` (what a
- * CronJob script does), on the bench's own local stack, for N = 10, 100 and 500 objects (half ConfigMaps, half
- * Deployments with 1 replica). Prints wall times, the ratio ours / kubectl measured in the same run, 429s met,
- * the per-phase breakdown of each deploy report and the worker process RSS; writes
+ * Deploy benchmark: kube-workflows against three peers measured in the same run on the bench's own local stack,
+ * for N = 10, 100 and 500 objects (half ConfigMaps, half Deployments with 1 replica): `kubectl apply --server-side`
+ * + `kubectl rollout status` per Deployment (what a CronJob script does), `kubectl apply --server-side` +
+ * `kubectl wait --for=condition=Available deployment --all`, and Helm 4 `helm upgrade --install --wait` of a chart
+ * holding the same objects. Prints wall times, the ratios ours / each peer, 429s met, the per-phase breakdown of
+ * each deploy report, the worker process RSS and the readiness lag (the last Deployment status write the API
+ * server's audit log recorded → the side's end; p50 / p99 over 20 small deploys of ours); writes
  * bench/results/deploy-latest.json. Fails only when a deploy does not succeed (correctness), never on speed.
  *
  * Run with `npm run bench` (see bench/README.md for the knobs).
@@ -22,16 +25,20 @@ import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
 import type { KubeWorker, WorkerConfig } from '../src/worker/index.js';
 import { prometheusOperatorCrds } from '../test/support/fixtures.js';
+import { readAuditEvents } from '../test/support/audit.js';
 import { historyPayloads } from '../test/support/history.js';
 import {
   log,
   manifestSet,
   objectNames,
+  percentile,
+  resolveHelm,
   run,
   secs,
   startBenchStack,
   startBenchWorker,
   table,
+  writeChart,
   writeResults,
   type BenchStack,
 } from './support.js';
@@ -44,8 +51,18 @@ const SIZES = process.env.BENCH_SIZES
   ? process.env.BENCH_SIZES.split(',').map((s) => Number.parseInt(s.trim(), 10))
   : DEFAULT_SIZES;
 const WARMUP_OBJECTS = 4;
-/** Pods the run creates: every size and the warm-up, once for kubectl and once for us (namespaces are kept). */
-const PODS_NEEDED = 2 * [WARMUP_OBJECTS, ...SIZES].reduce((sum, n) => sum + objectNames(n).deployments.length, 0);
+/** The readiness-lag case: this many deploys of ours, one after the other, each of LAG_OBJECTS objects. */
+const LAG_DEPLOYS = 20;
+const LAG_OBJECTS = 10;
+/** The four sides of each size: kubectl + rollout status, kubectl + wait --all, Helm 4, kube-workflows. */
+const SIDES = 4;
+/**
+ * Pods the run creates: every size and the warm-up once per side, plus the readiness-lag deploys (namespaces are
+ * kept, so nothing is deleted while a measurement runs).
+ */
+const PODS_NEEDED =
+  SIDES * [WARMUP_OBJECTS, ...SIZES].reduce((sum, n) => sum + objectNames(n).deployments.length, 0) +
+  LAG_DEPLOYS * objectNames(LAG_OBJECTS).deployments.length;
 /** KWOK nodes made by `kwokctl scale node` allow 110 pods each: enough nodes for every pod, with headroom. */
 const NODES = process.env.BENCH_NODES
   ? Number.parseInt(process.env.BENCH_NODES, 10)
@@ -60,8 +77,14 @@ const OVERRIDES = {
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 const CLUSTER = 'local';
 const APP = 'bench';
-/** The issue's target: at N = 500 our wall time is at most half of kubectl's, with no 429s. */
+/** The first target: at N = 500 our wall time is at most half of kubectl + rollout status's, with no 429s. */
 const TARGET = { n: 500, maxRatio: 0.5 };
+/**
+ * Issue 12's goals at N = 500 (printed, never asserted): ours / Helm 4 ≤ 0.5 (moonshot 0.35), ours / kubectl
+ * apply + wait --all ≤ 0.25, readiness lag p99 ≤ 250 ms (moonshot 100 ms).
+ */
+const GOALS = { helmMaxRatio: 0.5, kubectlWaitMaxRatio: 0.25, lagP99MaxMs: 250 };
+const HELM_TIMEOUT = '10m';
 const ROLLOUT_TIMEOUT = '600s';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -89,6 +112,23 @@ interface ActivityTiming {
   lastFailure?: string;
 }
 
+/**
+ * Readiness lag of one side: from the last `deployments/status` write of its namespace that the API server's audit
+ * log recorded (stage ResponseComplete, microsecond timestamps) to the side's end (our `handle.result()` resolving,
+ * the peer's command exiting). After that write no Deployment status changes, so the last object became Current at
+ * that write or before it: the lag is a lower bound of "last object Current → report" (equal when the write that
+ * made the last Deployment Current is its last status write, which is what the Deployment controller does here).
+ * Negative: the side ended before the last status write.
+ */
+interface ReadinessLag {
+  /** Side end minus the last status write (ms). */
+  lagMs: number;
+  /** Status writes of the namespace's Deployments in the audit log (all of them, from creation on). */
+  statusWrites: number;
+  /** Of which after the side's end (0 unless it ended before the cluster settled). */
+  statusWritesAfterEnd: number;
+}
+
 interface SizeResult {
   n: number;
   configMaps: number;
@@ -100,6 +140,23 @@ interface SizeResult {
     totalMs: number;
     /** When the last Deployment turned Available (API server clock, 1 s resolution), after the start. */
     allAvailableAtS: number;
+    readiness?: ReadinessLag | undefined;
+  };
+  /** `kubectl apply --server-side` then `kubectl wait --for=condition=Available deployment --all`. */
+  kubectlWait: {
+    namespace: string;
+    applyMs: number;
+    waitMs: number;
+    totalMs: number;
+    allAvailableAtS: number;
+    readiness?: ReadinessLag | undefined;
+  };
+  /** Helm 4 `helm upgrade --install --wait` (watcher strategy: kstatus) with server-side apply. */
+  helm: {
+    namespace: string;
+    totalMs: number;
+    allAvailableAtS: number;
+    readiness?: ReadinessLag | undefined;
   };
   kubeWorkflows: {
     namespace: string;
@@ -119,9 +176,29 @@ interface SizeResult {
     /** Longest event-loop stall during the deploy (a stall delays heartbeats and watch handling). */
     eventLoopMaxLagMs: number;
     activities: ActivityTiming[];
+    readiness?: ReadinessLag | undefined;
   };
+  /** Ours / kubectl apply + rollout status. */
   ratio: number;
+  /** Ours / kubectl apply + wait --all. */
+  ratioKubectlWait: number;
+  /** Ours / Helm 4. */
+  ratioHelm: number;
   rssMb: number;
+  /** Epoch ms when each side ended (for the readiness lag, computed from the audit log at the end of the run). */
+  endedAt: { kubectl: number; kubectlWait: number; helm: number; kubeWorkflows: number };
+}
+
+/** The readiness-lag case: LAG_DEPLOYS deploys of ours, each into a new namespace. */
+interface LagResult {
+  deploys: number;
+  objectsEach: number;
+  source: string;
+  lagsMs: number[];
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  totalsMs: number[];
 }
 
 /** The prometheus-operator CRD bundle deployed both ways (each side under its own API group, so both create). */
@@ -141,6 +218,9 @@ interface CrdBundleResult {
 
 const results: SizeResult[] = [];
 let crdResult: CrdBundleResult | undefined;
+let lagResult: LagResult | undefined;
+/** The readiness-lag deploys: namespace and the epoch ms when `handle.result()` resolved. */
+const lagRuns: { namespace: string; endedAt: number; totalMs: number }[] = [];
 const CRD_CASE = process.env.BENCH_CRDS !== '0';
 const suffix = randomBytes(3).toString('hex');
 
@@ -153,6 +233,8 @@ let kw: KubeWorker;
 let client: KubeWorkflowsClient;
 let kubectlBin: string;
 let kubectlVersion = '';
+let helmBin: string;
+let helmVersion = '';
 let workerConfig: WorkerConfig;
 const loadAtStart = loadavg();
 
@@ -160,9 +242,25 @@ const loadAtStart = loadavg();
 const kubectl = (...args: string[]) =>
   run(kubectlBin, ['--kubeconfig', stack.info.kubeconfig, '--cache-dir', join(stack.dir, 'kubectl-cache'), ...args]);
 
+/**
+ * Helm against the bench cluster, with its HOME and its cache, config and data folders inside the bench folder
+ * (its discovery cache is warmed once by the warm-up; nothing under the user's ~/.kube or ~/.cache/helm).
+ */
+const helm = (...args: string[]) => {
+  const home = join(stack.dir, 'helm-home');
+  return run(helmBin, ['--kubeconfig', stack.info.kubeconfig, ...args], {
+    HOME: home,
+    HELM_CACHE_HOME: join(home, 'cache'),
+    HELM_CONFIG_HOME: join(home, 'config'),
+    HELM_DATA_HOME: join(home, 'data'),
+  });
+};
+
 beforeAll(async () => {
   stack = await startBenchStack(NODES);
   kubectlBin = resolveToolchain().kubectl;
+  helmBin = await resolveHelm();
+  helmVersion = (await helm('version', '--template', '{{ .Version }}')).stdout.trim();
   kubectlVersion = (
     JSON.parse((await kubectl('version', '--client', '-o', 'json')).stdout) as {
       clientVersion: { gitVersion: string };
@@ -192,10 +290,12 @@ beforeAll(async () => {
   // Warm-up, untimed: kubectl's discovery cache, the worker's discovery cache and first workflow task.
   log('warm-up (untimed)');
   const warm = manifestSet(WARMUP_OBJECTS);
-  const [nsK, nsW] = await freshNamespaces('warmup');
+  const [nsK, nsKW, nsH, nsW] = await freshNamespaces('warmup');
   const warmFile = join(stack.dir, 'warmup.yaml');
   writeFileSync(warmFile, warm);
   await kubectlDeploy(warmFile, nsK, objectNames(WARMUP_OBJECTS).deployments);
+  await kubectlWaitDeploy(warmFile, nsKW);
+  await helmDeploy(writeChart(stack.dir, 'warmup', warm), nsH);
   const report = await (await client.deploy({ manifests: warm, app: APP, namespace: nsW })).result();
   expect(report.outcome, report.message).toBe('succeeded');
 }, 900_000);
@@ -207,20 +307,36 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Measurements
 
-describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status', () => {
+describe('deploy: kube-workflows vs kubectl (rollout status, wait --all) and Helm 4', () => {
   for (const n of SIZES) {
     it(`N = ${n}`, async () => {
       const manifests = manifestSet(n);
       const { configMaps, deployments } = objectNames(n);
-      const [nsK, nsW] = await freshNamespaces(String(n));
+      const [nsK, nsKW, nsH, nsW] = await freshNamespaces(String(n));
       const file = join(stack.dir, `set-${n}.yaml`);
       writeFileSync(file, manifests);
+      const chart = writeChart(stack.dir, `bench-${n}`, manifests);
 
       // (a) kubectl, as a CronJob script would: one apply, then rollout status for every Deployment in turn
       log(`N=${n}: kubectl apply --server-side + ${deployments.length} x rollout status in ${nsK}`);
       const kStart = Date.now();
       const k = await kubectlDeploy(file, nsK, deployments);
+      const kEnd = Date.now();
       const kAvailable = await lastAvailableAt(nsK);
+
+      // (a2) kubectl apply, then one `kubectl wait --for=condition=Available deployment --all`
+      log(`N=${n}: kubectl apply --server-side + kubectl wait --for=condition=Available deployment --all in ${nsKW}`);
+      const kwStart = Date.now();
+      const kw2 = await kubectlWaitDeploy(file, nsKW);
+      const kwEnd = Date.now();
+      const kwAvailable = await lastAvailableAt(nsKW);
+
+      // (a3) Helm 4: upgrade --install --wait (watcher) of a chart holding the same objects, server-side apply
+      log(`N=${n}: helm upgrade --install --wait --server-side=true in ${nsH}`);
+      const hStart = Date.now();
+      const h = await helmDeploy(chart, nsH);
+      const hEnd = Date.now();
+      const hAvailable = await lastAvailableAt(nsH);
 
       // (b) kube-workflows: an in-process worker, client.deploy → result
       log(`N=${n}: kube-workflows deploy in ${nsW}`);
@@ -237,6 +353,7 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
       const startMs = performance.now() - t0;
       const report = await handle.result();
       const totalMs = performance.now() - t0;
+      const wEnd = Date.now();
       const cpu = process.cpuUsage(cpu0);
       lag.disable();
       if (profiler && CPU_PROFILE_DIR) await profiler.stop(join(CPU_PROFILE_DIR, `deploy-${n}.cpuprofile`));
@@ -249,6 +366,8 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
         configMaps: configMaps.length,
         deployments: deployments.length,
         kubectl: { namespace: nsK, ...k, allAvailableAtS: Math.max(0, kAvailable - kStart) / 1000 },
+        kubectlWait: { namespace: nsKW, ...kw2, allAvailableAtS: Math.max(0, kwAvailable - kwStart) / 1000 },
+        helm: { namespace: nsH, totalMs: h.totalMs, allAvailableAtS: Math.max(0, hAvailable - hStart) / 1000 },
         kubeWorkflows: {
           namespace: nsW,
           workflowId: handle.workflowId,
@@ -265,17 +384,23 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
           activities: await activityTimeline(handle.raw),
         },
         ratio: totalMs / k.totalMs,
+        ratioKubectlWait: totalMs / kw2.totalMs,
+        ratioHelm: totalMs / h.totalMs,
         rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+        endedAt: { kubectl: kEnd, kubectlWait: kwEnd, helm: hEnd, kubeWorkflows: wEnd },
       };
       results.push(result);
       log(
         `N=${n}: kubectl ${secs(k.totalMs)}s (apply ${secs(k.applyMs)}s, rollout status ${secs(k.rolloutMs)}s, ` +
           `all Available at ~${result.kubectl.allAvailableAtS.toFixed(0)}s); ` +
+          `kubectl apply + wait --all ${secs(kw2.totalMs)}s (apply ${secs(kw2.applyMs)}s, wait ${secs(kw2.waitMs)}s); ` +
+          `helm ${secs(h.totalMs)}s; ` +
           `kube-workflows ${secs(totalMs)}s ${JSON.stringify(report.durationsMs)} ` +
           `(all Available at ~${result.kubeWorkflows.allAvailableAtS.toFixed(0)}s), ` +
           `${result.kubeWorkflows.apiRequests} API requests, ${result.kubeWorkflows.throttled429} x 429, ` +
           `${result.kubeWorkflows.cpuSeconds} CPU s, event loop stalled up to ${result.kubeWorkflows.eventLoopMaxLagMs} ms; ` +
-          `ratio ${result.ratio.toFixed(2)}`,
+          `ratios: / rollout status ${result.ratio.toFixed(2)}, / wait --all ${result.ratioKubectlWait.toFixed(2)}, ` +
+          `/ helm ${result.ratioHelm.toFixed(2)}`,
       );
     }, 3_600_000);
   }
@@ -292,7 +417,7 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
       const crdNames = [...kText.matchAll(/^ {2}name: (\S+)$/gm)].map((m) => m[1] ?? '');
       const file = join(stack.dir, 'crds.yaml');
       writeFileSync(file, kText);
-      const [, nsW] = await freshNamespaces('crds');
+      const [, , , nsW] = await freshNamespaces('crds', 'kw');
 
       log(`CRDs: kubectl apply --server-side + kubectl wait --for=condition=Established (${crdNames.length} CRDs)`);
       const t0 = performance.now();
@@ -330,7 +455,21 @@ describe('deploy: kube-workflows vs kubectl apply --server-side + rollout status
     900_000,
   );
 
+  it(`readiness lag: ${LAG_DEPLOYS} deploys of ${LAG_OBJECTS} objects`, async () => {
+    const manifests = manifestSet(LAG_OBJECTS);
+    for (let i = 0; i < LAG_DEPLOYS; i++) {
+      const [, , , nsW] = await freshNamespaces(`lag-${i}`, 'kw');
+      const t0 = performance.now();
+      const handle = await client.deploy({ manifests, app: APP, namespace: nsW, timeoutSeconds: 300 });
+      const report = await handle.result();
+      const endedAt = Date.now();
+      lagRuns.push({ namespace: nsW, endedAt, totalMs: round(performance.now() - t0) });
+      expect(report.outcome, `lag deploy ${i}: ${report.message}`).toBe('succeeded');
+    }
+  }, 900_000);
+
   it('summary', async () => {
+    computeReadinessLags();
     printSummary();
     await saveResults();
   }, 60_000);
@@ -355,12 +494,21 @@ async function checkPodCapacity(): Promise<void> {
   }
 }
 
-/** Two new namespaces (kubectl's, ours), created before timing, each with its `default` ServiceAccount. */
-async function freshNamespaces(label: string): Promise<[string, string]> {
-  const names: [string, string] = [`bench-kubectl-${label}-${suffix}`, `bench-kw-${label}-${suffix}`];
-  for (const name of names) await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-  // Pods are refused until the ServiceAccount controller created `default`: wait, so neither side pays for it.
-  for (const namespace of names) {
+/**
+ * Four new namespaces (kubectl + rollout status, kubectl + wait --all, Helm, ours), created before timing, each with
+ * its `default` ServiceAccount; `only: 'kw'` creates ours alone (the other names are returned all the same).
+ */
+async function freshNamespaces(label: string, only?: 'kw'): Promise<[string, string, string, string]> {
+  const names: [string, string, string, string] = [
+    `bench-kubectl-${label}-${suffix}`,
+    `bench-kwait-${label}-${suffix}`,
+    `bench-helm-${label}-${suffix}`,
+    `bench-kw-${label}-${suffix}`,
+  ];
+  const created = only === 'kw' ? [names[3]] : names;
+  for (const name of created) await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  // Pods are refused until the ServiceAccount controller created `default`: wait, so no side pays for it.
+  for (const namespace of created) {
     const deadline = Date.now() + 30_000;
     while (!(await admin.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace, name: 'default' }))) {
       if (Date.now() > deadline) {
@@ -386,6 +534,102 @@ async function kubectlDeploy(
   }
   const done = performance.now();
   return { applyMs: round(applied - t0), rolloutMs: round(done - applied), totalMs: round(done - t0) };
+}
+
+/** `kubectl apply --server-side`, then one `kubectl wait --for=condition=Available deployment --all`. */
+async function kubectlWaitDeploy(
+  file: string,
+  namespace: string,
+): Promise<{ applyMs: number; waitMs: number; totalMs: number }> {
+  const t0 = performance.now();
+  await kubectl('apply', '--server-side', '--field-manager=bench', '-n', namespace, '-f', file);
+  const applied = performance.now();
+  await kubectl(
+    'wait',
+    '--for=condition=Available',
+    'deployment',
+    '--all',
+    '-n',
+    namespace,
+    `--timeout=${ROLLOUT_TIMEOUT}`,
+  );
+  const done = performance.now();
+  return { applyMs: round(applied - t0), waitMs: round(done - applied), totalMs: round(done - t0) };
+}
+
+/**
+ * Helm 4: `helm upgrade --install --wait --timeout 10m` of the chart into `namespace` (a new release), with
+ * server-side apply stated (`--server-side=true`, what `auto` picks for a new release) and `--wait` alone, i.e. the
+ * `watcher` strategy (kstatus).
+ */
+async function helmDeploy(chart: string, namespace: string): Promise<{ totalMs: number }> {
+  const t0 = performance.now();
+  await helm(
+    'upgrade',
+    '--install',
+    'bench',
+    chart,
+    '-n',
+    namespace,
+    '--wait',
+    '--timeout',
+    HELM_TIMEOUT,
+    '--server-side=true',
+  );
+  return { totalMs: round(performance.now() - t0) };
+}
+
+/**
+ * The readiness lag of every side of every size and of the lag deploys, from one read of the API server's audit log
+ * (see {@link ReadinessLag}). Runs at the end, so status writes after a side's end are in the log too.
+ */
+function computeReadinessLags(): void {
+  const statusWrites = new Map<string, number[]>();
+  for (const ev of readAuditEvents(stack.info.auditLogPath)) {
+    const ref = ev.objectRef;
+    if (ev.stage !== 'ResponseComplete' || (ev.verb !== 'update' && ev.verb !== 'patch')) continue;
+    if (ref?.resource !== 'deployments' || ref.subresource !== 'status' || !ref.namespace) continue;
+    const code = ev.responseStatus?.code ?? 0;
+    if (code < 200 || code > 299) continue;
+    const at = Date.parse(ev.stageTimestamp);
+    const list = statusWrites.get(ref.namespace) ?? [];
+    list.push(at);
+    statusWrites.set(ref.namespace, list);
+  }
+  const lagOf = (namespace: string, endedAt: number): ReadinessLag | undefined => {
+    const writes = statusWrites.get(namespace);
+    if (!writes?.length) return undefined;
+    const last = Math.max(...writes);
+    return {
+      lagMs: endedAt - last,
+      statusWrites: writes.length,
+      statusWritesAfterEnd: writes.filter((w) => w > endedAt).length,
+    };
+  };
+  for (const r of results) {
+    r.kubectl.readiness = lagOf(r.kubectl.namespace, r.endedAt.kubectl);
+    r.kubectlWait.readiness = lagOf(r.kubectlWait.namespace, r.endedAt.kubectlWait);
+    r.helm.readiness = lagOf(r.helm.namespace, r.endedAt.helm);
+    r.kubeWorkflows.readiness = lagOf(r.kubeWorkflows.namespace, r.endedAt.kubeWorkflows);
+  }
+  const lags = lagRuns.flatMap((run) => {
+    const lag = lagOf(run.namespace, run.endedAt);
+    if (!lag) log(`readiness lag: no Deployment status write of ${run.namespace} in the audit log`);
+    return lag ? [lag.lagMs] : [];
+  });
+  if (lags.length > 0) {
+    lagResult = {
+      deploys: lagRuns.length,
+      objectsEach: LAG_OBJECTS,
+      source:
+        "the API server's audit log: last deployments/status write (stage ResponseComplete) of the deploy's namespace → handle.result() resolved",
+      lagsMs: lags,
+      p50Ms: percentile(lags, 50),
+      p99Ms: percentile(lags, 99),
+      maxMs: Math.max(...lags),
+      totalsMs: lagRuns.map((r) => r.totalMs),
+    };
+  }
 }
 
 /** Wall-clock ms when the last Deployment of `namespace` turned Available (0 when there is none). */
@@ -453,10 +697,26 @@ function printSummary(): void {
   const rows = results.map((r) => [
     String(r.n),
     secs(r.kubectl.totalMs),
+    secs(r.kubectlWait.totalMs),
+    secs(r.helm.totalMs),
     secs(r.kubeWorkflows.totalMs),
     r.ratio.toFixed(2),
+    r.ratioKubectlWait.toFixed(2),
+    r.ratioHelm.toFixed(2),
     String(r.kubeWorkflows.throttled429),
     String(r.rssMb),
+  ]);
+  const lagCell = (l: ReadinessLag | undefined): string =>
+    l ? `${l.lagMs}${l.statusWritesAfterEnd ? ` (${l.statusWritesAfterEnd} later)` : ''}` : '-';
+  const lagRows = results.map((r) => [
+    String(r.n),
+    lagCell(r.kubectl.readiness),
+    lagCell(r.kubectlWait.readiness),
+    lagCell(r.helm.readiness),
+    lagCell(r.kubeWorkflows.readiness),
+    secs(r.kubectlWait.applyMs),
+    secs(r.kubectlWait.waitMs),
+    r.helm.allAvailableAtS.toFixed(0),
   ]);
   const phases = ['validating', 'planning', 'applying', 'waiting', 'total'];
   const phaseRows = results.map((r) => [
@@ -476,13 +736,49 @@ function printSummary(): void {
       ? `MET: ratio ${target.ratio.toFixed(2)} <= ${TARGET.maxRatio}, ${target.kubeWorkflows.throttled429} x 429`
       : `NOT MET: ratio ${target.ratio.toFixed(2)} (needs <= ${TARGET.maxRatio}), ${target.kubeWorkflows.throttled429} x 429 (needs 0)`
     : `not measured (N = ${TARGET.n} was not in BENCH_SIZES)`;
+  const goalLine = (name: string, ratio: number | undefined, max: number): string =>
+    ratio === undefined
+      ? `${name}: not measured`
+      : `${name}: ${ratio.toFixed(2)} (goal <= ${max}: ${ratio <= max ? 'met' : 'NOT met'})`;
   const lines = [
     '',
-    `deploy benchmark: kubectl ${kubectlVersion} (apply --server-side + rollout status per Deployment) vs kube-workflows`,
+    `deploy benchmark: kube-workflows vs kubectl ${kubectlVersion} (apply --server-side + rollout status per ` +
+      `Deployment; apply --server-side + wait --for=condition=Available deployment --all) and Helm ${helmVersion} ` +
+      `(upgrade --install --wait --server-side=true), same run, same stack`,
     `worker: kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst}, applyConcurrency ${workerConfig.worker.applyConcurrency}; ` +
       `${cpus().length} CPUs, load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
     '',
-    table(['N', 'kubectl s', 'kube-workflows s', 'ratio (ours/kubectl)', '429s', 'worker RSS MB'], rows),
+    table(
+      [
+        'N',
+        'kubectl+rollout s',
+        'kubectl+wait s',
+        'helm s',
+        'kube-workflows s',
+        'ours/rollout',
+        'ours/wait',
+        'ours/helm',
+        '429s',
+        'worker RSS MB',
+      ],
+      rows,
+    ),
+    '',
+    'readiness lag (ms): last deployments/status write in the audit log -> the side ended ("later": status writes',
+    'after the end); kubectl wait --all phases (s); helm: when its last Deployment turned Available (s after start):',
+    table(
+      [
+        'N',
+        'lag kubectl+rollout',
+        'lag kubectl+wait',
+        'lag helm',
+        'lag kube-workflows',
+        'kubectl+wait apply',
+        'kubectl+wait wait',
+        'helm all Available',
+      ],
+      lagRows,
+    ),
     '',
     'where the time goes (seconds; kw = kube-workflows phases from the deploy report; "all Available" = when the',
     'last Deployment turned Available by the API server clock, 1 s resolution, after the start):',
@@ -502,6 +798,14 @@ function printSummary(): void {
     ),
     '',
     `target at N = ${TARGET.n} (ours <= ${TARGET.maxRatio} x kubectl, no 429s): ${verdict}`,
+    `issue 12 at N = ${TARGET.n}: ${goalLine('ours / helm', target?.ratioHelm, GOALS.helmMaxRatio)}; ` +
+      `${goalLine('ours / kubectl apply + wait --all', target?.ratioKubectlWait, GOALS.kubectlWaitMaxRatio)}`,
+    lagResult
+      ? `readiness lag over ${lagResult.deploys} deploys of ${lagResult.objectsEach} objects (${lagResult.source}): ` +
+        `p50 ${lagResult.p50Ms} ms, p99 ${lagResult.p99Ms} ms (goal p99 <= ${GOALS.lagP99MaxMs} ms: ` +
+        `${lagResult.p99Ms <= GOALS.lagP99MaxMs ? 'met' : 'NOT met'}); deploy wall times p50 ` +
+        `${percentile(lagResult.totalsMs, 50)} ms, p99 ${percentile(lagResult.totalsMs, 99)} ms`
+      : 'readiness lag: not measured',
     '',
   ];
   if (crdResult) {
@@ -553,6 +857,7 @@ async function saveResults(): Promise<void> {
       loadAverageAtStart: loadAtStart.map((l) => Math.round(l * 100) / 100),
     },
     kubectl: kubectlVersion,
+    helm: helmVersion,
     stack: { nodes: NODES },
     worker: {
       kubeQps: workerConfig.worker.kubeQps,
@@ -566,7 +871,22 @@ async function saveResults(): Promise<void> {
       throttled429: target?.kubeWorkflows.throttled429 ?? null,
       met: target ? target.ratio <= TARGET.maxRatio && target.kubeWorkflows.throttled429 === 0 : null,
     },
-    results: results.map((r) => ({ ...r, ratio: Math.round(r.ratio * 1000) / 1000 })),
+    goals: {
+      n: TARGET.n,
+      ratioHelm: target ? Math.round(target.ratioHelm * 1000) / 1000 : null,
+      helmMaxRatio: GOALS.helmMaxRatio,
+      ratioKubectlWait: target ? Math.round(target.ratioKubectlWait * 1000) / 1000 : null,
+      kubectlWaitMaxRatio: GOALS.kubectlWaitMaxRatio,
+      readinessLagP99Ms: lagResult?.p99Ms ?? null,
+      readinessLagP99MaxMs: GOALS.lagP99MaxMs,
+    },
+    results: results.map((r) => ({
+      ...r,
+      ratio: Math.round(r.ratio * 1000) / 1000,
+      ratioKubectlWait: Math.round(r.ratioKubectlWait * 1000) / 1000,
+      ratioHelm: Math.round(r.ratioHelm * 1000) / 1000,
+    })),
+    readinessLag: lagResult ?? null,
     crdBundle: crdResult ? { ...crdResult, ratio: Math.round(crdResult.ratio * 1000) / 1000 } : null,
   };
   await writeResults(file, doc);

@@ -5,12 +5,21 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../src/client/index.js';
-import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
+import {
+  cacheRoot,
+  ensureToolchain,
+  findProjectRoot,
+  parseEnvFile,
+  STACK_BINARIES,
+  startStack,
+  stopStack,
+  type StackInfo,
+} from '../src/dev/index.js';
 import {
   createKubeWorker,
   loadWorkerConfig,
@@ -216,11 +225,17 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs a command (tracked, so Ctrl-C kills it) and rejects with its stderr when it exits non-zero. */
-export function run(cmd: string, args: readonly string[]): Promise<RunResult> {
+/**
+ * Runs a command (tracked, so Ctrl-C kills it) and rejects with its stderr when it exits non-zero. `env` is added
+ * to this process's environment.
+ */
+export function run(cmd: string, args: readonly string[], env?: Record<string, string>): Promise<RunResult> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(env ? { env: { ...process.env, ...env } } : {}),
+    });
     running.add(child);
     let stdout = '';
     let stderr = '';
@@ -242,6 +257,67 @@ export function run(cmd: string, args: readonly string[]): Promise<RunResult> {
         );
     });
   });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helm 4 (a bench-only toolchain piece)
+
+/** Overrides the Helm binary the deploy bench runs (else the toolchain cache's `helm-<HELM_VERSION>/helm`). */
+export const HELM_BINARY_ENV = 'KUBE_WORKFLOWS_HELM_BINARY';
+
+/**
+ * The Helm 4 binary of the toolchain (`HELM_VERSION` of tools/versions.env, in `<cache>/toolchain/helm-<version>/`),
+ * built by `tools/build-toolchain.sh helm` when it is not there yet (minutes the first time: `go install`). It is
+ * not one of the stack's binaries (src/dev/toolchain.ts): only the deploy bench runs it. `KUBE_WORKFLOWS_HELM_BINARY`
+ * points at another binary instead (then nothing is built).
+ */
+export async function resolveHelm(): Promise<string> {
+  const executable = (file: string): boolean => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const override = process.env[HELM_BINARY_ENV];
+  if (override) {
+    if (!executable(override)) throw new Error(`${HELM_BINARY_ENV}=${override}: not an executable file`);
+    return override;
+  }
+  const root = findProjectRoot();
+  const version = parseEnvFile(readFileSync(join(root, 'tools', 'versions.env'), 'utf8'))['HELM_VERSION'];
+  if (!version) throw new Error('tools/versions.env: HELM_VERSION is not set');
+  const file = join(cacheRoot(), 'toolchain', `helm-${version}`, 'helm');
+  if (!executable(file)) {
+    log(`helm ${version} is not built yet: tools/build-toolchain.sh helm (go install, minutes the first time)`);
+    await run(join(root, 'tools', 'build-toolchain.sh'), ['helm']);
+    if (!executable(file)) throw new Error(`tools/build-toolchain.sh helm did not produce ${file}`);
+  }
+  return file;
+}
+
+/**
+ * Writes a Helm chart folder holding `manifests` as its only template (`Chart.yaml` + `templates/objects.yaml`)
+ * and returns its path. The manifests must not contain `{{` (they are not meant as templates).
+ */
+export function writeChart(dir: string, name: string, manifests: string): string {
+  if (manifests.includes('{{')) throw new Error(`writeChart(${name}): the manifests contain '{{'`);
+  const chart = join(dir, `chart-${name}`);
+  mkdirSync(join(chart, 'templates'), { recursive: true });
+  writeFileSync(
+    join(chart, 'Chart.yaml'),
+    [
+      'apiVersion: v2',
+      `name: ${name}`,
+      'description: deploy benchmark objects',
+      'type: application',
+      'version: 0.1.0',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(join(chart, 'templates', 'objects.yaml'), manifests);
+  return chart;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -307,6 +383,14 @@ export function manifestSet(n: number): string {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Output
+
+/** Nearest-rank percentile (`p` in 0..100) of `values`; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1] ?? Number.NaN;
+}
 
 /** A plain-text table with right-aligned columns (the first one left-aligned). */
 export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
