@@ -70,10 +70,13 @@ export interface RoutingChange {
 }
 
 /**
- * Workflow types declared AUTO_UPGRADE in their workflow files (`setWorkflowOptions`): they follow the current build.
- * Keep in step with those annotations.
+ * Long-running workflow types that follow the current build: `versions set-current` gives each open run an
+ * AUTO_UPGRADE versioning override, so it moves to the new build at its next workflow task (their code changes go
+ * through `patched()` and the replay test). Every other type stays PINNED through the worker's default
+ * behaviour: a deploy, scale, canary or node maintenance finishes on the build it started on. (Workflow files
+ * declare no behaviour themselves: the dev server refuses a declared behaviour from an unversioned worker.)
  */
-export const AUTO_UPGRADE_WORKFLOW_TYPES: readonly string[] = ['monitorHealth'];
+export const AUTO_UPGRADE_WORKFLOW_TYPES: readonly string[] = ['monitorHealth', 'rolloutFleet'];
 
 /** Identity recorded by the server as the last modifier of the deployment's routing. */
 export const VERSIONS_IDENTITY = 'kube-workflows versions';
