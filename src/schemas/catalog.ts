@@ -112,7 +112,7 @@ export const WORKFLOW_CATALOG: Readonly<Record<string, CatalogEntry>> = {
     example: { node: 'node-1' },
   },
   uncordonNode: {
-    description: 'uncordon a node (only one our maintenance cordoned, unless forced)',
+    description: 'make a node schedulable again (whoever cordoned it)',
     input: UncordonNodeInput,
     report: NodeMaintenanceReport,
     example: { node: 'node-1' },
