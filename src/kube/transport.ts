@@ -184,8 +184,11 @@ export class KubeTransport {
       await this.bucket.take();
       touch(); // from here on silence is the server's: waiting for a token is not a stall
       const res = await this.send('GET', path, { query }, true, cancel.signal).catch((err: unknown) => {
+        // the caller's abort before the response headers arrived is a clean end, as it is once they have
+        if (failure === undefined && signal.aborted) return undefined;
         throw failure ?? err;
       });
+      if (res === undefined) return;
       responded = res;
       touch();
       const status = res.statusCode ?? 0;
