@@ -85,6 +85,11 @@ const TARGET = { n: 500, maxRatio: 0.5 };
  */
 const GOALS = { helmMaxRatio: 0.5, kubectlWaitMaxRatio: 0.25, lagP99MaxMs: 250 };
 const HELM_TIMEOUT = '10m';
+/**
+ * Helm's client-side rate limit: unset, Helm's defaults (`--qps` 0 = client-go's 5 requests/s, `--burst-limit`
+ * 100); `BENCH_HELM_QPS` / `BENCH_HELM_BURST` pass `--qps` / `--burst-limit` (e.g. the worker's 200 / 400).
+ */
+const HELM_LIMITS = { qps: optionalNumber('BENCH_HELM_QPS'), burst: optionalNumber('BENCH_HELM_BURST') };
 const ROLLOUT_TIMEOUT = '600s';
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -575,6 +580,8 @@ async function helmDeploy(chart: string, namespace: string): Promise<{ totalMs: 
     '--timeout',
     HELM_TIMEOUT,
     '--server-side=true',
+    ...(HELM_LIMITS.qps !== undefined ? ['--qps', String(HELM_LIMITS.qps)] : []),
+    ...(HELM_LIMITS.burst !== undefined ? ['--burst-limit', String(HELM_LIMITS.burst)] : []),
   );
   return { totalMs: round(performance.now() - t0) };
 }
@@ -744,7 +751,8 @@ function printSummary(): void {
     '',
     `deploy benchmark: kube-workflows vs kubectl ${kubectlVersion} (apply --server-side + rollout status per ` +
       `Deployment; apply --server-side + wait --for=condition=Available deployment --all) and Helm ${helmVersion} ` +
-      `(upgrade --install --wait --server-side=true), same run, same stack`,
+      `(upgrade --install --wait --server-side=true; client-side limit ` +
+      `${HELM_LIMITS.qps ?? "Helm's default"} qps / burst ${HELM_LIMITS.burst ?? "Helm's default"}), same run, same stack`,
     `worker: kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst}, applyConcurrency ${workerConfig.worker.applyConcurrency}; ` +
       `${cpus().length} CPUs, load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
     '',
@@ -835,6 +843,7 @@ async function saveResults(): Promise<void> {
   const defaults =
     SIZES.join(',') === DEFAULT_SIZES.join(',') &&
     Object.values(OVERRIDES).every((v) => v === undefined) &&
+    Object.values(HELM_LIMITS).every((v) => v === undefined) &&
     !CPU_PROFILE_DIR;
   const file = process.env.BENCH_RESULTS || (defaults ? join(RESULTS_DIR, 'deploy-latest.json') : undefined);
   if (!file) {
@@ -858,6 +867,7 @@ async function saveResults(): Promise<void> {
     },
     kubectl: kubectlVersion,
     helm: helmVersion,
+    helmLimits: { qps: HELM_LIMITS.qps ?? 'default (client-go 5)', burst: HELM_LIMITS.burst ?? 'default (100)' },
     stack: { nodes: NODES },
     worker: {
       kubeQps: workerConfig.worker.kubeQps,
