@@ -370,6 +370,3 @@ export type DeleteCanaryInput = z.infer<typeof DeleteCanaryInput>;
 
 /** The node maintenance activities' inputs and results live with the workflow's schemas. */
 export * from './node.js';
-
-/** The node maintenance activities' inputs and results live with the workflow's schemas. */
-export * from './node.js';
