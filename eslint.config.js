@@ -52,7 +52,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'examples/*.mjs', 'examples/*/*.mjs'] },
+        projectService: {
+          allowDefaultProject: ['*.js', 'bin/*.js', 'examples/*.mjs', 'examples/*/*.mjs', 'scripts/*.mjs'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

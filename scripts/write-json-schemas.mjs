@@ -3,6 +3,7 @@
 // src/schemas/catalog.ts) to dist/schemas/json/<workflow>.input.json and .report.json. Run by `npm run build`
 // after tsc, so the files ship in the package (kube-workflows/schemas/json/*).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import process from 'node:process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catalogWorkflowTypes, WORKFLOW_CATALOG, workflowJsonSchema } from '../dist/schemas/catalog.js';

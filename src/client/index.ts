@@ -71,10 +71,4 @@ export type { AnalysisOutcome, AnalysisReport, AnalysisSpec, RunAnalysisInput } 
 export type { KubeWorkflowType, KubeWorkflows } from './workflow-types.js';
 export { FleetUpdateRefusedError, fleetWorkflowId } from './fleet.js';
 export type { FleetHandle } from './fleet.js';
-export type {
-  AbortFleetInput,
-  FleetFile,
-  FleetReport,
-  FleetStatus,
-  RolloutFleetInput,
-} from '../schemas/fleet.js';
+export type { AbortFleetInput, FleetFile, FleetReport, FleetStatus, RolloutFleetInput } from '../schemas/fleet.js';

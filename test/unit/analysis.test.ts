@@ -556,21 +556,20 @@ describe('measureAnalysis', () => {
   });
 
   describe('kubernetes', () => {
-    const deployment = (name: string, ready: number): LiveObject =>
-      ({
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name, namespace: 'shop', uid: name, generation: 1, labels: { app: 'web' } },
-        spec: { replicas: 2 },
-        status: {
-          observedGeneration: 1,
-          replicas: 2,
-          updatedReplicas: 2,
-          readyReplicas: ready,
-          availableReplicas: ready,
-          conditions: [{ type: 'Available', status: ready === 2 ? 'True' : 'False' }],
-        },
-      });
+    const deployment = (name: string, ready: number): LiveObject => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: 'shop', uid: name, generation: 1, labels: { app: 'web' } },
+      spec: { replicas: 2 },
+      status: {
+        observedGeneration: 1,
+        replicas: 2,
+        updatedReplicas: 2,
+        readyReplicas: ready,
+        availableReplicas: ready,
+        conditions: [{ type: 'Available', status: ready === 2 ? 'True' : 'False' }],
+      },
+    });
     const gateway = (items: LiveObject[], calls: string[]) => (): KubeGateway =>
       ({
         list: (apiVersion: string, kind: string, o?: { namespace?: string; labelSelector?: string }) => {
