@@ -73,37 +73,51 @@ export const DEPLOY_LOCK_RETRY_DELAYS_SECONDS: readonly number[] = [1, 2, 4, 8, 
 export async function takeDeployLock(lockId: string, purpose: string, refusal: string): Promise<HeldDeployLock> {
   const holder = workflowInfo().workflowId;
   for (let attempt = 0; ; attempt++) {
-    try {
-      const child = await startChild(holdDeployLock, {
-        workflowId: lockId,
-        args: [{ holder, purpose }],
-        parentClosePolicy: ParentClosePolicy.TERMINATE,
-        staticSummary: `deploy lock held by ${holder}: ${purpose}`,
-      });
-      return {
-        lockId,
-        async release() {
-          await CancellationScope.nonCancellable(async () => {
-            // Either may fail when the lock already ended (cancelled with this run): it is free then.
-            await child.signal(releaseDeployLockSignal).catch(() => undefined);
-            await child.result().catch(() => undefined);
-          });
-        },
-      };
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const delay = DEPLOY_LOCK_RETRY_DELAYS_SECONDS[attempt];
-      if (delay === undefined) {
-        throw ApplicationFailure.nonRetryable(
-          `${refusal}: the deploy lock ${lockId} is held — by a running deploy of that app, or by a scale of ` +
-            `another of its workloads (see: kube-workflows status ${lockId}). Nothing was written; try again when ` +
-            `it has ended.`,
-          FailureType.PolicyViolation,
-          { lockId },
-        );
-      }
-      setCurrentDetails(`**waiting** for the deploy lock ${lockId} (attempt ${attempt + 2})`);
-      await sleep(`${delay}s`);
+    const held = await tryHoldLock(lockId, { holder, purpose }, `deploy lock held by ${holder}: ${purpose}`);
+    if (held) return held;
+    const delay = DEPLOY_LOCK_RETRY_DELAYS_SECONDS[attempt];
+    if (delay === undefined) {
+      throw ApplicationFailure.nonRetryable(
+        `${refusal}: the deploy lock ${lockId} is held — by a running deploy of that app, or by a scale of ` +
+          `another of its workloads (see: kube-workflows status ${lockId}). Nothing was written; try again when ` +
+          `it has ended.`,
+        FailureType.PolicyViolation,
+        { lockId },
+      );
     }
+    setCurrentDetails(`**waiting** for the deploy lock ${lockId} (attempt ${attempt + 2})`);
+    await sleep(`${delay}s`);
+  }
+}
+
+/**
+ * Starts `holdDeployLock` under `lockId` (the lock: at most one run per workflow id) and returns the held lock, or
+ * undefined when another run holds it. Shared by the deploy lock and the node maintenance slots.
+ */
+export async function tryHoldLock(
+  lockId: string,
+  input: HoldDeployLockInput,
+  summary: string,
+): Promise<HeldDeployLock | undefined> {
+  try {
+    const child = await startChild(holdDeployLock, {
+      workflowId: lockId,
+      args: [input],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+      staticSummary: summary,
+    });
+    return {
+      lockId,
+      async release() {
+        await CancellationScope.nonCancellable(async () => {
+          // Either may fail when the lock already ended (cancelled with this run): it is free then.
+          await child.signal(releaseDeployLockSignal).catch(() => undefined);
+          await child.result().catch(() => undefined);
+        });
+      },
+    };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+    throw err;
   }
 }

@@ -5,18 +5,9 @@
  * slot has one holder. Parent close policy TERMINATE: a slot never outlives the run that took it.
  * @module
  */
-import {
-  ApplicationFailure,
-  CancellationScope,
-  ParentClosePolicy,
-  setCurrentDetails,
-  sleep,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, setCurrentDetails, sleep, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../domain/failures.js';
-import { holdDeployLock, releaseDeployLockSignal } from './locks.js';
+import { tryHoldLock, type HeldDeployLock } from './locks.js';
 
 /** Seconds between attempts while every slot is held (about a minute in all, then the run is refused). */
 export const MAINTENANCE_SLOT_RETRY_DELAYS_SECONDS: readonly number[] = [2, 4, 8, 15, 30];
@@ -27,10 +18,7 @@ export function maintenanceSlotId(cluster: string, slot: number): string {
 }
 
 /** A slot this run holds. */
-export interface HeldSlot {
-  lockId: string;
-  release(): Promise<void>;
-}
+export type HeldSlot = HeldDeployLock;
 
 /**
  * Takes a free slot among the cluster's first `slots`, retrying while all are held; then fails with a
@@ -41,25 +29,12 @@ export async function takeMaintenanceSlot(cluster: string, slots: number, purpos
   for (let attempt = 0; ; attempt++) {
     for (let slot = 0; slot < slots; slot++) {
       const lockId = maintenanceSlotId(cluster, slot);
-      try {
-        const child = await startChild(holdDeployLock, {
-          workflowId: lockId,
-          args: [{ holder, purpose }],
-          parentClosePolicy: ParentClosePolicy.TERMINATE,
-          staticSummary: `node maintenance slot held by ${holder}: ${purpose}`,
-        });
-        return {
-          lockId,
-          async release() {
-            await CancellationScope.nonCancellable(async () => {
-              await child.signal(releaseDeployLockSignal).catch(() => undefined);
-              await child.result().catch(() => undefined);
-            });
-          },
-        };
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
+      const held = await tryHoldLock(
+        lockId,
+        { holder, purpose },
+        `node maintenance slot held by ${holder}: ${purpose}`,
+      );
+      if (held) return held;
     }
     const delay = MAINTENANCE_SLOT_RETRY_DELAYS_SECONDS[attempt];
     if (delay === undefined) {
