@@ -3,9 +3,6 @@ import { defineConfig } from 'vitest/config';
 // Two projects: `unit` (pure logic, no servers, seconds) and `integration` (one real local stack for the whole
 // run: Temporal dev server + kube-apiserver with KWOK nodes, started by test/global-setup.ts and always torn
 // down). Integration test files run one at a time: the machine has 2 cores and they share one stack.
-/** Integration files that run on their own stack (project integration-faults), in parallel with the others. */
-const FAULT_FILES = ['test/integration/kill-matrix.test.ts', 'test/integration/scale-faults.test.ts'];
-
 export default defineConfig({
   test: {
     projects: [
@@ -31,21 +28,6 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: FAULT_FILES,
-          environment: 'node',
-          globalSetup: ['test/global-setup.ts'],
-          fileParallelism: false,
-          testTimeout: 180_000,
-          hookTimeout: 300_000,
-          pool: 'forks',
-        },
-      },
-      {
-        // the longest fault files (worker kills, API server and Temporal restarts) on a stack of their own, beside
-        // the integration project: their faults never reach the other files, and the suite takes minutes less
-        test: {
-          name: 'integration-faults',
-          include: FAULT_FILES,
           environment: 'node',
           globalSetup: ['test/global-setup.ts'],
           fileParallelism: false,
