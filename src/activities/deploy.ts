@@ -187,24 +187,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         const scopes = await guard(gw, objects, pendingKinds);
         const previous: KubeObject[] = [];
         // Many objects of one kind in one namespace: one LIST instead of a GET each (500 objects: 2 requests, not 500).
-        const lists = new Map<string, Promise<Map<string, LiveObject>>>();
-        const groupSizes = new Map<string, number>();
-        for (const o of objects) {
-          const g = `${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}`;
-          groupSizes.set(g, (groupSizes.get(g) ?? 0) + 1);
-        }
-        const readLive = async (key: ReturnType<typeof keyOf>): Promise<LiveObject | undefined> => {
-          const g = `${key.apiVersion}|${key.kind}|${key.namespace ?? ''}`;
-          if ((groupSizes.get(g) ?? 0) < LIST_INSTEAD_OF_GET_THRESHOLD) return gw.get(key);
-          let list = lists.get(g);
-          if (!list) {
-            list = gw
-              .list(key.apiVersion, key.kind, { namespace: key.namespace })
-              .then((r) => new Map(r.items.map((item) => [item.metadata.name, item])));
-            lists.set(g, list);
-          }
-          return (await list).get(key.name);
-        };
+        const readLive = liveReader(gw, objects);
         const autoscalers = autoscalersOf(gw, objects);
         autoscalers.catch(() => undefined); // awaited per object; a failure fails those objects' entries
         let planned = 0;
@@ -713,7 +696,7 @@ function withHandover(dry: LiveObject, live: LiveObject): LiveObject {
 
 /**
  * Reads live objects for an activity: a GET each, or one LIST per (kind, namespace) from
- * {@link LIST_INSTEAD_OF_GET_THRESHOLD} objects of that kind in that namespace on (as planning does), so applying 250
+ * {@link LIST_INSTEAD_OF_GET_THRESHOLD} objects of that kind in that namespace on (planning and applying), so 250
  * Deployments costs 1 request, not 250.
  */
 function liveReader(
@@ -723,7 +706,10 @@ function liveReader(
   const group = (k: { apiVersion: string; kind: string; namespace?: string | undefined }): string =>
     `${k.apiVersion}|${k.kind}|${k.namespace ?? ''}`;
   const sizes = new Map<string, number>();
-  for (const o of objects) sizes.set(group(keyOf(o)), (sizes.get(group(keyOf(o))) ?? 0) + 1);
+  for (const o of objects) {
+    const g = group(keyOf(o));
+    sizes.set(g, (sizes.get(g) ?? 0) + 1);
+  }
   const lists = new Map<string, Promise<Map<string, LiveObject>>>();
   return async (key) => {
     const g = group(key);

@@ -20,7 +20,14 @@ import {
 } from '../client/index.js';
 import type { CanaryRolloutInput } from '../schemas/canary.js';
 import { ExitCode, messageOf } from './exit-codes.js';
-import { durationSecondsArg, formatDocument, isMachineOutput, outputFormatOf, type OutputOptions } from './options.js';
+import {
+  addOutputOptions,
+  durationSecondsArg,
+  formatDocument,
+  isMachineOutput,
+  outputFormatOf,
+  type OutputOptions,
+} from './options.js';
 import { withClient } from './with-client.js';
 
 const log = (line: string): void => {
@@ -87,10 +94,6 @@ export function addCanaryCommands(program: Command): void {
     .option('--channel <name...>', 'alert channel(s) told when the canary aborts')
     .option('--timeout <duration>', 'how long each replica change may take to be healthy', durationSecondsArg)
     .option('--wait', 'follow the canary until it ends and exit with its outcome', false)
-    .addOption(
-      new Option('-o, --output <format>', 'print the report as json, yaml or text').choices(['json', 'yaml', 'text']),
-    )
-    .option('--json', 'print the report (or status) as one JSON document (same as -o json)', false)
     .addHelpText(
       'after',
       `
@@ -105,6 +108,7 @@ Examples:
       process.exitCode = await startCommand(deployment, opts);
     });
 
+  addOutputOptions(canary, 'the report (or status)');
   canary
     .command('status <deployment>')
     .description('phase, step, weight and replica counts (a Deployment name, or the id canary/<cluster>/<ns>/<name>)')

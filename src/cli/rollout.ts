@@ -17,7 +17,7 @@ import { cellText } from '../domain/fleet.js';
 import { FleetFile, type FleetReport, type FleetStatus, type RolloutFleetInput } from '../schemas/fleet.js';
 import { ExitCode, messageOf } from './exit-codes.js';
 import { loadManifestSources } from './files.js';
-import { formatDocument, isMachineOutput, outputFormatOf, type OutputOptions } from './options.js';
+import { addOutputOptions, formatDocument, isMachineOutput, outputFormatOf, type OutputOptions } from './options.js';
 import type { StatusStream } from './status-line.js';
 import { withClient } from './with-client.js';
 
@@ -42,10 +42,6 @@ export function addRolloutCommands(program: Command): void {
     .option('--fleet <file>', 'the fleet file (YAML or JSON): waves, bake, overrides, halt policy, freeze windows')
     .option('-n, --namespace <ns>', "namespace for objects that name none (overrides the fleet file's)")
     .option('--wait', 'follow the rollout until it ends (live table on a terminal), exit with its outcome', false)
-    .addOption(
-      new Option('-o, --output <format>', 'print the report as json, yaml or text').choices(['json', 'yaml', 'text']),
-    )
-    .option('--json', 'print the report (or status) as one JSON document (same as -o json)', false)
     .addHelpText(
       'after',
       `
@@ -61,6 +57,7 @@ Examples:
       process.exitCode = await startCommand(opts);
     });
 
+  addOutputOptions(rollout, 'the report (or status)');
   rollout
     .command('status <fleet>')
     .description('show the wave × cluster matrix of a fleet (name or fleet/<name>)')

@@ -27,22 +27,11 @@ export const KUBECONFIG_ALL_FILE = 'kubeconfig-all.yaml';
 /** The worker configuration file in the stack folder that lists every cluster (`KUBE_WORKFLOWS_CONFIG`). */
 export const CLUSTERS_CONFIG_FILE = 'clusters.json';
 
-/** One cluster of a stack with everything needed to reach, stop and start it (cluster 1 first). */
-export interface ClusterRecord {
-  /** 1-based position: 1 is the stack's original cluster. */
-  readonly index: number;
-  /** kube-workflows name: `local`, `local-2`, … */
-  readonly name: string;
-  /** kwok cluster name: `<stack>`, `<stack>-2`, … */
-  readonly kwokName: string;
-  /** `KWOK_WORKDIR` of this cluster. */
-  readonly kwokWorkdir: string;
-  /** kwok's own kubeconfig of this cluster (context `kwok-<kwokName>`). */
-  readonly kubeconfig: string;
-  /** Ports of its control plane. */
-  readonly clusterPorts: ClusterPorts;
-  /** Pids of its control-plane processes, by component, as last recorded in `stack.json`. */
-  readonly clusterPids: Readonly<Record<string, number>>;
+/**
+ * One cluster of a stack with everything needed to reach, stop and start it (cluster 1 first): what `stack.json`
+ * records of every cluster ({@link ExtraClusterState}; for cluster 1, its top-level fields) plus its kwokctl files.
+ */
+export interface ClusterRecord extends ExtraClusterState {
   /** The generated kwokctl configuration it was created with. */
   readonly kwokctlConfigFile: string;
   /** Where its kwokctl runs are logged. */
