@@ -21,11 +21,13 @@
  * - Kinds kstatus leaves Current whatever their status says get rules of their own: a HorizontalPodAutoscaler that
  *   cannot scale fails after a grace, an APIService waits for `Available`, a LoadBalancer Service for an address.
  * - Time is an input: a rule with a duration (unschedulable for longer than a threshold, an HPA unable to scale for
- *   longer than its grace) can flip while no object changes, so {@link healthRecheckAt} tells the caller when to assess again; callers re-assess then as well as
+ *   longer than its grace, a CronJob without a successful run for longer than its limit) can flip while no object changes, so {@link healthRecheckAt} tells the caller when to assess again; callers re-assess then as well as
  *   on every watch event.
  * @module
  */
 import { HealthStatus as HealthStatusSchema } from '../schemas/health.js';
+import { formatDuration } from './duration.js';
+import { PROBLEM_CONDITIONS } from './node-maintenance.js';
 
 /**
  * The health statuses by name (`HealthStatus.Current`, …): the values of the one definition, the `HealthStatus`
@@ -85,6 +87,17 @@ export interface RelatedObjects {
   pods?: readonly KubeLike[] | undefined;
   /** ReplicaSets in the Deployment's namespace; needed to find a Deployment's current pods. */
   replicaSets?: readonly KubeLike[] | undefined;
+  /** Jobs in the CronJob's namespace; its runs, read when {@link AssessOptions.cronJobRuns} is given. */
+  jobs?: readonly KubeLike[] | undefined;
+}
+
+/** How a CronJob is judged by its runs ({@link AssessOptions.cronJobRuns}). */
+export interface CronJobRunsOptions {
+  /**
+   * Failed when the last successful run (`status.lastSuccessfulTime`, else the newest Complete Job's completion,
+   * else the CronJob's creation) is more than this many seconds ago. Default: no limit.
+   */
+  maxSinceSuccessSeconds?: number | undefined;
 }
 
 /** Default for {@link AssessOptions.unschedulableAfterSeconds}: how long a pod may stay unschedulable. */
@@ -131,6 +144,12 @@ export interface AssessOptions {
    * Default {@link DEFAULT_AUTOSCALER_GRACE_SECONDS}.
    */
   autoscalerGraceSeconds?: number | undefined;
+  /**
+   * Judge CronJobs by their runs, as a monitor does: Failed when the newest finished run (a Job it owns, from
+   * `related.jobs`) failed, or when no run succeeded for longer than `maxSinceSuccessSeconds`. Without it a CronJob
+   * is always Current (kstatus: a deploy has nothing to wait for).
+   */
+  cronJobRuns?: CronJobRunsOptions | undefined;
 }
 
 /**
@@ -161,6 +180,7 @@ const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 const DAEMONSET_TEMPLATE_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation';
 const POD_TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
 const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
+const CRONJOB_SCHEDULED_ANNOTATION = 'batch.kubernetes.io/cronjob-scheduled-timestamp';
 /** The value the Deployment controller treats as "no progress deadline". */
 const MAX_INT32 = 2147483647;
 
@@ -277,6 +297,7 @@ interface ResolvedOptions {
   readonly maxRestarts: number;
   readonly waitForJobs: boolean;
   readonly autoscalerGraceSeconds: number;
+  readonly cronJobRuns: CronJobRunsOptions | undefined;
 }
 
 function resolveOptions(options: AssessOptions): ResolvedOptions {
@@ -286,6 +307,7 @@ function resolveOptions(options: AssessOptions): ResolvedOptions {
     maxRestarts: options.maxRestarts ?? DEFAULT_MAX_RESTARTS,
     waitForJobs: options.waitForJobs ?? false,
     autoscalerGraceSeconds: options.autoscalerGraceSeconds ?? DEFAULT_AUTOSCALER_GRACE_SECONDS,
+    cronJobRuns: options.cronJobRuns,
   };
 }
 
@@ -323,7 +345,7 @@ function readyCondition(obj: unknown): HealthAssessment {
 // Per-kind rules (kstatus step 4)
 // ---------------------------------------------------------------------------------------------------------------
 
-type KindRule = (obj: KubeLike, opts: ResolvedOptions) => HealthAssessment;
+type KindRule = (obj: KubeLike, opts: ResolvedOptions, related: RelatedObjects) => HealthAssessment;
 
 function alwaysCurrent(obj: KubeLike): HealthAssessment {
   return current('AlwaysReady', `${obj.kind ?? 'object'} has no rollout to wait for`);
@@ -600,6 +622,111 @@ function crdRule(obj: KubeLike): HealthAssessment {
   return inProgress('Installing', established?.message || 'CRD is being installed');
 }
 
+/**
+ * Node (kstatus has no rule: the generic Ready condition). `Ready` not True is Failed (`NodeNotReady`, or
+ * `NodeStatusUnknown` when the node controller stopped hearing from the kubelet): its pods are not served and new
+ * ones are not placed there. A problem condition True (`MemoryPressure`, `DiskPressure`, `PIDPressure`,
+ * `NetworkUnavailable`) is Failed with that condition as the reason: the kubelet is evicting pods or refusing new
+ * ones. A cordoned node (`spec.unschedulable`) is Current: cordoning is a decision, not a fault; the message says so.
+ */
+function nodeRule(obj: KubeLike): HealthAssessment {
+  const ready = conditionOf(obj, 'Ready');
+  if (ready === undefined) return inProgress('NotObserved', 'waiting for the kubelet to report the node conditions');
+  if (ready.status !== 'True') {
+    const reason = ready.status === 'Unknown' ? 'NodeStatusUnknown' : 'NodeNotReady';
+    return failed(reason, conditionText(ready));
+  }
+  for (const type of PROBLEM_CONDITIONS) {
+    const c = conditionOf(obj, type);
+    if (c?.status === 'True') return failed(type, conditionText(c));
+  }
+  const cordoned = bool(obj, 'spec', 'unschedulable') ? ' (cordoned: no new pods are placed on it)' : '';
+  return current('Ready', `node is Ready${cordoned}`);
+}
+
+/** When a Job finished (its Complete or Failed condition), or undefined while it runs. */
+function jobOutcome(job: unknown): { condition: Condition; succeeded: boolean } | undefined {
+  for (const c of conditionsOf(job)) {
+    if (c.status !== 'True') continue;
+    if (c.type === 'Complete') return { condition: c, succeeded: true };
+    if (c.type === 'Failed') return { condition: c, succeeded: false };
+  }
+  return undefined;
+}
+
+/** When a CronJob's run was due: the CronJob controller's scheduled-time annotation, else the Job's creation. */
+function scheduledAt(job: unknown): number {
+  const annotated = stringMap(job, 'metadata', 'annotations')[CRONJOB_SCHEDULED_ANNOTATION];
+  return timeOf(annotated) ?? timeOf(get(job, 'metadata', 'creationTimestamp')) ?? 0;
+}
+
+/** A CronJob's finished runs among `jobs` (the Jobs it owns), newest first. */
+function finishedRuns(
+  cronJob: KubeLike,
+  jobs: readonly KubeLike[],
+): { job: KubeLike; succeeded: boolean; c: Condition }[] {
+  return jobs
+    .filter((j) => isOwnedBy(j, cronJob))
+    .map((job) => ({ job, outcome: jobOutcome(job) }))
+    .filter((r): r is { job: KubeLike; outcome: NonNullable<ReturnType<typeof jobOutcome>> } => r.outcome !== undefined)
+    .sort((a, b) => scheduledAt(b.job) - scheduledAt(a.job))
+    .map(({ job, outcome }) => ({ job, succeeded: outcome.succeeded, c: outcome.condition }));
+}
+
+/** The last successful run of a CronJob (epoch ms): its status, else its newest Complete Job, else undefined. */
+function lastSuccessOf(cronJob: KubeLike, jobs: readonly KubeLike[]): number | undefined {
+  const recorded = timeOf(get(cronJob, 'status', 'lastSuccessfulTime'));
+  const completed = finishedRuns(cronJob, jobs)
+    .filter((r) => r.succeeded)
+    .map((r) => timeOf(get(r.job, 'status', 'completionTime')) ?? timeOf(r.c.lastTransitionTime) ?? 0);
+  const newest = Math.max(recorded ?? 0, ...completed);
+  return newest > 0 ? newest : undefined;
+}
+
+/**
+ * The first instant (epoch ms) at which a CronJob counts as having gone too long without a successful run: one
+ * millisecond past `maxSinceSuccessSeconds` after its last success (or its creation). Undefined without the limit,
+ * when suspended, or when no time is known.
+ */
+function cronJobFailsAt(obj: KubeLike, opts: ResolvedOptions, related: RelatedObjects): number | undefined {
+  const max = opts.cronJobRuns?.maxSinceSuccessSeconds;
+  if (max === undefined || bool(obj, 'spec', 'suspend')) return undefined;
+  const since = lastSuccessOf(obj, related.jobs ?? []) ?? timeOf(get(obj, 'metadata', 'creationTimestamp'));
+  return since === undefined ? undefined : since + max * 1000 + 1;
+}
+
+/**
+ * CronJob. kstatus (and a deploy) treat it as always Current. Judged by its runs ({@link AssessOptions.cronJobRuns},
+ * what a monitor asks): suspended is Current (`Suspended`); the newest finished run failed is Failed
+ * (`LastRunFailed`, naming the Job and the Job controller's reason); no successful run for longer than
+ * `maxSinceSuccessSeconds` is Failed (`NoRecentSuccess`); otherwise Current, saying when it last succeeded.
+ */
+function cronJobRule(obj: KubeLike, opts: ResolvedOptions, related: RelatedObjects): HealthAssessment {
+  if (opts.cronJobRuns === undefined) return alwaysCurrent(obj);
+  if (bool(obj, 'spec', 'suspend')) return current('Suspended', 'CronJob is suspended: no run is scheduled');
+  const jobs = related.jobs ?? [];
+  const last = finishedRuns(obj, jobs)[0];
+  if (last !== undefined && !last.succeeded) {
+    const name = str(last.job, 'metadata', 'name') ?? '(unnamed)';
+    const namespace = str(last.job, 'metadata', 'namespace');
+    const why = `[${last.c.reason || 'Failed'}] ${last.c.message || 'Job failed'}`;
+    return failed('LastRunFailed', `last run Job ${namespace ? `${namespace}/` : ''}${name} failed: ${why}`);
+  }
+  const lastSuccess = lastSuccessOf(obj, jobs);
+  const failsAt = cronJobFailsAt(obj, opts, related);
+  const max = opts.cronJobRuns.maxSinceSuccessSeconds ?? 0;
+  if (failsAt !== undefined && opts.now >= failsAt) {
+    const created = timeText(get(obj, 'metadata', 'creationTimestamp')) ?? 'an unknown time';
+    const when =
+      lastSuccess === undefined
+        ? `none since it was created at ${created}`
+        : `the last succeeded at ${new Date(lastSuccess).toISOString()}`;
+    return failed('NoRecentSuccess', `no successful run for more than ${formatDuration(max * 1000)}: ${when}`);
+  }
+  if (lastSuccess === undefined) return current('NoRunYet', 'no run has succeeded yet');
+  return current('LastRunSucceeded', `last successful run at ${new Date(lastSuccess).toISOString()}`);
+}
+
 function namespaceRule(obj: KubeLike): HealthAssessment {
   if (str(obj, 'status', 'phase') === 'Terminating') {
     return result(HealthStatus.Terminating, 'Terminating', 'Namespace is terminating');
@@ -611,7 +738,7 @@ function namespaceRule(obj: KubeLike): HealthAssessment {
 const KIND_RULES: Readonly<Record<string, { readonly groups: readonly string[]; readonly rule: KindRule }>> = {
   Secret: { groups: [''], rule: alwaysCurrent },
   ConfigMap: { groups: [''], rule: alwaysCurrent },
-  CronJob: { groups: ['batch'], rule: alwaysCurrent },
+  CronJob: { groups: ['batch'], rule: cronJobRule },
   PodDisruptionBudget: { groups: ['policy'], rule: alwaysCurrent },
   Deployment: { groups: ['apps', 'extensions'], rule: deploymentRule },
   ReplicaSet: { groups: ['apps', 'extensions'], rule: replicaSetRule },
@@ -625,6 +752,7 @@ const KIND_RULES: Readonly<Record<string, { readonly groups: readonly string[]; 
   Namespace: { groups: [''], rule: namespaceRule },
   HorizontalPodAutoscaler: { groups: ['autoscaling'], rule: autoscalerRule },
   APIService: { groups: ['apiregistration.k8s.io'], rule: apiServiceRule },
+  Node: { groups: [''], rule: nodeRule },
 };
 
 function kindRuleOf(obj: KubeLike): KindRule | undefined {
@@ -926,7 +1054,9 @@ export function currentPodsOf(
  *    (`LatestGenerationNotObserved`).
  * 3. Condition `Reconciling=True` -> InProgress; `Stalled=True` -> Failed (condition reason and message).
  * 4. The kind's rule: Deployment, ReplicaSet, StatefulSet, DaemonSet, Pod, Job, PersistentVolumeClaim, Service,
- *    CustomResourceDefinition, Namespace; Secret, ConfigMap, CronJob, PodDisruptionBudget are always Current.
+ *    CustomResourceDefinition, Namespace, HorizontalPodAutoscaler, APIService, Node; Secret, ConfigMap,
+ *    PodDisruptionBudget are always Current, and so is a CronJob unless `options.cronJobRuns` asks to judge its
+ *    runs (`related.jobs`).
  * 5. Otherwise the `Ready` condition: True -> Current, False/Unknown -> InProgress, absent -> Current.
  *
  * Then our rule: when a Deployment, ReplicaSet, StatefulSet, DaemonSet or Job is InProgress and `related.pods` is
@@ -965,7 +1095,7 @@ export function assessHealth(
   }
 
   const rule = kindRuleOf(obj);
-  const assessment = rule ? rule(obj, opts) : readyCondition(obj);
+  const assessment = rule ? rule(obj, opts, related) : readyCondition(obj);
 
   if (rule === undefined || obj.kind === undefined || !POD_OWNING_KINDS.has(obj.kind)) return assessment;
   if (assessment.status === HealthStatus.InProgress) {
@@ -979,8 +1109,12 @@ export function assessHealth(
 }
 
 /** Kind rules with a duration of their own, as the first instant (epoch ms) at which they would fail the object. */
-const OBJECT_TIMERS: ReadonlyMap<KindRule, (obj: unknown, opts: ResolvedOptions) => number | undefined> = new Map([
+const OBJECT_TIMERS: ReadonlyMap<
+  KindRule,
+  (obj: KubeLike, opts: ResolvedOptions, related: RelatedObjects) => number | undefined
+> = new Map<KindRule, (obj: KubeLike, opts: ResolvedOptions, related: RelatedObjects) => number | undefined>([
   [autoscalerRule, autoscalerFailsAt],
+  [cronJobRule, cronJobFailsAt],
 ]);
 
 /** Every pod rule with a duration, as the first instant (epoch ms) at which it would fail the pod. */
@@ -1009,7 +1143,7 @@ export function healthRecheckAt(
   const opts = resolveOptions(options);
   const objectTimer = OBJECT_TIMERS.get(rule);
   if (objectTimer !== undefined) {
-    const at = objectTimer(obj, opts);
+    const at = objectTimer(obj, opts, related);
     return at !== undefined && at > opts.now ? new Date(at) : undefined;
   }
   let pods: readonly KubeLike[];
