@@ -1,7 +1,9 @@
 /**
- * `observeHealth`: the monitor's eyes. One long-running activity holds one list+watch per (namespace, kind,
- * selector) of the monitored workloads (plus Pods and ReplicaSets of those namespaces, for fail-fast reasons),
- * probes HTTP and Prometheus targets on an interval and heartbeats a summary. With `stream`, it SIGNALS each
+ * `observeHealth`: the monitor's eyes. One long-running activity holds one list+watch per (namespace, kind) of the
+ * monitored objects (plus Pods, ReplicaSets and Jobs of those namespaces, for fail-fast reasons, resource use and
+ * CronJob runs; see `monitor-kube` for what is watched and how missing and deleted objects count), reads PodMetrics
+ * once per namespace per interval for resource thresholds, probes HTTP and Prometheus targets on an interval and
+ * heartbeats a summary. With `stream`, it SIGNALS each
  * change of health to its workflow ({@link OBSERVATIONS_SIGNAL}: changed targets only) and keeps its watches open,
  * so a transition costs one signal and no relist; it returns after `maxDurationSeconds` (the workflow's
  * housekeeping) or when cancelled. Without `stream` (runs started before streaming existed, or a worker without
@@ -19,21 +21,28 @@ import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activit
 import { ApplicationFailure } from '@temporalio/common';
 import { isAlertDeliveryError, severityAtLeast, type AlertChannel } from '../alerts/index.js';
 import { FailureType } from '../domain/failures.js';
-import { assessHealth, healthRecheckAt, HealthStatus } from '../domain/health.js';
+import type { PodMetricsSample } from '../domain/resource-usage.js';
 import { matches, parseLabelSelector, type LabelSelector } from '../domain/selectors.js';
-import { formatSubject } from '../domain/subject.js';
-import type { WatchedState, WatchTarget } from '../kube/watch.js';
+import type { WatchedState } from '../kube/watch.js';
 import type { KubeGateway } from '../kube/index.js';
 import { OBSERVATIONS_SIGNAL, type AlertEventData, type MonitorTarget } from '../schemas/monitor.js';
 import { classified } from './failures.js';
-import { HealthWatch } from './health-watch.js';
-import { relatedIndex } from './related.js';
+import { HealthWatch, type WatchedCollections } from './health-watch.js';
+import {
+  KubeAssessor,
+  kubeWatchTargets,
+  metricsNamespaces,
+  type KubeMonitorTarget,
+  type MetricsRead,
+} from './monitor-kube.js';
 
 /** One target's observed health. */
 export interface Observation {
   key: string;
   healthy: boolean;
   message: string;
+  /** The target's own `for` window in seconds (a resource threshold's `for`); absent: the monitor's. */
+  forSeconds?: number;
 }
 
 /** Input of `observeHealth`. */
@@ -102,8 +111,6 @@ export interface MonitorActivityDeps {
   workerStopping?(): boolean;
 }
 
-const WORKLOAD_API: Record<string, string> = { Deployment: 'apps/v1', StatefulSet: 'apps/v1', DaemonSet: 'apps/v1' };
-
 /** Builds the monitor activities. */
 export function createMonitorActivities(deps: MonitorActivityDeps) {
   const doFetch = deps.fetch ?? fetch;
@@ -163,24 +170,20 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
         watch.every(input.probeIntervalSeconds * 1000, () => void probeAll().catch(() => undefined));
         void probeAll().catch(() => undefined);
       }
+      // Probe-only monitors hold no watch.
+      const kubeView = kube.length
+        ? observeKube(deps, input, kube, watch, (observations) => {
+            kubeObs = observations;
+            check();
+          })
+        : undefined;
       if (deps.workerStopping) {
         watch.every(250, () => {
           if (deps.workerStopping?.()) watch.fail(workerShutdown());
         });
       }
       watch.settleAfter(input.maxDurationSeconds * 1000, () => ({ observations: all(), changed: [] }));
-      // Probe-only monitors hold no watch.
-      if (!kube.length) return watch.run();
-      return watch.run({
-        gateway: deps.gateway(input.cluster),
-        targets: workloadWatchTargets(kube),
-        assess(state, now) {
-          const assessed = assessWorkloads(kube, state, now);
-          kubeObs = assessed.observations;
-          check();
-          return assessed.recheckAt;
-        },
-      });
+      return watch.run(kubeView);
     },
 
     async deliverAlert(input: DeliverAlertInput): Promise<{ channel: string; status: number; skipped?: string }> {
@@ -221,7 +224,6 @@ export function createMonitorActivities(deps: MonitorActivityDeps) {
   };
 }
 
-type KubeMonitorTarget = Extract<MonitorTarget, { type: 'kube' }>;
 type ProbeTarget = Exclude<MonitorTarget, { type: 'kube' }>;
 
 /**
@@ -250,51 +252,52 @@ function workerShutdown(): ApplicationFailure {
   });
 }
 
-/** One watch per (namespace, kind, selector) of the workloads; their namespaces' Pods and ReplicaSets for fail-fast. */
-function workloadWatchTargets(kube: readonly KubeMonitorTarget[]): WatchTarget[] {
-  const targets = new Map<string, WatchTarget>();
-  const add = (t: WatchTarget): void => {
-    const key = `${t.apiVersion}|${t.kind}|${t.namespace}|${t.labelSelector ?? ''}`;
-    if (!targets.has(key)) targets.set(key, t);
+/**
+ * The kube half of an observation: the collections to watch, assessed by a {@link KubeAssessor}, plus one LIST of
+ * PodMetrics per namespace with resource thresholds every probe interval (use changes with no watch event), after
+ * which the last watch cache is assessed again. `publish` receives every observation of the kube targets.
+ */
+function observeKube(
+  deps: MonitorActivityDeps,
+  input: ObserveHealthInput,
+  kube: readonly KubeMonitorTarget[],
+  watch: HealthWatch<ObserveHealthResult>,
+  publish: (observations: Observation[]) => void,
+): WatchedCollections {
+  const gateway = deps.gateway(input.cluster);
+  const assessor = new KubeAssessor(kube, input.known);
+  const metrics = new Map<string, MetricsRead>();
+  let last: WatchedState | undefined;
+  const assess = (state: WatchedState, now: Date): Date | undefined => {
+    last = state;
+    const assessed = assessor.assess(state, now, metrics);
+    publish(assessed.observations);
+    return assessed.recheckAt;
   };
-  for (const t of kube) {
-    for (const kind of t.kinds)
-      add({ apiVersion: WORKLOAD_API[kind] ?? 'apps/v1', kind, namespace: t.namespace, labelSelector: t.selector });
-    add({ apiVersion: 'v1', kind: 'Pod', namespace: t.namespace });
-    if (t.kinds.includes('Deployment')) add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: t.namespace });
+  const namespaces = metricsNamespaces(kube);
+  if (namespaces.length) {
+    const poll = async (): Promise<void> => {
+      await Promise.all(
+        namespaces.map(async (namespace) => {
+          try {
+            const { items } = await gateway.list(POD_METRICS.apiVersion, POD_METRICS.kind, { namespace });
+            metrics.set(namespace, { samples: items as unknown as PodMetricsSample[] });
+          } catch (err) {
+            deps.counters?.inc('kube_workflows_pod_metrics_failures_total');
+            metrics.set(namespace, { error: (err as Error).message });
+          }
+        }),
+      );
+      if (last && !watch.signal.aborted) assess(last, new Date());
+    };
+    watch.every(input.probeIntervalSeconds * 1000, () => void poll().catch(() => undefined));
+    void poll().catch(() => undefined);
   }
-  return [...targets.values()];
+  return { gateway, targets: kubeWatchTargets(kube), assess };
 }
 
-/** Assesses every monitored workload in the watch cache at `now`, and says when a rule with a duration is next due. */
-function assessWorkloads(
-  kube: readonly KubeMonitorTarget[],
-  state: WatchedState,
-  now: Date,
-): { observations: Observation[]; recheckAt: Date | undefined } {
-  const objects = [...state.values()];
-  const related = relatedIndex(objects);
-  const observations = new Map<string, Observation>();
-  let recheckAt: Date | undefined;
-  for (const t of kube) {
-    for (const o of objects) {
-      if (!t.kinds.includes(o.kind as never) || o.metadata.namespace !== t.namespace) continue;
-      if (t.names && !t.names.includes(o.metadata.name)) continue;
-      if (t.selector && !matchesSelector(o.metadata.labels ?? {}, t.selector)) continue;
-      const objRelated = related(o);
-      const a = assessHealth(o, objRelated, { now });
-      const at = a.status === HealthStatus.InProgress ? healthRecheckAt(o, objRelated, { now }) : undefined;
-      if (at !== undefined && (recheckAt === undefined || at < recheckAt)) recheckAt = at;
-      const key = formatSubject({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
-      observations.set(key, {
-        key,
-        healthy: a.status === HealthStatus.Current,
-        message: `${a.status} ${a.reason}: ${a.message}`,
-      });
-    }
-  }
-  return { observations: [...observations.values()], recheckAt };
-}
+/** The metrics API's per-pod usage (metrics-server). */
+const POD_METRICS = { apiVersion: 'metrics.k8s.io/v1beta1', kind: 'PodMetrics' } as const;
 
 /** Keys whose health differs from what the workflow knows: new or flipped targets, then those no longer observed. */
 function changedKeys(known: Readonly<Record<string, boolean>>, observations: readonly Observation[]): string[] {

@@ -7,7 +7,8 @@
  *
  * Contract:
  * - Observations only record health ({@link observe}); time decides ({@link tick}): a target is degraded when it
- *   has been unhealthy for `forSeconds`, whatever woke the caller (a streamed change, a timer). So a target that
+ *   has been unhealthy for `forSeconds` (the monitor's, or the target's own window when its observation carries
+ *   one, as a resource threshold's `for` does), whatever woke the caller (a streamed change, a timer). So a target that
  *   flaps back inside its window never alerts, and one that stays alerts once.
  * - Every incident has a stable dedupe key `<workflowId>/<target>/<n>` ({@link dedupeKey}), `n` counting the
  *   target's incidents: the trigger, its keep-alives and reminders and its resolve share it, and the next
@@ -60,6 +61,8 @@ export interface ObservedHealth {
   key: string;
   healthy: boolean;
   message: string;
+  /** The target's own `for` window in seconds (a resource threshold's `for`); absent: the monitor's. */
+  forSeconds?: number | undefined;
 }
 
 /** What the observation reports at once: changed targets, or (with `full`) every current one. */
@@ -153,14 +156,19 @@ export function observe(state: IncidentState, change: HealthChange, now: number)
   const targets = new Map(state.targets);
   for (const o of change.observations) {
     const t = targets.get(o.key);
-    if (!t) targets.set(o.key, { key: o.key, healthy: o.healthy, since: now, message: o.message, incidents: 0 });
-    else
+    const window = o.forSeconds === undefined ? {} : { forSeconds: o.forSeconds };
+    if (!t)
+      targets.set(o.key, { key: o.key, healthy: o.healthy, since: now, message: o.message, ...window, incidents: 0 });
+    else {
+      const { forSeconds: _previous, ...rest } = t;
       targets.set(o.key, {
-        ...t,
+        ...rest,
+        ...window,
         healthy: o.healthy,
         message: o.message,
         since: t.healthy !== o.healthy ? now : t.since,
       });
+    }
   }
   const seen = new Set(change.observations.map((o) => o.key));
   const gone = change.full ? [...targets.keys()].filter((k) => !seen.has(k)) : (change.removed ?? []);
@@ -208,7 +216,7 @@ export function nextDeadline(state: IncidentState, now: number, rules: IncidentR
   const times: number[] = [];
   for (const t of state.targets.values()) {
     if (t.open) times.push(Math.min(t.open.lastSentAt + rules.keepAliveSeconds * 1000, reminderDueAt(t.open, rules)));
-    else if (!t.healthy) times.push(t.since + rules.forSeconds * 1000);
+    else if (!t.healthy) times.push(t.since + windowOf(t, rules) * 1000);
   }
   return times.length ? Math.max(0, Math.min(...times) - now) : undefined;
 }
@@ -293,7 +301,7 @@ function tickTarget(
     at: now,
   });
   if (!t.open) {
-    if (t.healthy || now - t.since < rules.forSeconds * 1000) return undefined;
+    if (t.healthy || now - t.since < windowOf(t, rules) * 1000) return undefined;
     const number = t.incidents + 1;
     return {
       target: { ...t, incidents: number, open: { number, firedAt: now, lastSentAt: now } },
@@ -322,6 +330,11 @@ function reminderDueAt(open: NonNullable<TargetState['open']>, rules: IncidentRu
   if (rules.remindEverySeconds === undefined) return Infinity;
   const from = rules.legacyReminderClock ? open.lastSentAt : (open.lastRemindedAt ?? open.firedAt);
   return from + rules.remindEverySeconds * 1000;
+}
+
+/** Seconds a target must stay unhealthy before it is degraded: its own window, else the monitor's. */
+function windowOf(t: Readonly<TargetState>, rules: IncidentRules): number {
+  return t.forSeconds ?? rules.forSeconds;
 }
 
 /** A target that disappeared: an open incident is marked recovered so that the next tick resolves it. */

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { parseLabelSelector } from '../domain/selectors.js';
+import { parseThreshold } from '../domain/resource-usage.js';
 import { AlertSeverity, type AlertEvent } from './alerts.js';
+import { DurationText } from './duration.js';
 import { NamespaceName } from './kube-object.js';
 
 /**
@@ -33,20 +35,107 @@ export const LabelSelectorText = z.string().superRefine((text, ctx) => {
   if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `invalid label selector "${text}": ${parsed.error}` });
 });
 
-/** Workloads selected by namespace and label selector (or names): each object becomes one monitored target. */
-export const KubeTarget = z.object({
-  type: z.literal('kube'),
-  namespace: NamespaceName,
-  /** Label selector, e.g. `app.kubernetes.io/part-of=shop` or `tier in (web,api)`. */
-  selector: LabelSelectorText.optional(),
-  /** Only these object names. */
-  names: z.array(z.string().min(1)).optional(),
-  /** Kinds watched (default Deployment, StatefulSet, DaemonSet). */
-  kinds: z
-    .array(z.enum(['Deployment', 'StatefulSet', 'DaemonSet']))
-    .min(1)
-    .default(['Deployment', 'StatefulSet', 'DaemonSet']),
+/** The kinds a kube target watches by default: the workloads that run replicas. */
+export const DEFAULT_MONITORED_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+/** Every kind a kube target can watch. Node is cluster-scoped; the others live in a namespace. */
+export const MonitoredKind = z.enum([
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'Pod',
+  'Job',
+  'CronJob',
+  'PersistentVolumeClaim',
+  'Node',
+]);
+/** One of {@link MonitoredKind}. */
+export type MonitoredKind = z.infer<typeof MonitoredKind>;
+/** Kinds whose pods' CPU and memory use a resource threshold can measure. */
+export const POD_RUNNING_KINDS: readonly MonitoredKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'Pod', 'Job'];
+
+/**
+ * A resource threshold: unhealthy while the pods' use is above `above` (a percentage, `'80%'`) of their `of`
+ * (requests or limits), for `for` (default: the monitor's `forSeconds`). Use comes from the metrics API
+ * (metrics.k8s.io PodMetrics, served by metrics-server), read once per namespace every `probeIntervalSeconds`.
+ */
+export const ResourceThreshold = z.object({
+  above: z
+    .union([z.string(), z.number()])
+    .refine((v) => parseThreshold(v) !== undefined, 'a percentage above 0, such as "80%"'),
+  of: z.enum(['requests', 'limits']).default('requests'),
+  /** How long use must stay above before the target is degraded (`2m`, `90s` or seconds). */
+  for: DurationText.optional(),
 });
+/** A resource threshold as callers write it. */
+export type ResourceThreshold = z.input<typeof ResourceThreshold>;
+
+/**
+ * Kubernetes objects selected by kind, namespace and label selector (or names): each object becomes one monitored
+ * target, keyed `Kind/namespace/name` (`Node/name` for nodes). Named objects that do not exist, and selected objects
+ * that are deleted, are targets too: see `ignoreDeletions`.
+ */
+export const KubeTarget = z
+  .object({
+    type: z.literal('kube'),
+    /** The objects' namespace; omitted for Nodes (cluster-scoped), required for every other kind. */
+    namespace: NamespaceName.optional(),
+    /** Label selector, e.g. `app.kubernetes.io/part-of=shop` or `tier in (web,api)`. */
+    selector: LabelSelectorText.optional(),
+    /** Only these object names: each is expected to exist (missing or deleted raises an incident). */
+    names: z.array(z.string().min(1)).optional(),
+    /** Kinds watched (default Deployment, StatefulSet, DaemonSet). */
+    kinds: z
+      .array(MonitoredKind)
+      .min(1)
+      .default([...DEFAULT_MONITORED_KINDS]),
+    /** CronJobs: unhealthy when no run succeeded for longer than this (`26h`, `90m` or seconds). */
+    maxSinceSuccess: DurationText.optional(),
+    /**
+     * Forget an object matched by the selector when it is deleted, instead of raising an incident
+     * ("Deployment/shop/web was deleted") that resolves when it comes back. Named objects always raise one; Pods,
+     * Jobs and Nodes matched by a selector are replaced, cleaned up and scaled away by design, so their deletion
+     * never does.
+     */
+    ignoreDeletions: z.boolean().optional(),
+    /** CPU / memory thresholds over the pods of each selected workload (Deployment, StatefulSet, DaemonSet, Pod, Job). */
+    resources: z.object({ cpu: ResourceThreshold.optional(), memory: ResourceThreshold.optional() }).optional(),
+  })
+  .superRefine((t, ctx) => {
+    const namespaced = t.kinds.filter((k) => k !== 'Node');
+    if (t.namespace === undefined && namespaced.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['namespace'],
+        message: `a namespace is required for ${namespaced.join(', ')} (only Nodes are cluster-scoped)`,
+      });
+    }
+    if (t.namespace !== undefined && t.kinds.includes('Node')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kinds'],
+        message: 'Nodes are cluster-scoped: watch them in a target of their own, without namespace',
+      });
+    }
+    if (t.maxSinceSuccess !== undefined && !t.kinds.includes('CronJob')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxSinceSuccess'],
+        message: 'maxSinceSuccess applies to CronJobs: add CronJob to kinds',
+      });
+    }
+    if (t.resources !== undefined) {
+      if (!t.resources.cpu && !t.resources.memory) {
+        ctx.addIssue({ code: 'custom', path: ['resources'], message: 'give a cpu or memory threshold' });
+      }
+      if (!t.kinds.some((k) => POD_RUNNING_KINDS.includes(k))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['resources'],
+          message: `resource thresholds measure pods: add one of ${POD_RUNNING_KINDS.join(', ')} to kinds`,
+        });
+      }
+    }
+  });
 
 /** An HTTP probe: healthy when the URL answers with the expected status within the timeout. */
 export const HttpTarget = z.object({
@@ -80,6 +169,11 @@ export const TargetState = z.object({
   /** Workflow time (ms) when the current health began. */
   since: z.number(),
   message: z.string(),
+  /**
+   * Seconds this target must stay unhealthy before it is degraded, when its rule has a window of its own (a
+   * resource threshold's `for`); absent: the monitor's `forSeconds`.
+   */
+  forSeconds: z.number().int().min(0).optional(),
   /** Incidents opened so far for this target (the next one gets this + 1): part of the alert dedupe key. */
   incidents: z.number().int().min(0),
   /**
