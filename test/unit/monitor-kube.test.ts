@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { KubeAssessor, kubeWatchTargets, type MetricsRead } from '../../src/activities/monitor-kube.js';
 import { nextDeadline, observe, restoreIncidents, tick } from '../../src/domain/incidents.js';
 import type { LiveObject, WatchedState } from '../../src/kube/index.js';
+import type { z } from 'zod';
 import { MonitorTarget, type KubeTarget } from '../../src/schemas/monitor.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/health/', import.meta.url));
@@ -26,7 +27,7 @@ function cache(...objects: LiveObject[]): WatchedState {
   return new Map(objects.map((o) => [`${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`, o]));
 }
 
-function kube(spec: Omit<Partial<KubeTarget>, 'type'>): Extract<MonitorTarget, { type: 'kube' }> {
+function kube(spec: Omit<Partial<z.input<typeof KubeTarget>>, 'type'>): Extract<MonitorTarget, { type: 'kube' }> {
   const t = MonitorTarget.parse({ type: 'kube', ...spec });
   if (t.type !== 'kube') throw new Error('not a kube target');
   return t;
@@ -174,7 +175,7 @@ describe('KubeAssessor: more kinds', () => {
     const a = new KubeAssessor([target], {});
     const state = cache(deployment, replicaSet, ...pods);
     expect(observations(a, state)['cpu:Deployment/shop/web']).toBeUndefined(); // metrics not read yet
-    const read = new Map<string, MetricsRead>([['shop', { samples: samples as never }]]);
+    const read = new Map<string, MetricsRead>([['shop', { samples: samples }]]);
     expect(observations(a, state, read)['cpu:Deployment/shop/web']).toMatchObject({
       healthy: false,
       forSeconds: 120,
