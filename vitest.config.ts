@@ -1,8 +1,21 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure logic, no servers, seconds) and `integration` (one real local stack for the whole
-// run: Temporal dev server + kube-apiserver with KWOK nodes, started by test/global-setup.ts and always torn
-// down). Integration test files run one at a time: the machine has 2 cores and they share one stack.
+// Projects: `unit` (pure logic, no servers, seconds), `workflows` (Temporal's time-skipping server, no cluster),
+// `integration` and `integration-faults` (one real local stack EACH: Temporal dev server + kube-apiservers with KWOK
+// nodes, started by test/global-setup.ts under a name of their own and always torn down) and `browser`. Files of one
+// integration project run one at a time (they share its stack); the two projects run side by side, since the fault
+// files spend most of their time waiting for heartbeat timeouts and restarts while the machine is idle.
+/**
+ * Integration files that run on their own stack (project integration-faults), in parallel with the others: the
+ * longest fault files (worker SIGKILLs, API server and Temporal restarts), whose faults must never reach the others.
+ */
+const FAULT_FILES = [
+  'test/integration/kill-matrix.test.ts',
+  'test/integration/scale-faults.test.ts',
+  'test/integration/durability.test.ts',
+  'test/integration/apiserver-restart.test.ts',
+];
+
 export default defineConfig({
   test: {
     projects: [
@@ -28,6 +41,21 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: FAULT_FILES,
+          environment: 'node',
+          globalSetup: ['test/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+        },
+      },
+      {
+        // the longest fault files (worker kills, API server and Temporal restarts) on a stack of their own, beside
+        // the integration project: their faults never reach the other files, and the suite takes minutes less
+        test: {
+          name: 'integration-faults',
+          include: FAULT_FILES,
           environment: 'node',
           globalSetup: ['test/global-setup.ts'],
           fileParallelism: false,

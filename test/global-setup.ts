@@ -58,10 +58,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = Date.now();
   let stack: StackInfo;
   try {
-    // three clusters (local, local-2, local-3) for the fleet tests; the others use `local` only, and the browser
-    // project (its own stack: globalSetup runs per project) needs nothing else
-    const clusters = project.name === 'browser' ? 1 : 3;
-    stack = await startStack({ dir, name: `kwf-test-${process.pid}`, nodes: 3, clusters, onProgress: log });
+    // three clusters (local, local-2, local-3) for the fleet tests of the integration project; the others use
+    // `local` only, and the browser and integration-faults projects (a stack each: globalSetup runs per project)
+    // need nothing else
+    const clusters = project.name === 'integration' ? 3 : 1;
+    // globalSetup runs once per project in the same process: each stack gets a name (and so cluster names) of its own
+    const name = project.name === 'integration' ? `kwf-test-${process.pid}` : `kwf-test-${process.pid}-${project.name}`;
+    stack = await startStack({ dir, name, nodes: 3, clusters, onProgress: log });
   } catch (err) {
     await stopStack({ dir, purge: true }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
