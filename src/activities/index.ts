@@ -7,13 +7,14 @@ import { createAnalysisActivities } from './analysis.js';
 import { createCanaryActivities } from './canary.js';
 import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+import { createFailureContextActivities, type FailureContextDeps } from './failure-context.js';
 import { createFleetActivities, type FleetActivityDeps } from './fleet.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
 import { createNodeActivities } from './node.js';
 import { createScaleActivities } from './scale.js';
 
 /** Everything activities need; built by the worker (the composition root). */
-export type ActivityDeps = DeployActivityDeps & MonitorActivityDeps & FleetActivityDeps;
+export type ActivityDeps = DeployActivityDeps & MonitorActivityDeps & FleetActivityDeps & FailureContextDeps;
 
 /** Builds all activities. */
 export function createActivities(deps: ActivityDeps) {
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCanaryActivities(deps),
     ...createAnalysisActivities(deps),
     ...createNodeActivities(deps),
+    ...createFailureContextActivities(deps),
   };
 }
 

@@ -16,6 +16,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { metricsComponentsPatches, metricsNodeResource, metricsServerKwokctlOptions } from './metrics.js';
+import { kubeletReachableNodeResource, podLogsComponentsPatches, podLogsKwokctlOptions } from './pod-logs.js';
 import { freePorts, pollUntil, runCommand, tailLines } from './process.js';
 import { clusterDirOf, readText, writeFileAtomic } from './state.js';
 import type { ClusterPorts, Progress } from './state.js';
@@ -93,6 +94,7 @@ export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts, metric
     ...noLeaderElection('kube-controller-manager'),
     ...noLeaderElection('kube-scheduler'),
     ...(metricsServerPort === undefined ? [] : metricsComponentsPatches()),
+    ...podLogsComponentsPatches(), // pods/log reaches the kwok controller (src/dev/pod-logs.ts)
     'options:',
     `  kubeAuditPolicy: ${q(join(kwokDir, AUDIT_POLICY_FILE))}`,
     '  runtime: binary',
@@ -105,6 +107,7 @@ export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts, metric
     `  etcdBinary: ${q(toolchain.etcd)}`,
     `  kubectlBinary: ${q(toolchain.kubectl)}`,
     '  disableQPSLimits: true',
+    ...podLogsKwokctlOptions(),
     ...(metricsServerPort === undefined ? [] : metricsServerKwokctlOptions(toolchain, metricsServerPort)),
     ...(ports
       ? [
@@ -217,13 +220,14 @@ export async function createCluster(
     recordPids(readClusterPids(clusterDir));
   }
   progress(`cluster ${clusterName} created: scaling to ${nodes} nodes`);
-  // The node shape (capacity, allocatable, labels, zones) is tools/kwok/node.yaml's, not kwokctl's built-in one.
-  let nodeResource = join(toolchain.projectRoot, 'tools', 'kwok', NODE_RESOURCE_FILE);
-  if (metrics) {
-    const reachable = join(dirname(configFile), `${clusterName}-${NODE_RESOURCE_FILE}`);
-    writeFileAtomic(reachable, metricsNodeResource(nodeResource));
-    nodeResource = reachable;
-  }
+  // The node shape (capacity, allocatable, labels, zones) is tools/kwok/node.yaml's, not kwokctl's built-in one,
+  // with an address the API server reaches the kubelet (the kwok controller) at, for pod logs (src/dev/pod-logs.ts).
+  const shape = join(toolchain.projectRoot, 'tools', 'kwok', NODE_RESOURCE_FILE);
+  const nodeResource = join(dirname(configFile), `${clusterName}-${NODE_RESOURCE_FILE}`);
+  writeFileAtomic(
+    nodeResource,
+    kubeletReachableNodeResource(metrics ? metricsNodeResource(shape) : readFileSync(shape, 'utf8')),
+  );
   await runKwokctl(
     toolchain,
     env,

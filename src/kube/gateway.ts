@@ -67,6 +67,18 @@ export interface ApplyOptions {
   fieldManager?: string;
 }
 
+/** Options of {@link KubeGateway.podLog}. */
+export interface PodLogOptions {
+  /** The container (required when the pod has several). */
+  container: string;
+  /** Only the last this many lines. */
+  tailLines?: number | undefined;
+  /** At most this many bytes (the API server stops there, possibly mid-line). */
+  limitBytes?: number | undefined;
+  /** The log of the container's previous instance (before its last restart). */
+  previous?: boolean | undefined;
+}
+
 /** Every call the activities make to one cluster. */
 export interface KubeGateway {
   /** The configured cluster name. */
@@ -119,6 +131,12 @@ export interface KubeGateway {
     pod: { namespace: string; name: string; uid?: string | undefined },
     options?: { gracePeriodSeconds?: number | undefined },
   ): Promise<'evicted' | 'gone'>;
+  /**
+   * A container's log through the `pods/log` subresource (the API server asks the node's kubelet), as text. Rejects
+   * with a {@link KubeApiError} saying why when there is none (container waiting, no previous instance, the kubelet
+   * unreachable).
+   */
+  podLog(pod: { namespace: string; name: string }, options: PodLogOptions): Promise<string>;
   close(): void;
 }
 
@@ -322,6 +340,20 @@ export class HttpKubeGateway implements KubeGateway {
       if (err instanceof KubeApiError && (err.status === 404 || (err.status === 409 && pod.uid))) return 'gone';
       throw err;
     }
+  }
+
+  async podLog(pod: { namespace: string; name: string }, options: PodLogOptions): Promise<string> {
+    const key = { apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name };
+    return this.transport.request<string>('GET', `${await this.objectPath(key)}/log`, {
+      query: {
+        container: options.container,
+        tailLines: options.tailLines,
+        limitBytes: options.limitBytes,
+        previous: options.previous ? true : undefined,
+      },
+      responseType: 'text',
+      subject: formatSubject(key),
+    });
   }
 
   close(): void {

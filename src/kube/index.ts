@@ -12,6 +12,7 @@ export type {
   KubeGateway,
   LiveObject,
   ObjectKey,
+  PodLogOptions,
   ResourceInfo,
   WatchEvent,
   WatchRequestOptions,

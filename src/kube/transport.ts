@@ -72,6 +72,8 @@ export interface RequestOptions {
   contentType?: string;
   /** `Kind/ns/name` to prefix error messages with. */
   subject?: string;
+  /** `text`: the answer is returned as it came (a pod's log), not parsed as JSON (default `json`). */
+  responseType?: 'json' | 'text';
 }
 
 /** Sends requests to one API server. Build with {@link KubeTransport.fromKubeConfig}. */
@@ -128,7 +130,9 @@ export class KubeTransport {
       const res = await this.send(method, path, opts, false);
       const text = await readBody(res);
       const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+      if (status >= 200 && status < 300) {
+        return (opts.responseType === 'text' ? text : text ? JSON.parse(text) : undefined) as T;
+      }
       const retryAfter = headerValue(res.headers['retry-after']);
       const err = kubeErrorFromResponse(status, text, opts.subject, retryAfter);
       if ((status === 429 || (status === 503 && retryAfter)) && attempt < this.options.maxThrottleRetries) {
@@ -284,7 +288,7 @@ export class KubeTransport {
     const body =
       opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     const headers: Record<string, string> = {
-      Accept: 'application/json',
+      Accept: opts.responseType === 'text' ? 'text/plain, */*' : 'application/json',
       'User-Agent': USER_AGENT,
       ...(await this.authHeaders()),
     };

@@ -8,6 +8,7 @@ import { AnalysisArgs, AnalysisReport, AnalysisSpec } from './analysis.js';
 import { DurationText } from './duration.js';
 import { HealthStatus } from './health.js';
 import { NamespaceName } from './kube-object.js';
+import { Notifications, notifySpec } from './notify.js';
 
 /** Default time allowed for objects to become healthy, in seconds. */
 export const DEFAULT_DEPLOY_TIMEOUT_SECONDS = 300;
@@ -78,6 +79,8 @@ export const DeployManifestsInput = z
     analysisArgs: AnalysisArgs.optional(),
     /** How long an inconclusive analysis waits for `decideAnalysis` before the deploy rolls back (default 1h). */
     analysisDecisionTimeout: DurationText.default('1h'),
+    /** Alert channels told when the run ends (default: on every outcome that is not a success); see `schemas/notify`. */
+    notify: notifySpec(['succeeded', 'planned', 'failed', 'rolledBack', 'rollbackFailed', 'rejected']).optional(),
   })
   .refine((v) => [v.manifests, v.sources, v.objects, v.compressed].filter((x) => x !== undefined).length === 1, {
     message: 'give exactly one of manifests (text), sources (named texts), objects (a list) or compressed',
@@ -165,6 +168,8 @@ export const DeployReport = z.object({
   failure: z.object({ type: z.string(), message: z.string() }).optional(),
   /** Objects a failed rollback left changed or unhealthy, each with why (`rollbackFailed`, or `failed` without rollback). */
   left: z.array(z.string()).optional(),
+  /** What each `notify` channel answered to this run's alert (absent when no alert was due). */
+  notifications: Notifications,
   /** Milliseconds spent per phase. */
   durationsMs: z.record(z.string(), z.number()),
   message: z.string(),

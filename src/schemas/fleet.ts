@@ -14,6 +14,7 @@ import { AnalysisReport, AnalysisSpec } from './analysis.js';
 import { ManifestSourceInput } from './deploy.js';
 import { durationMs } from './duration.js';
 import { NamespaceName } from './kube-object.js';
+import { Notifications, notifySpec } from './notify.js';
 
 /** Default {@link FleetFile} `haltPolicy`. */
 export const DEFAULT_HALT_POLICY = 'rollbackWave';
@@ -134,6 +135,11 @@ const FleetFileShape = {
   freezeWindows: z.array(FreezeWindow).default([]),
   /** Alert channels (configured on the worker) told when the fleet halts, skips a cluster or is aborted. */
   alerts: z.strictObject({ channels: z.array(z.string().min(1)).min(1) }).optional(),
+  /**
+   * Alert channels told ONCE when the rollout ends (default: on every outcome that is not a success), with the
+   * reason, the failed clusters' pods and Events, and the run's Web UI link; see `schemas/notify`.
+   */
+  notify: notifySpec(['succeeded', 'halted', 'rolledBack', 'aborted', 'failed']).optional(),
   deploy: FleetDeployOptions.default({}),
 };
 
@@ -319,6 +325,8 @@ export const FleetReport = FleetStatus.extend({
   haltReason: z.string().optional(),
   /** Alerts sent, per channel. */
   alerts: z.array(z.object({ channel: z.string(), event: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  /** What each `notify` channel answered to this run's end-of-run alert (absent when no alert was due). */
+  notifications: Notifications,
   startedAt: z.string(),
   finishedAt: z.string(),
   durationsMs: z.object({ total: z.number() }),

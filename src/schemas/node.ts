@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { durationMs } from './duration.js';
+import { Notifications, notifySpec } from './notify.js';
 
 const DAY_MS = 86_400_000;
 /** A node name: a DNS subdomain, as the API server requires. */
@@ -98,6 +99,11 @@ export const NodeMaintenanceInput = z.object({
     .optional(),
   /** Alert channels (configured on the worker) told about escalations and nodes kept cordoned. */
   channels: z.array(z.string().min(1)).default([]),
+  /**
+   * Alert channels told ONCE when the run ends (default: when it fails), with the reason, the pods left on the node
+   * and their Events, and the run's Web UI link; see `schemas/notify`.
+   */
+  notify: notifySpec(['succeeded', 'failed']).optional(),
   /** Nodes of the cluster that may be in maintenance at once (lock slots); 1 = one maintenance per cluster. */
   maxUnavailable: z.number().int().min(1).max(100).default(NODE_MAINTENANCE_DEFAULTS.maxUnavailable),
   /** Node label naming the node's pool (default: the first of the well-known pool labels the node has). */
@@ -181,6 +187,8 @@ export const NodeMaintenanceReport = z.object({
   failure: z.object({ type: z.string(), message: z.string() }).optional(),
   /** Preflight findings that did not stop the run (budgets at zero, tight capacity). */
   warnings: z.array(z.string()),
+  /** What each `notify` channel answered to this run's alert (absent when no alert was due). */
+  notifications: Notifications,
   durationsMs: z.record(z.string(), z.number()),
   message: z.string(),
 });

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { NamespaceName } from './kube-object.js';
+import { Notifications, notifySpec } from './notify.js';
 
 /** Input of `scaleWorkload`: a target count (`replicas`) or a change (`delta`), not both. */
 export const ScaleWorkloadInput = z
@@ -35,6 +36,8 @@ export const ScaleWorkloadInput = z
      * is left as it is. Default false.
      */
     force: z.boolean().default(false),
+    /** Alert channels told when the run ends (default: when it fails); see `schemas/notify`. */
+    notify: notifySpec(['succeeded', 'unchanged', 'failed']).optional(),
   })
   .refine((v) => (v.replicas === undefined) !== (v.delta === undefined), {
     message: 'give exactly one of replicas (a target count) or delta (a change)',
@@ -77,6 +80,8 @@ export const ScaleReport = z.object({
    * counts before the scale and once the autoscaler acted, or its new floor when not waited for).
    */
   autoscaler: z.object({ kind: z.string(), name: z.string(), from: AutoscalerBounds, to: AutoscalerBounds }).optional(),
+  /** What each `notify` channel answered to this run's alert (absent when no alert was due). */
+  notifications: Notifications,
   durationsMs: z.record(z.string(), z.number()),
   message: z.string(),
 });

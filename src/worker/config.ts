@@ -134,6 +134,8 @@ export const WorkerConfigFile = z.strictObject({
       namespace: z.string().min(1).optional(),
       taskQueue: z.string().min(1).optional(),
       apiKey: z.string().min(1).optional(),
+      /** The Temporal Web UI's address (`TEMPORAL_UI_URL` overrides): operation alerts link to their run there. */
+      uiUrl: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).optional(),
       tls: z
         .strictObject({
           certFile: z.string().optional(),
@@ -215,7 +217,12 @@ export type ClusterConfig = ({ kubeconfig: string; context?: string | undefined 
 /** The resolved worker configuration. */
 export interface WorkerConfig {
   /** Where Temporal is and how to authenticate (the client's settings too), and where this worker polls. */
-  temporal: TemporalConnectionSettings & { namespace: string; taskQueue: string };
+  temporal: TemporalConnectionSettings & {
+    namespace: string;
+    taskQueue: string;
+    /** The Temporal Web UI's address, when known: operation alerts (`notify`) link to their run there. */
+    uiUrl?: string | undefined;
+  };
   /**
    * The clusters this worker can reach, by name, and the one used when a workflow names none. Entries come from the
    * file's `clusters.entries` plus the `KUBECONFIG` cluster (named `KUBE_WORKFLOWS_CLUSTER`, labelled by
@@ -276,6 +283,7 @@ export const WORKER_ENV_VARS = [
   'TEMPORAL_TLS_KEY',
   'TEMPORAL_TLS_CA',
   'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_UI_URL',
   'KUBECONFIG',
   'KUBE_CONTEXT',
   'KUBE_WORKFLOWS_CLUSTER',
@@ -305,6 +313,9 @@ const EnvSchema = z.object({
   TEMPORAL_TLS_KEY: z.string().min(1).optional(),
   TEMPORAL_TLS_CA: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_UI_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://127.0.0.1:8233' })
+    .optional(),
   KUBECONFIG: z.string().min(1).optional(),
   KUBE_CONTEXT: z.string().min(1).optional(),
   KUBE_WORKFLOWS_CLUSTER: z
@@ -433,6 +444,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       address: vars.TEMPORAL_ADDRESS ?? file.temporal?.address ?? DEFAULT_TEMPORAL_ADDRESS,
       namespace: vars.TEMPORAL_NAMESPACE ?? file.temporal?.namespace ?? DEFAULT_TEMPORAL_NAMESPACE,
       taskQueue: vars.TEMPORAL_TASK_QUEUE ?? file.temporal?.taskQueue ?? DEFAULT_TASK_QUEUE,
+      ...(vars.TEMPORAL_UI_URL || file.temporal?.uiUrl ? { uiUrl: vars.TEMPORAL_UI_URL ?? file.temporal?.uiUrl } : {}),
       apiKey: vars.TEMPORAL_API_KEY ?? file.temporal?.apiKey,
       tls: tlsFromEnv
         ? {

@@ -105,6 +105,7 @@ export async function createKubeActivities(
   const attached: { worker?: Worker } = {}; // the activities ask it whether shutdown has begun
   const activities = createActivities({
     alertChannels: createAlertChannels(config.alerts),
+    temporalUiUrl: config.temporal.uiUrl,
     workflowInput: workflowInputReader(client),
     signalWorkflow: (ref, signal, arg) => client.workflow.getHandle(ref.workflowId, ref.runId).signal(signal, arg),
     gateway(cluster) {

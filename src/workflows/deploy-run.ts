@@ -39,6 +39,7 @@ import { deletionOrder, planStages, type Stage } from '../domain/ordering.js';
 import { DeployLedger, sagaVerdict, type ObjectCompensation, type SagaVerdict } from '../domain/saga.js';
 import { parseDuration } from '../domain/duration.js';
 import { isSecret } from '../domain/secrets.js';
+import { deployEvidenceRefs } from '../domain/op-alert-facts.js';
 import { subjectOf } from '../domain/subject.js';
 import type { AnalysisReport } from '../schemas/analysis.js';
 import {
@@ -65,6 +66,7 @@ import {
   type DeployPhase,
   type DeployProgress,
 } from './deploy-definitions.js';
+import type { OutcomeAlert } from './notify-outcome.js';
 import { KubeApp, KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
 import { upsertKubeAttributes } from './upsert.js';
 
@@ -122,6 +124,12 @@ export class DeployRun {
   /** Whether this run uses the saga ({@link SAGA_PATCH}), decided once when the apply phase starts. */
   private saga = false;
   private bySubject = new Map<string, PlanEntry>();
+  /** The run's end-of-run alert (`notify`): it reads the failure's evidence before the rollback removes it. */
+  alert: OutcomeAlert<DeployReport> | undefined;
+  /** The deploy's namespace (the input's, else the first object's), once validated. */
+  get namespace(): string | undefined {
+    return this.homeNamespace;
+  }
 
   /** Registers the `progress` query and the `approve` / `reject` updates (before anything can fail). */
   constructor() {
@@ -325,6 +333,8 @@ export class DeployRun {
       if (failure !== undefined && !cancelled) throw failure as Error; // nothing was written: the failure says it
       return finish(this.report('failed', `${cause.message}; nothing was written`, { failure: cause }));
     }
+    // the failing pods' logs and Events, before compensation deletes or replaces those pods
+    await this.alert?.capture([{ cluster: this.plan.cluster, objects: deployEvidenceRefs(this.progress.objects) }]);
     if (!this.input.rollback) {
       const left = this.ledger
         .mayHaveChanged()

@@ -17,8 +17,10 @@
  * The steps live in {@link DeployRun} (deploy-run.ts); this function is their order.
  * @module
  */
-import type { DeployManifestsInput, DeployReport } from '../schemas/deploy.js';
+import { deployAlertFacts } from '../domain/op-alert-facts.js';
+import type { DeployManifestsInput, DeployManifestsOptions, DeployReport } from '../schemas/deploy.js';
 import { DeployRun } from './deploy-run.js';
+import { OutcomeAlert } from './notify-outcome.js';
 
 export {
   approveUpdate,
@@ -40,6 +42,15 @@ export { movedObjects } from './deploy-run.js';
 export async function deployManifests(rawInput: DeployManifestsInput): Promise<DeployReport> {
   const run = new DeployRun(); // progress query, approve / reject updates
   const input = run.validate(rawInput); // 1. first workflow task: bad input fails here, nothing has run
+  // `notify`: channels checked before any write; evidence read before a rollback; one alert at the end
+  run.alert = new OutcomeAlert(input.notify, (r: DeployReport) => deployAlertFacts(r, run.namespace));
+  return run.alert.around(
+    () => deploySteps(run, input),
+    () => ({ cluster: input.cluster, namespace: run.namespace, done: [], undone: [], evidence: [] }),
+  );
+}
+
+async function deploySteps(run: DeployRun, input: DeployManifestsOptions): Promise<DeployReport> {
   await run.makePlan(); // 2. policy + server-side dry-run
   if (input.dryRun) return run.report('planned', `dry run: ${run.summary}; nothing was written`);
   if (input.requireApproval) {

@@ -38,6 +38,7 @@ import {
   type RollbackScope,
 } from '../domain/fleet.js';
 import { formatProblems, parseManifests } from '../domain/manifests.js';
+import { WORKLOAD_API_VERSIONS } from '../domain/op-alert.js';
 import { deletionOrder } from '../domain/ordering.js';
 import { subjectOf } from '../domain/subject.js';
 import { deployWorkflowId } from '../domain/workflow-ids.js';
@@ -229,6 +230,12 @@ export class FleetRun {
   /** The waves, in order. */
   get waves(): readonly Wave[] {
     return this.status.waves;
+  }
+
+  /** The workloads (Deployments, StatefulSets, …) the fleet applies to `cluster`: where a failure's pods are. */
+  workloadsOf(cluster: string): { apiVersion: string; kind: string; namespace?: string; name: string }[] {
+    const objects = this.plans.get(cluster)?.objects ?? [];
+    return objects.filter((o) => WORKLOAD_API_VERSIONS[o.kind]).map(refOf);
   }
 
   /**

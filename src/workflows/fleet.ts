@@ -16,8 +16,10 @@
  * The steps live in {@link FleetRun} (fleet-run.ts); this function is their order.
  * @module
  */
+import { fleetAlertFacts } from '../domain/op-alert-facts.js';
 import type { FleetReport, RolloutFleetInput } from '../schemas/fleet.js';
 import { FleetRun } from './fleet-run.js';
+import { OutcomeAlert } from './notify-outcome.js';
 
 export { MAX_FLEET_CLUSTERS } from '../schemas/fleet.js';
 export {
@@ -37,7 +39,16 @@ export type { FleetUpdateResult } from './fleet-definitions.js';
  */
 export async function rolloutFleet(rawInput: RolloutFleetInput): Promise<FleetReport> {
   const run = new FleetRun(); // status query, pause / resume / skipCluster / promote / abort updates
-  run.validate(rawInput); // 1. first workflow task: bad input fails here, nothing has run
+  const input = run.validate(rawInput); // 1. first workflow task: bad input fails here, nothing has run
+  // `notify`: channels checked before any write; one alert when the rollout ends (default: unless it succeeded)
+  const alert = new OutcomeAlert(input.notify, (r: FleetReport) => fleetAlertFacts(r, (c) => run.workloadsOf(c)));
+  return alert.around(
+    () => rolloutSteps(run),
+    () => ({ namespace: input.namespace, done: [], undone: [], evidence: [] }),
+  );
+}
+
+async function rolloutSteps(run: FleetRun): Promise<FleetReport> {
   await run.chooseClusters(); // 2. listClusters → waves × clusters, overrides applied per cluster
   for (const wave of run.waves) {
     if (!(await run.holdBeforeWave(wave))) break; // 3. freeze windows, pause

@@ -21,8 +21,10 @@ import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/w
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
+import { nodeAlertFacts } from '../domain/op-alert-facts.js';
 import { UncordonNodeInput, type NodeMaintenanceInput, type NodeMaintenanceReport } from '../schemas/node.js';
 import { NodeRun } from './node-run.js';
+import { OutcomeAlert } from './notify-outcome.js';
 import { KubeCluster, KubeOutcome } from './search-attributes.js';
 import { upsertKubeAttributes } from './upsert.js';
 
@@ -43,7 +45,22 @@ export async function drainNode(rawInput: NodeMaintenanceInput): Promise<NodeMai
 }
 
 async function runMaintenance(run: NodeRun, rawInput: NodeMaintenanceInput): Promise<NodeMaintenanceReport> {
-  run.validate(rawInput); // first workflow task: bad input fails here, nothing has run
+  const input = run.validate(rawInput); // first workflow task: bad input fails here, nothing has run
+  // `notify`: channels checked before the cordon; one alert when the run ends (default: when it fails)
+  const alert = new OutcomeAlert(input.notify, nodeAlertFacts);
+  const node = { kind: 'Node', name: input.node };
+  return alert.around(
+    () => maintenanceSteps(run),
+    () => ({
+      cluster: input.cluster,
+      done: [],
+      undone: [],
+      evidence: [{ cluster: input.cluster ?? '', objects: [node] }],
+    }),
+  );
+}
+
+async function maintenanceSteps(run: NodeRun): Promise<NodeMaintenanceReport> {
   const slot = await run.takeSlot(); // one maintenance per cluster (or maxUnavailable)
   try {
     await run.preflight(); // refusals end the run here: nothing was written

@@ -29,11 +29,13 @@ import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { decideAutoscaledScale, type AutoscaledScale } from '../domain/autoscaler.js';
 import { FailureType, NON_RETRYABLE_FAILURE_TYPES } from '../domain/failures.js';
+import { scaleAlertFacts } from '../domain/op-alert-facts.js';
 import { formatSubject } from '../domain/subject.js';
 import { deployWorkflowId } from '../domain/workflow-ids.js';
 import { ScaleWorkloadInput, type ScaleReport } from '../schemas/scale.js';
 import { KubeCluster, KubeNamespace, KubeOutcome } from './search-attributes.js';
 import { takeDeployLock } from './locks.js';
+import { OutcomeAlert } from './notify-outcome.js';
 import { upsertKubeAttributes } from './upsert.js';
 
 /** What the `progress` query of a scale returns. */
@@ -68,6 +70,22 @@ export const AUTOSCALER_POLL_INTERVAL = '2s';
 export async function scaleWorkload(rawInput: ScaleWorkloadInput): Promise<ScaleReport> {
   const run = new ScaleRun(); // progress query
   const input = run.validate(rawInput); // first workflow task: bad input fails here, nothing has run
+  // `notify`: channels checked before the write; one alert at the end (default: when it fails)
+  const alert = new OutcomeAlert(input.notify, (r: ScaleReport) => scaleAlertFacts(r, input.namespace));
+  const { cluster, namespace, kind, name } = input;
+  return alert.around(
+    () => scaleSteps(run, input),
+    () => ({
+      cluster,
+      namespace,
+      done: [],
+      undone: [],
+      evidence: [{ cluster: cluster ?? '', objects: [{ kind, namespace, name }] }],
+    }),
+  );
+}
+
+async function scaleSteps(run: ScaleRun, input: ScaleWorkloadOptions): Promise<ScaleReport> {
   await run.read(); // current count (and the app that owns the workload)
   await run.write(); // target → scale subresource, under the app's deploy lock when a deploy owns it
   if (!input.wait) return run.reportUnwaited();
