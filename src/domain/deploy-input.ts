@@ -22,6 +22,18 @@ export function prepareObjects(input: DeployManifestsOptions, app: string | unde
   let result: ParseResult;
   if (input.objects !== undefined) {
     result = validateObjects(input.objects, options);
+  } else if (input.packedObjects !== undefined) {
+    let objects: unknown[];
+    try {
+      objects = unpackJson<unknown[]>(input.packedObjects);
+      if (!Array.isArray(objects)) throw new Error('not a list of objects');
+    } catch (err) {
+      return {
+        ok: false,
+        problems: [{ document: 0, path: 'packedObjects', message: `cannot unpack: ${(err as Error).message}` }],
+      };
+    }
+    result = validateObjects(objects, options);
   } else if (input.compressed !== undefined) {
     let sources: ManifestSource[];
     try {
