@@ -2,7 +2,9 @@
  * `monitorHealth` branch by branch on Temporal's time-skipping test server, with scripted activities: a target
  * unhealthy for its `for` window pages once, recovery resolves with the same dedupe key, keep-alives follow their
  * interval, hours of quiet continue-as-new with the open incident carried over, and a paused monitor neither
- * observes nor alerts. What only real servers can show (watches, Alertmanager, webhooks) is in
+ * observes nor alerts. Rules with time of the wider monitor (a resource threshold's own `for` window, a CronJob's
+ * `maxSinceSuccess`) run the real assessment (`KubeAssessor`) over scripted watch caches at a clock that moves with
+ * the skipped time. What only real servers can show (watches, Alertmanager, webhooks) is in
  * test/integration/monitor.test.ts.
  *
  * The scripted observer works like `observeHealth` (src/activities/monitor.ts): it signals the workflow what
@@ -15,10 +17,14 @@
  * activity of a closed run pending, and no time would be skipped after it.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { KubeAssessor, type MetricsRead } from '../../src/activities/monitor-kube.js';
 import type {
   DeliverAlertInput,
   Observation,
@@ -26,11 +32,13 @@ import type {
   ObserveHealthInput,
   ObserveHealthResult,
 } from '../../src/activities/index.js';
+import type { PodMetricsSample } from '../../src/domain/resource-usage.js';
+import type { LiveObject, WatchedState } from '../../src/kube/index.js';
 import {
+  MonitorTarget,
   OBSERVATIONS_SIGNAL,
   type MonitorHealthInput,
   type MonitorStatus,
-  type MonitorTarget,
 } from '../../src/schemas/monitor.js';
 import { waitFor } from '../support/poll.js';
 import { useTimeSkippingWorker } from './support.js';
@@ -53,6 +61,11 @@ const keyOf = (t: MonitorTarget): string => (t.type === 'http' ? `http:${t.id}` 
 class World {
   /** Health of each target key, as the observer sees it now. */
   readonly health = new Map<string, boolean>();
+  /**
+   * What the observer sees of `kube` targets at a server time (ms), computed by the real assessment code over a
+   * scripted watch cache (test/workflows/monitor-breadth.test.ts).
+   */
+  kube?: (nowMs: number) => Observation[];
   /** Server time (ms) before which the observer stays away, so the test server can skip time. */
   resumeAt = 0;
   /** Quiet: the observer only resyncs, it does not come back to listen when `resumeAt` has passed. */
@@ -125,12 +138,15 @@ async function observe(input: ObserveHealthInput, ctx: Context): Promise<Observe
   const keys = new Set(input.targets.map(keyOf));
   const reported = new Map(attempt > 1 ? [] : Object.entries(input.known));
   const epoch = input.stream?.epoch ?? 0;
-  const visible = (): Observation[] =>
-    [...world.health]
+  const watchesKube = input.targets.some((t) => t.type === 'kube');
+  const visible = async (): Promise<Observation[]> => [
+    ...[...world.health]
       .filter(([key]) => keys.has(key))
-      .map(([key, healthy]) => ({ key, healthy, message: healthy ? 'HTTP 200' : 'HTTP 503, expected 200' }));
+      .map(([key, healthy]) => ({ key, healthy, message: healthy ? 'HTTP 200' : 'HTTP 503, expected 200' })),
+    ...(watchesKube && world.kube ? world.kube(await ts.env.currentTimeMs()) : []),
+  ];
   const send = async (full: boolean): Promise<void> => {
-    const obs = visible();
+    const obs = await visible();
     const batch: ObservationBatch = full
       ? { epoch, observations: obs, removed: [], full: true }
       : {
@@ -148,7 +164,7 @@ async function observe(input: ObserveHealthInput, ctx: Context): Promise<Observe
 
   let remaining = await away();
   // back before the test wants it, or quiet: a resync, as when the real observer reaches its maximum duration
-  if (attempt > 1 && (remaining > 0 || world.quiet)) return { observations: visible(), changed: [] };
+  if (attempt > 1 && (remaining > 0 || world.quiet)) return { observations: await visible(), changed: [] };
   await send(attempt > 1);
   if (remaining <= 0 && !world.quiet) remaining = await hold(world, ctx, send, away);
   throw ApplicationFailure.create({
@@ -460,6 +476,174 @@ describe('monitorHealth (time-skipping server, scripted activities)', () => {
     expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/http:web/1`, `resolve ${m.workflowId}/http:web/1`]);
     expect(m.world.deliveries.at(-1)?.event.details).toMatchObject({ message: 'no longer monitored' });
     expect(m.world.observations.at(-1)?.input.targets.map(keyOf)).toEqual(['http:api']);
+  });
+});
+
+/** A health fixture's documents (objects read from the local API server, times on the fixture clock). */
+function fixture(name: string): LiveObject[] {
+  const text = readFileSync(fileURLToPath(new URL(`../fixtures/health/${name}`, import.meta.url)), 'utf8');
+  return parseAllDocuments(text).map((d) => d.toJS() as LiveObject);
+}
+
+/** A watch cache of these objects, keyed as the real one is. */
+function watchCache(objects: readonly LiveObject[]): WatchedState {
+  return new Map(objects.map((o) => [`${o.apiVersion}|${o.kind}|${o.metadata.namespace ?? ''}|${o.metadata.name}`, o]));
+}
+
+/**
+ * Starts a monitor of one kube target whose observations the real {@link KubeAssessor} computes, at a clock that
+ * starts at `clockStart` (the fixtures' time) and moves with the test server's skipped time; returns once the
+ * workflow knows every observation.
+ */
+async function startKubeMonitor(
+  target: MonitorTarget,
+  cache: () => WatchedState,
+  metrics: () => ReadonlyMap<string, MetricsRead>,
+  input: Partial<MonitorHealthInput>,
+  clockStart = Date.parse('2025-09-15T10:15:00Z'),
+): Promise<Monitor & { clock(nowMs: number): Date }> {
+  const workflowId = `monitor/ts-${randomBytes(4).toString('hex')}`;
+  const world = new World();
+  const serverStart = await ts.env.currentTimeMs();
+  const clock = (nowMs: number): Date => new Date(clockStart + (nowMs - serverStart));
+  const kube = target.type === 'kube' ? [target] : [];
+  world.kube = (nowMs) => new KubeAssessor(kube, {}).assess(cache(), clock(nowMs), metrics()).observations;
+  worlds.set(workflowId, world);
+  const expected = world.kube(serverStart).length;
+  const handle = await ts.env.client.workflow.start('monitorHealth', {
+    taskQueue,
+    workflowId,
+    args: [{ name: 'shop', targets: [target], channels, keepAliveSeconds: 3_600, ...input }],
+  });
+  const latest = (): WorkflowHandle => ts.env.client.workflow.getHandle(workflowId);
+  const m = {
+    handle,
+    firstRunId: handle.firstExecutionRunId,
+    world,
+    workflowId,
+    status: () => latest().query<MonitorStatus>('status'),
+    target: async (key: string) => (await m.status()).targets.find((t) => t.key === key),
+    clock,
+  };
+  monitors.push(m);
+  await waitFor(
+    async () => (await m.status()).targets.length === expected && world.listening > 0,
+    'every kube observation recorded',
+  );
+  return m;
+}
+
+describe('monitor breadth: rules with time (time-skipping server, real assessment over scripted caches)', () => {
+  it('a CPU threshold with its own for window stays pending past the monitor’s window and fires after its own', async () => {
+    const objects = fixture('resource-usage-web.yaml');
+    const pods = objects.filter((o) => o.kind === 'Pod');
+    const rs = (pods[0]?.metadata as { ownerReferences?: { uid: string; name: string }[] }).ownerReferences?.[0];
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web', namespace: 'shop', uid: 'web-uid' },
+      spec: { replicas: 2 },
+      status: {
+        replicas: 2,
+        updatedReplicas: 2,
+        readyReplicas: 2,
+        availableReplicas: 2,
+        conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+      },
+    } as unknown as LiveObject;
+    const replicaSet = {
+      apiVersion: 'apps/v1',
+      kind: 'ReplicaSet',
+      metadata: {
+        name: rs?.name ?? 'web-rs',
+        namespace: 'shop',
+        uid: rs?.uid,
+        ownerReferences: [{ uid: 'web-uid', kind: 'Deployment', name: 'web' }],
+      },
+    } as unknown as LiveObject;
+    const hot = objects.filter((o) => o.kind === ('PodMetrics' as string)) as unknown as PodMetricsSample[];
+    const cool: PodMetricsSample[] = hot.map((s) => ({
+      ...s,
+      containers: (s.containers ?? []).map((c) => ({ ...c, usage: { cpu: '50m' } })),
+    }));
+    let samples = cool;
+    const cache = watchCache([deployment, replicaSet, ...pods]);
+    const m = await startKubeMonitor(
+      MonitorTarget.parse({
+        type: 'kube',
+        namespace: 'shop',
+        names: ['web'],
+        kinds: ['Deployment'],
+        resources: { cpu: { above: '80%', of: 'requests', for: '2m' } },
+      }),
+      () => cache,
+      () => new Map([['shop', { samples }]]),
+      { forSeconds: 10 },
+    );
+    const key = 'cpu:Deployment/shop/web';
+    expect(await m.target(key)).toMatchObject({
+      state: 'healthy',
+      message: expect.stringMatching(/^cpu at 50% of requests \(100m of 200m, 2 pods; .*\), threshold 80%$/),
+    });
+
+    samples = hot; // KWOK's simulated use rises to 300% of requests
+    m.world.changed();
+    await waitFor(async () => (await m.target(key))?.state === 'pending', 'the threshold to be crossed');
+    expect(await m.target(key)).toMatchObject({
+      forSeconds: 120,
+      message: expect.stringMatching(/^cpu at 300% of requests/),
+    });
+    await passTime(m, 60_000); // well past the monitor's 10 s window, inside the threshold's 2 minutes
+    expect((await m.target(key))?.state).toBe('pending');
+    expect(m.world.alerts()).toEqual([]);
+    await passTime(m, 65_000);
+    expect(await m.target(key)).toMatchObject({ state: 'degraded', incidents: 1 });
+    expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/${key}/1`]);
+    expect(m.world.deliveries[0]?.event.summary).toMatch(
+      /^cpu:Deployment\/shop\/web is degraded: cpu at 300% of requests/,
+    );
+    expect((await m.target('Deployment/shop/web'))?.state).toBe('healthy');
+
+    samples = cool;
+    m.world.changed();
+    await waitFor(() => m.world.alerts().length === 2, 'the resolve');
+    expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/${key}/1`, `resolve ${m.workflowId}/${key}/1`]);
+  });
+
+  it('a CronJob with no success within maxSinceSuccess turns unhealthy as time passes, alerts after the window, and a new success resolves it', async () => {
+    const [cronJob, job] = fixture('cronjob-succeeded.yaml') as [LiveObject, LiveObject];
+    let current = cronJob; // last success 10:12:01 on the fixture clock; the clock starts at 10:15:00
+    const m = await startKubeMonitor(
+      MonitorTarget.parse({ type: 'kube', namespace: 'shop', kinds: ['CronJob'], maxSinceSuccess: '10m' }),
+      () => watchCache([current, job]),
+      () => new Map(),
+      { forSeconds: 60 },
+    );
+    const key = 'CronJob/shop/report';
+    expect(await m.target(key)).toMatchObject({
+      state: 'healthy',
+      message: 'Current LastRunSucceeded: last successful run at 2025-09-15T10:12:01.000Z',
+    });
+
+    await passTime(m, 6 * MINUTE); // 10:21:00: 8m59s since the last success
+    expect((await m.target(key))?.state).toBe('healthy');
+    await passTime(m, 2 * MINUTE); // 10:23:00: past 10 minutes, no event needed
+    expect(await m.target(key)).toMatchObject({
+      state: 'pending',
+      message:
+        'Failed NoRecentSuccess: no successful run for more than 10m: the last succeeded at 2025-09-15T10:12:01.000Z',
+    });
+    await passTime(m, 70_000);
+    expect(await m.target(key)).toMatchObject({ state: 'degraded', incidents: 1 });
+    expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/${key}/1`]);
+
+    // the next run succeeds: the CronJob controller records it
+    const at = m.clock(await ts.env.currentTimeMs()).toISOString();
+    current = { ...cronJob, status: { ...(cronJob.status as object), lastSuccessfulTime: at } };
+    m.world.changed();
+    await waitFor(() => m.world.alerts().length === 2, 'the resolve');
+    expect(m.world.alerts()).toEqual([`trigger ${m.workflowId}/${key}/1`, `resolve ${m.workflowId}/${key}/1`]);
+    expect((await m.target(key))?.message).toMatch(/^Current LastRunSucceeded/);
   });
 });
 
