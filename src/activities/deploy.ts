@@ -19,7 +19,7 @@ import {
   type Autoscaler,
   type OwnershipPlan,
 } from '../domain/autoscaler.js';
-import { changedPaths, liveFingerprint } from '../domain/changes.js';
+import { changedPaths, changedValues, liveFingerprint } from '../domain/changes.js';
 import { FailureType } from '../domain/failures.js';
 import {
   assessHealth,
@@ -219,10 +219,12 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           }
           if (!live) return { ...base, action: 'created', ...notes };
           const fingerprint = liveFingerprint(live);
-          const changes = changedPaths(live, own.handover ? withHandover(dry, live) : dry);
+          const after = own.handover ? withHandover(dry, live) : dry;
+          const changes = changedPaths(live, after);
           if (!changes.length) return { ...base, action: 'unchanged', fingerprint, ...notes };
           previous.push(stripServerFields(live));
-          return { ...base, action: 'configured', changes, fingerprint, ...notes };
+          const changedFields = changedValues(live, after); // old → new per field, bounded, Secrets redacted
+          return { ...base, action: 'configured', changes, changedFields, fingerprint, ...notes };
         });
         const failures = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
         if (failures.length) throw combineFailures('the API server rejected', failures, '; nothing was written');
@@ -500,7 +502,8 @@ export function inventoryName(app: string): string {
   return `kube-workflows-inventory.${app}`.slice(0, 253);
 }
 
-function parseInventory(cm: LiveObject | undefined): ObjectRefWithSubject[] {
+/** The objects an inventory ConfigMap lists (none when absent or unreadable). */
+export function parseInventory(cm: LiveObject | undefined): ObjectRefWithSubject[] {
   const raw = (cm as { data?: { objects?: string } } | undefined)?.data?.objects;
   if (!raw) return [];
   try {
@@ -621,7 +624,7 @@ function isDefinitiveRefusal(err: unknown): boolean {
  * only where the API server serves them and the worker may list them). Empty, without a request, when the set has
  * no such workload.
  */
-async function autoscalersOf(gw: KubeGateway, objects: readonly KubeObject[]): Promise<Autoscaler[]> {
+export async function autoscalersOf(gw: KubeGateway, objects: readonly KubeObject[]): Promise<Autoscaler[]> {
   const namespaces = new Set(
     objects.filter((o) => AUTOSCALED_KINDS.has(o.kind) && o.metadata.namespace).map((o) => o.metadata.namespace),
   );
@@ -688,7 +691,7 @@ async function applyOwned(
 }
 
 /** A dry-run result as it will be after the handover: the live count, which the handover keeps. */
-function withHandover(dry: LiveObject, live: LiveObject): LiveObject {
+export function withHandover(dry: LiveObject, live: LiveObject): LiveObject {
   const replicas = (live as { spec?: { replicas?: unknown } }).spec?.replicas;
   const spec = (dry as { spec?: Record<string, unknown> }).spec;
   return { ...dry, spec: { ...spec, replicas } };
@@ -699,7 +702,7 @@ function withHandover(dry: LiveObject, live: LiveObject): LiveObject {
  * {@link LIST_INSTEAD_OF_GET_THRESHOLD} objects of that kind in that namespace on (planning and applying), so 250
  * Deployments costs 1 request, not 250.
  */
-function liveReader(
+export function liveReader(
   gw: KubeGateway,
   objects: readonly KubeObject[],
 ): (key: ReturnType<typeof keyOf>) => Promise<LiveObject | undefined> {

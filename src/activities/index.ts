@@ -7,6 +7,7 @@ import { createAnalysisActivities } from './analysis.js';
 import { createCanaryActivities } from './canary.js';
 import { createCompensationActivities } from './compensate.js';
 import { createDeployActivities, type DeployActivityDeps } from './deploy.js';
+import { createDriftActivities } from './drift.js';
 import { createFailureContextActivities, type FailureContextDeps } from './failure-context.js';
 import { createFleetActivities, type FleetActivityDeps } from './fleet.js';
 import { createMonitorActivities, type MonitorActivityDeps } from './monitor.js';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCanaryActivities(deps),
     ...createAnalysisActivities(deps),
     ...createNodeActivities(deps),
+    ...createDriftActivities(deps),
     ...createFailureContextActivities(deps),
   };
 }

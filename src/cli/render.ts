@@ -21,7 +21,9 @@ const OUTCOME_COLOUR: Record<DeployReport['outcome'], (s: string) => string> = {
 export function renderReport(report: DeployReport): string {
   const rows = report.objects.map((o) => [o.subject, o.action, o.status ?? '', describe(o)]);
   const header = ['OBJECT', 'ACTION', 'HEALTH', 'DETAIL'];
-  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const widths = header.map((h, i) =>
+    Math.min(i === 3 ? 120 : 60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))),
+  );
   const line = (cols: string[]): string =>
     cols
       .map((c, i) => (i < cols.length - 1 ? c.padEnd(widths[i] ?? 0) : c))
@@ -43,6 +45,11 @@ function describe(o: ObjectReport): string {
   if (o.rollback === 'failed') return `rollback failed: ${o.message ?? ''}`;
   if (o.rollback === 'untouched') return 'not written, nothing to undo';
   if (o.status && o.status !== 'Current' && o.message) return `${o.reason ?? ''}: ${o.message}`;
+  if (o.changedFields?.length) {
+    // old → new per field (values already bounded and redacted by the plan)
+    const shown = o.changedFields.slice(0, 3).map((f) => (f.from || f.to ? `${f.path}: ${f.from} → ${f.to}` : f.path));
+    return `changed ${shown.join(', ')}${o.changedFields.length > 3 ? ', …' : ''}`;
+  }
   if (o.changes?.length) return `changed ${o.changes.slice(0, 3).join(', ')}${o.changes.length > 3 ? ', …' : ''}`;
   return '';
 }

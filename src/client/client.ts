@@ -52,6 +52,7 @@ import { InvalidInputError, LockHeldError } from './errors.js';
 import { monitorWorkflowId, scaleWorkflowId } from './ids.js';
 import { KubeSchedules } from './schedules.js';
 import { KubeNodes } from './node.js';
+import { KubeDrift } from './drift.js';
 import type { KubeWorkflows, KubeWorkflowType } from './workflow-types.js';
 
 export { COMPRESS_ABOVE_BYTES } from './deploy-start.js';
@@ -206,6 +207,8 @@ export class KubeWorkflowsClient {
   readonly schedules: KubeSchedules;
   /** Node maintenance: drain, maintain (drain + action hook + Ready), uncordon; handles with `approveBypass`. */
   readonly nodes: KubeNodes;
+  /** Drift detection: scans of an app's objects (who changed what, old → new), handles with `approveCorrection`. */
+  readonly drift: KubeDrift;
   /** The default cluster's canonical name, used in workflow ids when an input names no cluster. */
   readonly defaultCluster: string;
   /** Whether this client encrypts payloads. */
@@ -227,6 +230,13 @@ export class KubeWorkflowsClient {
     this.allowPlaintextSecrets = settings.allowPlaintextSecrets ?? false;
     this.schedules = new KubeSchedules(temporal, taskQueue, this);
     this.nodes = new KubeNodes({ temporal, taskQueue, defaultCluster: this.defaultCluster });
+    this.drift = new KubeDrift({
+      temporal,
+      taskQueue,
+      defaultCluster: this.defaultCluster,
+      payloadsEncrypted: this.payloadsEncrypted,
+      allowPlaintextSecrets: this.allowPlaintextSecrets,
+    });
   }
 
   /**

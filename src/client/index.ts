@@ -44,6 +44,18 @@ export { deployWorkflowId, monitorWorkflowId, scaleWorkflowId } from './ids.js';
 export { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 export type { MonitorHealthInput, MonitorStatus, MonitorTarget } from '../schemas/monitor.js';
 export { KubeNodes } from './node.js';
+export { KubeDrift, prepareDriftStart } from './drift.js';
+export type { DriftClientContext, DriftHandle, PreparedDriftStart } from './drift.js';
+export { driftWorkflowId } from '../domain/drift.js';
+export type {
+  ApproveCorrectionInput,
+  DetectDriftInput,
+  DriftFieldReport,
+  DriftObjectReport,
+  DriftOutcome,
+  DriftReport,
+} from '../schemas/drift.js';
+export type { ApproveCorrectionResult, DriftPhase, DriftStatus } from '../workflows/drift-definitions.js';
 export type { NodeClientContext, NodeMaintenanceHandle } from './node.js';
 export { nodeWorkflowId } from '../domain/node-maintenance.js';
 export type {

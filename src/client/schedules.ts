@@ -22,7 +22,9 @@ import type { DeployManifestsInput } from '../schemas/deploy.js';
 import { ScaleWorkloadInput } from '../schemas/scale.js';
 import type { ScheduledDeployInput, ScheduledScaleInput } from '../schemas/scheduled.js';
 import { scaleWorkflowId } from '../domain/workflow-ids.js';
+import type { DetectDriftInput } from '../schemas/drift.js';
 import { prepareDeployStart, type DeployStartContext } from './deploy-start.js';
+import { prepareDriftStart } from './drift.js';
 import { InvalidInputError } from './errors.js';
 import type { KubeWorkflows } from './workflow-types.js';
 
@@ -108,6 +110,24 @@ export class KubeSchedules {
     return this.create(options, 'scheduledDeploy', input, `re-apply ${prepared.app} as ${prepared.workflowId}`);
   }
 
+  /**
+   * Scans an app for drift on a cron (`detectDrift`). Each run gets the previous run's report as Temporal's last
+   * completion result, so objects nobody touched since are not dry-run again; overlap `skip` (the default) keeps
+   * one scan at a time. Refused, like a deploy, when the manifests hold a Secret and payloads are not encrypted.
+   * @example
+   * await client.schedules.createDriftScan({ scheduleId: 'shop-drift', cron: '*\/15 * * * *',
+   *   input: { app: 'shop', namespace: 'shop', manifests, policy: { human: 'correct' }, channels: ['oncall'] } });
+   */
+  async createDriftScan(options: ScheduleCommonOptions & { input: DetectDriftInput }): Promise<ScheduleHandle> {
+    const prepared = prepareDriftStart(options.input, this.context);
+    return this.create(
+      options,
+      'detectDrift',
+      prepared.input,
+      `drift scan of ${options.input.app} (${prepared.workflowId})`,
+    );
+  }
+
   /** Pauses a schedule (runs stop until unpaused). */
   async pause(scheduleId: string, note = 'paused by kube-workflows'): Promise<void> {
     await this.client.schedule.getHandle(scheduleId).pause(note);
@@ -160,7 +180,7 @@ export class KubeSchedules {
   }
 
   /** Creates a schedule starting `workflowType` (checked against the worker's workflows, its input typed). */
-  private async create<K extends 'scheduledDeploy' | 'scheduledScale'>(
+  private async create<K extends 'scheduledDeploy' | 'scheduledScale' | 'detectDrift'>(
     options: ScheduleCommonOptions,
     workflowType: K,
     input: Parameters<KubeWorkflows[K]>[0],

@@ -38,6 +38,11 @@ export const PlanEntry = ObjectRefWithSubject.extend({
   action: z.enum(['created', 'configured', 'unchanged']),
   /** Changed field paths, for configured objects. */
   changes: z.array(z.string()).optional(),
+  /**
+   * The same changes with old → new values (`{ path, from, to }`, values truncated to 80 characters, a Secret's
+   * values `(redacted)`): `changedValues` of domain/changes.
+   */
+  changedFields: z.array(z.object({ path: z.string(), from: z.string(), to: z.string() })).optional(),
   /** Cluster-scoped kinds are false. */
   namespaced: z.boolean(),
   /** Set when the server could not validate it yet (its namespace or CRD is created by this deploy). */

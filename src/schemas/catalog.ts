@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { AnalysisReport, RunAnalysisInput } from './analysis.js';
 import { CanaryReport, CanaryRolloutInput } from './canary.js';
 import { DeployManifestsInput, DeployReport } from './deploy.js';
+import { DetectDriftInput, DriftReport } from './drift.js';
 import { FleetReport, RolloutFleetInput } from './fleet.js';
 import { NodeMaintenanceInput, NodeMaintenanceReport, UncordonNodeInput } from './node.js';
 import { MonitorHealthInput } from './monitor.js';
@@ -116,6 +117,19 @@ export const WORKFLOW_CATALOG: Readonly<Record<string, CatalogEntry>> = {
     input: UncordonNodeInput,
     report: NodeMaintenanceReport,
     example: { node: 'node-1' },
+  },
+  detectDrift: {
+    description:
+      "find fields of an app's deployed objects changed since kube-workflows applied them, who changed them (managedFields), and ignore, alert or correct them per policy",
+    input: DetectDriftInput,
+    report: DriftReport,
+    example: {
+      app: 'demo',
+      namespace: 'default',
+      manifests: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: demo }\ndata: { greeting: hello }\n',
+      policy: { human: 'correct', unknown: 'alert' },
+      channels: ['oncall'],
+    },
   },
   scheduledDeploy: {
     description: 'what a Temporal Schedule starts to re-apply manifests under the app deploy lock',

@@ -119,6 +119,8 @@ export const ObjectReport = z.object({
   action: ObjectAction,
   /** Field paths that differ from the live object (configured objects only, at most a few dozen). */
   changes: z.array(z.string()).optional(),
+  /** The same changes with old → new values (`{ path, from, to }`, truncated; a Secret's values `(redacted)`). */
+  changedFields: z.array(z.object({ path: z.string(), from: z.string(), to: z.string() })).optional(),
   /**
    * What the rollback did to this object, when the deploy was undone: `restored` (back to its state before the
    * deploy), `deleted` (the deploy had created it), `untouched` (nothing needed undoing: its write never reached

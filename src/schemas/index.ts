@@ -16,6 +16,23 @@ export {
 } from './deploy.js';
 export type { DeployManifestsOptions } from './deploy.js';
 export {
+  ApproveCorrectionInput,
+  CorrectDriftInput,
+  CorrectedObject,
+  DetectDriftInput,
+  DriftActionName,
+  DriftClassName,
+  DriftFieldReport,
+  DriftObjectReport,
+  DriftOutcome,
+  DriftPolicyInput,
+  DriftReport,
+  DriftScanState,
+  ScanDriftInput,
+  ScanDriftResult,
+} from './drift.js';
+export type { DetectDriftOptions } from './drift.js';
+export {
   AppliedObject,
   ApplyFailureDetails,
   ApplyObjectsInput,

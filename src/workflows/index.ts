@@ -28,3 +28,4 @@ export {
 export { analysisStatusQuery, runAnalysis } from './analysis.js';
 export type { AnalysisStatus } from './analysis.js';
 export { approveBypassUpdate, drainNode, maintainNode, nodeMaintenanceQuery, uncordonNode } from './node.js';
+export { approveCorrectionUpdate, detectDrift, driftStatusQuery } from './drift.js';
