@@ -35,6 +35,7 @@ import { addCanaryCommands } from './canary.js';
 import { addDriftCommand } from './drift.js';
 import { addMonitorCommands } from './monitor.js';
 import { addNodeCommands } from './node.js';
+import { addNotifyOptions, notifyInput, type NotifyCliOptions } from './notify.js';
 import { addRolloutCommands } from './rollout.js';
 import { addScaleAndScheduleCommands } from './scale-schedule.js';
 import { addSchemaCommand } from './schema.js';
@@ -109,7 +110,8 @@ export function buildProgram(): Command {
       '--allow-plaintext-secrets',
       'deploy Secrets even though payloads are not encrypted: their values stay readable in workflow history',
       false,
-    )
+    );
+  addNotifyOptions(deploy)
     .addHelpText(
       'after',
       `
@@ -403,7 +405,7 @@ async function codecServerCommand(opts: CodecServerCliOptions): Promise<number> 
   return ExitCode.Ok;
 }
 
-interface DeployCliOptions extends OutputOptions {
+interface DeployCliOptions extends OutputOptions, NotifyCliOptions {
   filename: string[];
   recursive: boolean;
   namespace?: string;
@@ -446,6 +448,7 @@ async function deployCommand(opts: DeployCliOptions): Promise<number> {
             prune: opts.prune,
             requireApproval: opts.requireApproval,
             approvalTimeoutSeconds: opts.approvalTimeout,
+            ...notifyInput(opts),
           },
           { onConflict: opts.onConflict === 'latest-wins' ? 'latestWins' : 'reject' },
         );

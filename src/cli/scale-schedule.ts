@@ -9,6 +9,7 @@ import type { ScaleReport } from '../schemas/scale.js';
 import { ExitCode, messageOf } from './exit-codes.js';
 import { withClient } from './with-client.js';
 import { loadManifestSources } from './files.js';
+import { addNotifyOptions, notifyInput, type NotifyCliOptions } from './notify.js';
 import {
   addOutputOptions,
   durationSecondsArg,
@@ -52,7 +53,8 @@ export function addScaleAndScheduleCommands(program: Command): void {
       "workload autoscaled by an HPA/ScaledObject: 'adjust' moves its floor to the target (min = N, max = max(max, N)), 'refuse' fails naming it",
       'adjust',
     )
-    .option('--force', 'scale an autoscaled workload to 0 anyway (switches its HPA off)', false)
+    .option('--force', 'scale an autoscaled workload to 0 anyway (switches its HPA off)', false);
+  addNotifyOptions(scale)
     .addHelpText(
       'after',
       '\nExamples:\n  kube-workflows scale deployment/web --replicas 5 -n shop\n  kube-workflows scale sts/db --delta -1 -n data --json',
@@ -77,6 +79,7 @@ export function addScaleAndScheduleCommands(program: Command): void {
           wait: opts.wait,
           hpa: opts.hpa as 'adjust' | 'refuse',
           force: opts.force,
+          ...notifyInput(opts),
         });
         log(pc.dim(`started ${handle.workflowId}`));
         const report: ScaleReport = await handle.result();
@@ -233,7 +236,7 @@ skipped, with a report naming that id, while another run holds it.`,
   }
 }
 
-interface ScaleCliOptions extends OutputOptions {
+interface ScaleCliOptions extends OutputOptions, NotifyCliOptions {
   namespace: string;
   replicas?: number;
   delta?: number;
