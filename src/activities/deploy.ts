@@ -88,7 +88,10 @@ export interface DeployActivityDeps {
   allowPlaintextSecrets?: boolean;
 }
 
-/** From this many objects of one kind in one namespace, planning LISTs the collection instead of GETting each. */
+/**
+ * From this many objects of one kind in one namespace, planning LISTs the collection instead of GETting each
+ * (cluster-scoped kinds: from more than {@link WATCH_BY_NAME_MAX}).
+ */
 export const LIST_INSTEAD_OF_GET_THRESHOLD = 10;
 
 /** Builds the deploy activities over the given dependencies. */
@@ -525,14 +528,34 @@ function crdKinds(objects: readonly KubeObject[]): Set<string> {
   return out;
 }
 
-/** One list+watch per (kind, namespace); Pods and ReplicaSets too where workloads are awaited. */
+/**
+ * Up to this many awaited cluster-scoped objects of one kind are watched by name, each on its own: a cluster's
+ * collection of CRDs (or ClusterRoles…) holds every other tool's too, and one LIST of hundreds of CRDs is hundreds
+ * of megabytes where ten by name are the ten we wrote.
+ */
+export const WATCH_BY_NAME_MAX = 25;
+
+/**
+ * One list+watch per (kind, namespace); Pods and ReplicaSets too where workloads are awaited. A few cluster-scoped
+ * objects of a kind are watched by name ({@link WATCH_BY_NAME_MAX}).
+ */
 function watchTargets(objects: readonly ObjectRefWithSubject[]): WatchTarget[] {
   const seen = new Map<string, WatchTarget>();
   const add = (t: WatchTarget): void => {
-    seen.set(`${t.apiVersion}|${t.kind}|${t.namespace ?? ''}`, t);
+    seen.set(`${t.apiVersion}|${t.kind}|${t.namespace ?? ''}|${t.fieldSelector ?? ''}`, t);
   };
+  const clusterScoped = new Map<string, number>();
   for (const o of objects) {
-    add({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace });
+    if (o.namespace === undefined) clusterScoped.set(o.kind, (clusterScoped.get(o.kind) ?? 0) + 1);
+  }
+  for (const o of objects) {
+    const byName = o.namespace === undefined && (clusterScoped.get(o.kind) ?? 0) <= WATCH_BY_NAME_MAX;
+    add({
+      apiVersion: o.apiVersion,
+      kind: o.kind,
+      namespace: o.namespace,
+      ...(byName ? { fieldSelector: `metadata.name=${o.name}` } : {}),
+    });
     if (POD_OWNING_KINDS.has(o.kind)) {
       add({ apiVersion: 'v1', kind: 'Pod', namespace: o.namespace });
       if (o.kind === 'Deployment') add({ apiVersion: 'apps/v1', kind: 'ReplicaSet', namespace: o.namespace });
@@ -716,7 +739,9 @@ export function liveReader(
   const lists = new Map<string, Promise<Map<string, LiveObject>>>();
   return async (key) => {
     const g = group(key);
-    if ((sizes.get(g) ?? 0) < LIST_INSTEAD_OF_GET_THRESHOLD) return gw.get(key);
+    // A cluster-scoped collection holds every other tool's objects too (all the CRDs of the cluster): GET a few.
+    const threshold = key.namespace === undefined ? WATCH_BY_NAME_MAX + 1 : LIST_INSTEAD_OF_GET_THRESHOLD;
+    if ((sizes.get(g) ?? 0) < threshold) return gw.get(key);
     let list = lists.get(g);
     if (!list) {
       list = gw

@@ -48,6 +48,7 @@ export interface WatchRequestOptions {
   /** Where to start: the list's resourceVersion, or the last one seen when resuming. */
   resourceVersion: string;
   labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
   /** Server-side lifetime of the request (default 300). */
   timeoutSeconds?: number | undefined;
   /** Silence after which the watch is presumed dead and rejects (default: the transport's, 90 s). */
@@ -279,6 +280,7 @@ export class HttpKubeGateway implements KubeGateway {
         allowWatchBookmarks: true,
         resourceVersion: options.resourceVersion,
         labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
         timeoutSeconds: options.timeoutSeconds ?? 300,
       },
       (line) => onEvent(parseWatchEvent(line)),

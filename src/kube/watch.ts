@@ -28,6 +28,11 @@ export interface WatchTarget {
   kind: string;
   namespace?: string | undefined;
   labelSelector?: string | undefined;
+  /**
+   * A field selector (`metadata.name=web`): one object of a big collection, e.g. one CustomResourceDefinition, whose
+   * LIST would carry every CRD of the cluster (hundreds of kilobytes each).
+   */
+  fieldSelector?: string | undefined;
 }
 
 /** What the watches have seen so far: `apiVersion|kind|namespace|name` -> object. */
@@ -126,6 +131,7 @@ async function watchCollection(
         {
           namespace: target.namespace,
           labelSelector: target.labelSelector,
+          fieldSelector: target.fieldSelector,
           resourceVersion,
           timeoutSeconds: options.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS,
           idleTimeoutMs: options.idleTimeoutMs,

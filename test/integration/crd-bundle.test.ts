@@ -4,7 +4,8 @@
  * before the custom resources are applied; the history holds the manifests once, compressed; a second run
  * changes nothing.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
+import { auditMark, readAuditEvents } from '../support/audit.js';
 import { prometheusOperatorCrds } from '../support/fixtures.js';
 import { historyPayloads } from '../support/history.js';
 import { useHarness } from './harness.js';
@@ -47,10 +48,23 @@ describe('the prometheus-operator CRD bundle (4.6 MB of YAML)', () => {
     expect(crdNames).toHaveLength(10);
     expect(Buffer.byteLength(manifests)).toBeGreaterThan(TEMPORAL_BLOB_LIMIT * 2);
 
+    const mark = auditMark(inject('stack').auditLogPath);
     const handle = await h.client.deploy({ manifests, app: 'prom-crds', timeoutSeconds: 300 });
     const report = await handle.result();
     expect(report.outcome, report.message).toBe('succeeded');
     expect(report.objects).toHaveLength(12);
+    // Plan and health wait read the ten CRDs by name: never a LIST or WATCH of every CRD in the cluster (hundreds
+    // of kilobytes each; the other tests' CRDs are there too).
+    const crdReads = readAuditEvents(inject('stack').auditLogPath, mark.offset).filter(
+      (e) =>
+        (e.verb === 'list' || e.verb === 'watch') &&
+        e.objectRef?.resource === 'customresourcedefinitions' &&
+        (e.userAgent ?? '').startsWith('kube-workflows'),
+    );
+    expect(crdReads.length).toBeGreaterThanOrEqual(10);
+    expect(crdReads.filter((e) => !decodeURIComponent(e.requestURI).includes('fieldSelector=metadata.name='))).toEqual(
+      [],
+    );
     expect(report.objects.every((o) => o.action === 'created' && o.status === 'Current')).toBe(true);
     // staged: every CRD is reported (applied) before the custom resources
     const kinds = report.objects.map((o) => o.subject.split('/')[0]);
