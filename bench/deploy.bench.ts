@@ -40,6 +40,7 @@ import {
   table,
   writeChart,
   writeResults,
+  writeRunResult,
   type BenchStack,
 } from './support.js';
 
@@ -47,9 +48,12 @@ import {
 // Parameters (defaults are what the committed results use)
 
 const DEFAULT_SIZES = [10, 100, 500];
+/** `BENCH_QUICK=1` (a quick check that every row runs): N = 10 only, unless BENCH_SIZES says otherwise. */
 const SIZES = process.env.BENCH_SIZES
   ? process.env.BENCH_SIZES.split(',').map((s) => Number.parseInt(s.trim(), 10))
-  : DEFAULT_SIZES;
+  : process.env.BENCH_QUICK === '1'
+    ? [10]
+    : DEFAULT_SIZES;
 const WARMUP_OBJECTS = 4;
 /** The readiness-lag case: this many deploys of ours, one after the other, each of LAG_OBJECTS objects. */
 const LAG_DEPLOYS = 20;
@@ -845,15 +849,6 @@ async function saveResults(): Promise<void> {
     Object.values(OVERRIDES).every((v) => v === undefined) &&
     Object.values(HELM_LIMITS).every((v) => v === undefined) &&
     !CPU_PROFILE_DIR;
-  const file = process.env.BENCH_RESULTS || (defaults ? join(RESULTS_DIR, 'deploy-latest.json') : undefined);
-  if (!file) {
-    log('custom sizes or worker overrides: results not written (set BENCH_RESULTS=<file> to keep them)');
-    return;
-  }
-  if (results.length !== SIZES.length) {
-    log(`only ${results.length} of ${SIZES.length} sizes measured: results not written`);
-    return;
-  }
   const target = results.find((r) => r.n === TARGET.n);
   const doc = {
     benchmark: 'deploy',
@@ -864,6 +859,7 @@ async function saveResults(): Promise<void> {
       memoryGb: Math.round(totalmem() / 2 ** 30),
       node: process.version,
       loadAverageAtStart: loadAtStart.map((l) => Math.round(l * 100) / 100),
+      loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
     },
     kubectl: kubectlVersion,
     helm: helmVersion,
@@ -899,6 +895,16 @@ async function saveResults(): Promise<void> {
     readinessLag: lagResult ?? null,
     crdBundle: crdResult ? { ...crdResult, ratio: Math.round(crdResult.ratio * 1000) / 1000 } : null,
   };
+  writeRunResult('deploy', doc);
+  const file = process.env.BENCH_RESULTS || (defaults ? join(RESULTS_DIR, 'deploy-latest.json') : undefined);
+  if (!file) {
+    log('custom sizes or worker overrides: results not written (set BENCH_RESULTS=<file> to keep them)');
+    return;
+  }
+  if (results.length !== SIZES.length) {
+    log(`only ${results.length} of ${SIZES.length} sizes measured: results not written`);
+    return;
+  }
   await writeResults(file, doc);
 }
 

@@ -384,6 +384,8 @@ export function manifestSet(n: number): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Output
 
+export { RUN_RESULTS_DIR, secs, table, writeRunResult } from './format.js';
+
 /** Nearest-rank percentile (`p` in 0..100) of `values`; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -391,17 +393,6 @@ export function percentile(values: readonly number[], p: number): number {
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1] ?? Number.NaN;
 }
-
-/** A plain-text table with right-aligned columns (the first one left-aligned). */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
-
-/** Seconds with two decimals. */
-export const secs = (ms: number): string => (ms / 1000).toFixed(2);
 
 /** Writes a results document as JSON formatted the way `npm run format:check` expects, so committed files stay clean. */
 export async function writeResults(file: string, doc: unknown): Promise<void> {

@@ -1,0 +1,745 @@
+/**
+ * Capacity benchmark: three rows of issue 12's table, each against its peer in the same run on the bench's own
+ * local stack, with the same in-process worker the deploy bench uses.
+ *
+ * 1. **Apply ceiling.** The API server's ceiling on this machine: a bare loop of server-side apply PATCHes
+ *    (`application/apply-patch+yaml`, a field manager, `force`) of the deploy bench's N = 500 objects, sent with
+ *    Node's `https` at concurrency 1, 8, 16, 32 and 64 (each into a fresh namespace; the best is the ceiling),
+ *    against our apply phase alone (the deploy report's `applying` duration) of the same objects, in objects/s.
+ * 2. **Throughput.** 200 small deploys (ConfigMap, Deployment with 1 replica, Service; distinct apps, each in its
+ *    own namespace) started at once on the one worker: completed/s from the first start to the last report, and the
+ *    429s the worker's gateway met. Peer: `kubectl apply --server-side` + `kubectl rollout status` of the same 200
+ *    apps, two at a time.
+ * 3. **Scale 2 → 20 and back.** `client.scale` (waits until Current) against `kubectl scale --replicas` +
+ *    `kubectl rollout status`, both directions, median of 5.
+ *
+ * Prints both sides' wall times and the ratios; fails only when an operation fails, never on a timing. Writes
+ * bench/results/capacity-latest.json (default sizes only, or `BENCH_RESULTS=<file>`), and always the run's copy
+ * for the summary (see bench/summary.ts).
+ *
+ * Alone: `npx vitest run --config vitest.bench.config.ts bench/capacity.bench.ts` (`BENCH_QUICK=1`: small sizes).
+ */
+import { randomBytes } from 'node:crypto';
+import https from 'node:https';
+import http from 'node:http';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeWorkflowsClient } from '../src/client/index.js';
+import { resolveToolchain } from '../src/dev/index.js';
+import { createKubeGateway, type KubeGateway } from '../src/kube/index.js';
+import type { KubeWorker, WorkerConfig } from '../src/worker/index.js';
+import {
+  log,
+  manifestSet,
+  objectNames,
+  percentile,
+  run,
+  secs,
+  startBenchStack,
+  startBenchWorker,
+  table,
+  writeResults,
+  writeRunResult,
+  type BenchStack,
+} from './support.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parameters (defaults are what the committed results use; BENCH_QUICK=1 makes every row small)
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const CEILING_N = intEnv('BENCH_CEILING_N', QUICK ? 50 : 500);
+const CEILING_CONCURRENCY = process.env.BENCH_CEILING_CONCURRENCY
+  ? process.env.BENCH_CEILING_CONCURRENCY.split(',').map((s) => Number.parseInt(s.trim(), 10))
+  : QUICK
+    ? [1, 8]
+    : [1, 8, 16, 32, 64];
+const THROUGHPUT_APPS = intEnv('BENCH_THROUGHPUT_APPS', QUICK ? 20 : 200);
+/** kubectl runs this many apps at a time. */
+const KUBECTL_LANES = 2;
+const SCALE_REPEATS = intEnv('BENCH_SCALE_REPEATS', QUICK ? 2 : 5);
+const SCALE = { from: 2, to: 20 };
+const DEFAULTS =
+  !QUICK &&
+  !process.env.BENCH_CEILING_N &&
+  !process.env.BENCH_CEILING_CONCURRENCY &&
+  !process.env.BENCH_THROUGHPUT_APPS &&
+  !process.env.BENCH_SCALE_REPEATS;
+/** Our side of the ceiling row runs this many times (before and after the loop), the best counts, like the loop's. */
+const OUR_APPLY_RUNS = 2;
+/** Pods: every Deployment of the ceiling row (each concurrency and our runs), the throughput apps twice, scale peaks. */
+const PODS_NEEDED =
+  (CEILING_CONCURRENCY.length + OUR_APPLY_RUNS) * objectNames(CEILING_N).deployments.length +
+  2 * THROUGHPUT_APPS +
+  2 * SCALE.to +
+  10;
+const NODES = process.env.BENCH_NODES
+  ? Number.parseInt(process.env.BENCH_NODES, 10)
+  : Math.max(3, Math.ceil(PODS_NEEDED / 100));
+/** Issue 12's goals, printed, never asserted. */
+const GOALS = {
+  applyOfCeiling: 0.8,
+  applyOfCeilingMoonshot: 0.9,
+  throughputPerS: 10,
+  throughputPerSMoonshot: 20,
+  scaleMaxRatio: 1.0,
+  scaleSlackMs: 200,
+};
+const CLUSTER = 'local';
+const FIELD_MANAGER = 'bench-ceiling';
+const ROLLOUT_TIMEOUT = '600s';
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+function intEnv(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number.parseInt(v, 10);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${v}: expected a positive integer`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Results
+
+/** `uptime`'s three load averages, rounded. */
+type Load = number[];
+const load = (): Load => loadavg().map((l) => Math.round(l * 100) / 100);
+
+interface CeilingResult {
+  n: number;
+  loop: { concurrency: number; namespace: string; ms: number; objectsPerS: number }[];
+  best: { concurrency: number; objectsPerS: number };
+  ours: {
+    namespace: string;
+    /** The deploy report's `applying` duration. */
+    applyingMs: number;
+    objectsPerS: number;
+    /** The applyObjects activity's own run time (started → completed), from the history. */
+    activityRanMs: number | null;
+    totalMs: number;
+  }[];
+  /** Best of ours / best of the loop. */
+  fractionOfCeiling: number;
+  load: { start: Load; end: Load };
+}
+
+interface ThroughputSide {
+  apps: number;
+  wallMs: number;
+  completedPerS: number;
+  perAppP50Ms: number;
+  perAppP99Ms: number;
+}
+
+interface ThroughputResult {
+  objectsPerApp: 3;
+  ours: ThroughputSide & { throttled429: number; apiRequests: number; rssMb: number };
+  kubectl: ThroughputSide & { lanes: number };
+  /** Our wall time / kubectl's. */
+  ratio: number;
+  load: { start: Load; end: Load };
+}
+
+interface ScaleResult {
+  repeats: number;
+  from: number;
+  to: number;
+  up: { oursMs: number[]; kubectlMs: number[]; oursMedianMs: number; kubectlMedianMs: number };
+  down: { oursMs: number[]; kubectlMs: number[]; oursMedianMs: number; kubectlMedianMs: number };
+  ratioUp: number;
+  ratioDown: number;
+  differenceUpMs: number;
+  differenceDownMs: number;
+  load: { start: Load; end: Load };
+}
+
+let ceiling: CeilingResult | undefined;
+let throughput: ThroughputResult | undefined;
+let scale: ScaleResult | undefined;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Stack, worker, client
+
+const suffix = randomBytes(3).toString('hex');
+let stack: BenchStack;
+let admin: KubeGateway;
+let kw: KubeWorker;
+let client: KubeWorkflowsClient;
+let workerConfig: WorkerConfig;
+let kubectlBin: string;
+const loadAtStart = load();
+
+const kubectl = (...args: string[]) =>
+  run(kubectlBin, ['--kubeconfig', stack.info.kubeconfig, '--cache-dir', join(stack.dir, 'kubectl-cache'), ...args]);
+
+beforeAll(async () => {
+  stack = await startBenchStack(NODES);
+  kubectlBin = resolveToolchain().kubectl;
+  admin = await createKubeGateway('admin', { kubeconfig: stack.info.kubeconfig });
+  stack.onTeardown(() => admin.close());
+  ({
+    kw,
+    client,
+    config: workerConfig,
+  } = await startBenchWorker(stack, { taskQueue: `bench-capacity-${suffix}`, cluster: CLUSTER }));
+  log(`${NODES} KWOK nodes for ${PODS_NEEDED} pods`);
+
+  // Warm-up, untimed: kubectl's discovery cache, the worker's discovery cache and first workflow tasks.
+  log('warm-up (untimed)');
+  const [nsK, nsW] = await freshNamespaces(['warm-k', 'warm-w']);
+  const warm = manifestSet(4);
+  const file = join(stack.dir, 'warmup.yaml');
+  writeFileSync(file, warm);
+  await kubectl('apply', '--server-side', '--field-manager=bench', '-n', nsK, '-f', file);
+  const report = await (await client.deploy({ manifests: warm, app: 'warmup', namespace: nsW })).result();
+  expect(report.outcome, report.message).toBe('succeeded');
+}, 900_000);
+
+afterAll(async () => {
+  await stack?.teardown();
+}, 300_000);
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('capacity: apply ceiling, throughput, scale', () => {
+  it(`apply ceiling: a bare SSA PATCH loop of ${CEILING_N} objects vs our apply phase`, async () => {
+    const start = load();
+    const manifests = manifestSet(CEILING_N);
+    const docs = manifests.split('\n---\n');
+    const { configMaps, deployments } = objectNames(CEILING_N);
+    const paths = (ns: string): string[] => [
+      ...configMaps.map((name) => `/api/v1/namespaces/${ns}/configmaps/${name}`),
+      ...deployments.map((name) => `/apis/apps/v1/namespaces/${ns}/deployments/${name}`),
+    ];
+    expect(docs).toHaveLength(CEILING_N);
+    const ours: CeilingResult['ours'] = [];
+    const ourApply = async (label: string): Promise<void> => {
+      const [ns] = await freshNamespaces([label]);
+      log(`ceiling: our deploy of ${CEILING_N} objects in ${ns}`);
+      const t0 = performance.now();
+      const handle = await client.deploy({ manifests, app: 'ceiling', namespace: ns, timeoutSeconds: 600 });
+      const report = await handle.result();
+      const totalMs = Math.round(performance.now() - t0);
+      expect(report.outcome, report.message).toBe('succeeded');
+      const applyingMs = report.durationsMs.applying ?? 0;
+      expect(applyingMs, 'the deploy report has an applying phase').toBeGreaterThan(0);
+      ours.push({
+        namespace: ns,
+        applyingMs,
+        objectsPerS: round1(CEILING_N / (applyingMs / 1000)),
+        activityRanMs: await activityRanMs(handle.raw, 'applyObjects'),
+        totalMs,
+      });
+      log(`ceiling: ours applying ${applyingMs} ms = ${ours.at(-1)?.objectsPerS} objects/s`);
+    };
+
+    await ourApply('ceil-kw-1');
+    const loop: CeilingResult['loop'] = [];
+    const patcher = await ssaPatcher(stack.info.kubeconfig);
+    try {
+      for (const concurrency of CEILING_CONCURRENCY) {
+        const [ns] = await freshNamespaces([`ceil-c${concurrency}`]);
+        const ms = await patcher.applyAll(paths(ns), docs, concurrency);
+        loop.push({ concurrency, namespace: ns, ms: Math.round(ms), objectsPerS: round1(CEILING_N / (ms / 1000)) });
+        log(`ceiling: concurrency ${concurrency}: ${CEILING_N} PATCHes in ${Math.round(ms)} ms`);
+        await settled(ns, deployments.length);
+      }
+    } finally {
+      patcher.close();
+    }
+    await ourApply('ceil-kw-2');
+    const best = loop.reduce((a, b) => (b.objectsPerS > a.objectsPerS ? b : a));
+    const bestOurs = Math.max(...ours.map((o) => o.objectsPerS));
+    ceiling = {
+      n: CEILING_N,
+      loop,
+      best: { concurrency: best.concurrency, objectsPerS: best.objectsPerS },
+      ours,
+      fractionOfCeiling: Math.round((bestOurs / best.objectsPerS) * 1000) / 1000,
+      load: { start, end: load() },
+    };
+  }, 1_800_000);
+
+  it(`throughput: ${THROUGHPUT_APPS} small deploys at once vs kubectl ${KUBECTL_LANES} at a time`, async () => {
+    const start = load();
+    const apps = Array.from({ length: THROUGHPUT_APPS }, (_, i) => `tp-${String(i).padStart(3, '0')}`);
+    const oursNs = await freshNamespaces(apps.map((a) => `${a}-w`));
+    const kubectlNs = await freshNamespaces(apps.map((a) => `${a}-k`));
+
+    // ours: every deploy started at once, on the one worker
+    const gw = kw.gateways.get(CLUSTER);
+    if (!gw) throw new Error(`the worker has no gateway "${CLUSTER}"`);
+    const before = { ...gw.stats };
+    log(`throughput: ${apps.length} deploys of ours at once`);
+    const t0 = performance.now();
+    const oursEach = await Promise.all(
+      apps.map(async (app, i) => {
+        const namespace = oursNs[i] ?? '';
+        const handle = await client.deploy({ manifests: smallApp(app), app, namespace, timeoutSeconds: 600 });
+        const report = await handle.result();
+        expect(report.outcome, `${app}: ${report.message}`).toBe('succeeded');
+        return performance.now() - t0;
+      }),
+    );
+    const oursWall = performance.now() - t0;
+    const after = { ...gw.stats };
+    const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
+    for (const ns of oursNs) await settled(ns, 1);
+
+    // kubectl: apply + rollout status per app, two apps at a time
+    log(`throughput: kubectl apply + rollout status of ${apps.length} apps, ${KUBECTL_LANES} at a time`);
+    const files = apps.map((app) => {
+      const file = join(stack.dir, `${app}.yaml`);
+      writeFileSync(file, smallApp(app));
+      return file;
+    });
+    const k0 = performance.now();
+    const kubectlEach: number[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: KUBECTL_LANES }, async () => {
+        for (let i = next++; i < apps.length; i = next++) {
+          const ns = kubectlNs[i] ?? '';
+          await kubectl('apply', '--server-side', '--field-manager=bench', '-n', ns, '-f', files[i] ?? '');
+          await kubectl('rollout', 'status', `deployment/${apps[i]}`, '-n', ns, `--timeout=${ROLLOUT_TIMEOUT}`);
+          kubectlEach.push(performance.now() - k0);
+        }
+      }),
+    );
+    const kubectlWall = performance.now() - k0;
+    const side = (each: number[], wall: number): ThroughputSide => ({
+      apps: each.length,
+      wallMs: Math.round(wall),
+      completedPerS: round2(each.length / (wall / 1000)),
+      perAppP50Ms: Math.round(percentile(each, 50)),
+      perAppP99Ms: Math.round(percentile(each, 99)),
+    });
+    throughput = {
+      objectsPerApp: 3,
+      ours: {
+        ...side(oursEach, oursWall),
+        throttled429: after.throttled - before.throttled,
+        apiRequests: after.requests - before.requests,
+        rssMb,
+      },
+      kubectl: { ...side(kubectlEach, kubectlWall), lanes: KUBECTL_LANES },
+      ratio: round3(oursWall / kubectlWall),
+      load: { start, end: load() },
+    };
+    log(`throughput: ${JSON.stringify(throughput)}`);
+  }, 1_800_000);
+
+  it(`scale ${SCALE.from} → ${SCALE.to} and back: client.scale vs kubectl scale + rollout status`, async () => {
+    const start = load();
+    const [nsK, nsW] = await freshNamespaces(['scale-k', 'scale-w']);
+    const name = 'scaled';
+    const file = join(stack.dir, 'scaled.yaml');
+    writeFileSync(file, smallApp(name).replace('replicas: 1', `replicas: ${SCALE.from}`));
+    for (const ns of [nsK, nsW]) {
+      await kubectl('apply', '--server-side', '--field-manager=bench', '-n', ns, '-f', file);
+      await kubectl('rollout', 'status', `deployment/${name}`, '-n', ns, `--timeout=${ROLLOUT_TIMEOUT}`);
+    }
+    const kubectlScale = async (replicas: number): Promise<number> => {
+      const t0 = performance.now();
+      await kubectl('scale', `deployment/${name}`, `--replicas=${replicas}`, '-n', nsK);
+      await kubectl('rollout', 'status', `deployment/${name}`, '-n', nsK, `--timeout=${ROLLOUT_TIMEOUT}`);
+      return Math.round(performance.now() - t0);
+    };
+    const ourScale = async (replicas: number): Promise<number> => {
+      const t0 = performance.now();
+      const handle = await client.scale({ kind: 'Deployment', name, namespace: nsW, replicas });
+      const report = await handle.result();
+      const ms = Math.round(performance.now() - t0);
+      expect(report.outcome, `scale to ${replicas}: ${report.status ?? ''} ${report.reason ?? ''}`).toBe('succeeded');
+      expect(report.to).toBe(replicas);
+      return ms;
+    };
+    const up = { ours: [] as number[], kubectl: [] as number[] };
+    const down = { ours: [] as number[], kubectl: [] as number[] };
+    for (let i = 0; i < SCALE_REPEATS; i++) {
+      up.kubectl.push(await kubectlScale(SCALE.to));
+      up.ours.push(await ourScale(SCALE.to));
+      down.kubectl.push(await kubectlScale(SCALE.from));
+      down.ours.push(await ourScale(SCALE.from));
+      log(
+        `scale ${i + 1}/${SCALE_REPEATS}: up kubectl ${up.kubectl.at(-1)} ms, ours ${up.ours.at(-1)} ms; ` +
+          `down kubectl ${down.kubectl.at(-1)} ms, ours ${down.ours.at(-1)} ms`,
+      );
+    }
+    const med = (v: number[]): number => median(v);
+    scale = {
+      repeats: SCALE_REPEATS,
+      ...SCALE,
+      up: {
+        oursMs: up.ours,
+        kubectlMs: up.kubectl,
+        oursMedianMs: med(up.ours),
+        kubectlMedianMs: med(up.kubectl),
+      },
+      down: {
+        oursMs: down.ours,
+        kubectlMs: down.kubectl,
+        oursMedianMs: med(down.ours),
+        kubectlMedianMs: med(down.kubectl),
+      },
+      ratioUp: round3(med(up.ours) / med(up.kubectl)),
+      ratioDown: round3(med(down.ours) / med(down.kubectl)),
+      differenceUpMs: med(up.ours) - med(up.kubectl),
+      differenceDownMs: med(down.ours) - med(down.kubectl),
+      load: { start, end: load() },
+    };
+  }, 1_800_000);
+
+  it('summary', async () => {
+    printSummary();
+    await saveResults();
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The bare SSA loop
+
+/**
+ * Server-side apply PATCHes with nothing but Node's `https` and a keep-alive agent: no rate limit, no retries, no
+ * parsing beyond the status code. Credentials are the kubeconfig's (client-node reads them, as everywhere).
+ */
+async function ssaPatcher(kubeconfig: string): Promise<{
+  applyAll(paths: string[], bodies: string[], concurrency: number): Promise<number>;
+  close(): void;
+}> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`${kubeconfig}: no server`);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const agents: http.Agent[] = [];
+  return {
+    async applyAll(paths, bodies, concurrency) {
+      const secure = server.startsWith('https:');
+      const agent = secure
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets: concurrency,
+            ...(opts.ca ? { ca: opts.ca } : {}),
+            ...(opts.cert ? { cert: opts.cert } : {}),
+            ...(opts.key ? { key: opts.key } : {}),
+            ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
+          })
+        : new http.Agent({ keepAlive: true, maxSockets: concurrency });
+      agents.push(agent);
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/apply-patch+yaml',
+        Accept: 'application/json',
+        ...Object.fromEntries(Object.entries(opts.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      };
+      const send = (path: string, body: string): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const url = new URL(`${server}${path}?fieldManager=${FIELD_MANAGER}&force=true`);
+          const req = (secure ? https : http).request(
+            url,
+            { method: 'PATCH', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => (text += c));
+              res.on('end', () => {
+                const code = res.statusCode ?? 0;
+                if (code >= 200 && code < 300) resolve();
+                else reject(new Error(`PATCH ${path}: HTTP ${code}: ${text.slice(0, 500)}`));
+              });
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      const t0 = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = next++; i < paths.length; i = next++) await send(paths[i] ?? '', bodies[i] ?? '');
+        }),
+      );
+      return performance.now() - t0;
+    },
+    close() {
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+/** One small app: a ConfigMap, a Deployment (1 replica) reading it, and a Service in front of it. */
+function smallApp(app: string): string {
+  return [
+    [
+      'apiVersion: v1',
+      'kind: ConfigMap',
+      'metadata:',
+      `  name: ${app}-config`,
+      `  labels: { app.kubernetes.io/name: ${app} }`,
+      'data:',
+      '  GREETING: hello from the capacity benchmark',
+    ],
+    [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata:',
+      `  name: ${app}`,
+      `  labels: { app.kubernetes.io/name: ${app} }`,
+      'spec:',
+      '  replicas: 1',
+      `  selector: { matchLabels: { app.kubernetes.io/name: ${app} } }`,
+      '  template:',
+      `    metadata: { labels: { app.kubernetes.io/name: ${app} } }`,
+      '    spec:',
+      '      containers:',
+      '        - name: app',
+      '          image: registry.example/bench:1.0.0',
+      '          ports: [{ containerPort: 8080 }]',
+      `          envFrom: [{ configMapRef: { name: ${app}-config } }]`,
+    ],
+    [
+      'apiVersion: v1',
+      'kind: Service',
+      'metadata:',
+      `  name: ${app}`,
+      `  labels: { app.kubernetes.io/name: ${app} }`,
+      'spec:',
+      `  selector: { app.kubernetes.io/name: ${app} }`,
+      '  ports: [{ port: 80, targetPort: 8080 }]',
+    ],
+  ]
+    .map((lines) => lines.join('\n'))
+    .join('\n---\n')
+    .concat('\n');
+}
+
+/** New namespaces `bench-<label>-<suffix>`, created 16 at a time, each with its `default` ServiceAccount. */
+async function freshNamespaces<const T extends readonly string[]>(labels: T): Promise<{ [K in keyof T]: string }> {
+  const names = labels.map((l) => `bench-${l}-${suffix}`);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(16, names.length) }, async () => {
+      for (let i = next++; i < names.length; i = next++) {
+        const name = names[i] ?? '';
+        await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+        await until(`the default ServiceAccount of ${name}`, 60_000, async () =>
+          Boolean(await admin.get({ apiVersion: 'v1', kind: 'ServiceAccount', namespace: name, name: 'default' })),
+        );
+      }
+    }),
+  );
+  return names as { [K in keyof T]: string };
+}
+
+/** Waits (untimed) until `count` Deployments of `namespace` are Available, so the next measurement starts quiet. */
+async function settled(namespace: string, count: number): Promise<void> {
+  await until(
+    `${count} Deployments Available in ${namespace}`,
+    600_000,
+    async () => {
+      const list = await admin.list('apps/v1', 'Deployment', { namespace });
+      return (
+        list.items.filter((d) => {
+          const s = d.status as { availableReplicas?: number; replicas?: number } | undefined;
+          return (s?.availableReplicas ?? 0) >= 1 && s?.availableReplicas === s?.replicas;
+        }).length >= count
+      );
+    },
+    200,
+  );
+}
+
+/** Polls `probe` until it holds; fails naming `what` after `timeoutMs`. */
+async function until(what: string, timeoutMs: number, probe: () => Promise<boolean>, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The run time (started → completed) of the last attempt of the first activity of `type`, from the history. */
+async function activityRanMs(
+  handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> },
+  type: string,
+): Promise<number | null> {
+  interface Ev {
+    eventId?: unknown;
+    eventTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null;
+    activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+    activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; startedEventId?: unknown } | null;
+  }
+  const events = ((await handle.fetchHistory()).events ?? []) as Ev[];
+  const time = (e: Ev | undefined): number =>
+    e?.eventTime ? Number(String(e.eventTime.seconds ?? 0)) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN;
+  const byId = new Map(events.map((e) => [String(e.eventId), e]));
+  for (const e of events) {
+    const done = e.activityTaskCompletedEventAttributes;
+    if (!done) continue;
+    const scheduled = byId.get(String(done.scheduledEventId));
+    if (scheduled?.activityTaskScheduledEventAttributes?.activityType?.name !== type) continue;
+    return Math.round(time(e) - time(byId.get(String(done.startedEventId))));
+  }
+  return null;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? NaN) : Math.round(((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2);
+}
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+const round3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output
+
+function printSummary(): void {
+  const lines = [
+    '',
+    `capacity benchmark: ${cpus().length} CPUs, ${NODES} KWOK nodes, load average at start ${loadAtStart.join(' ')}; ` +
+      `worker kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst}, ` +
+      `applyConcurrency ${workerConfig.worker.applyConcurrency}`,
+    '',
+  ];
+  if (ceiling) {
+    const c = ceiling;
+    lines.push(
+      `apply ceiling, N = ${c.n} (${objectNames(c.n).configMaps.length} ConfigMaps + ${objectNames(c.n).deployments.length} ` +
+        `Deployments), bare SSA PATCH loop (load ${c.load.start.join(' ')} → ${c.load.end.join(' ')}):`,
+      table(
+        ['side', 'wall s', 'objects/s'],
+        [
+          ...c.loop.map((l) => [`loop, concurrency ${l.concurrency}`, secs(l.ms), l.objectsPerS.toFixed(1)]),
+          ...c.ours.map((o, i) => [
+            `ours #${i + 1}: applying phase (activity ran ${o.activityRanMs ?? '?'} ms; deploy ${secs(o.totalMs)} s)`,
+            secs(o.applyingMs),
+            o.objectsPerS.toFixed(1),
+          ]),
+        ],
+      ),
+      `ceiling ${c.best.objectsPerS.toFixed(1)} objects/s (concurrency ${c.best.concurrency}); ours best ` +
+        `${Math.max(...c.ours.map((o) => o.objectsPerS)).toFixed(1)} objects/s = ${(c.fractionOfCeiling * 100).toFixed(0)} % ` +
+        `of the ceiling (goal >= ${GOALS.applyOfCeiling * 100} %: ${c.fractionOfCeiling >= GOALS.applyOfCeiling ? 'met' : 'NOT met'}; ` +
+        `moonshot ${GOALS.applyOfCeilingMoonshot * 100} %)`,
+      '',
+    );
+  }
+  if (throughput) {
+    const t = throughput;
+    lines.push(
+      `throughput: ${t.ours.apps} small deploys (3 objects each, own namespaces) (load ${t.load.start.join(' ')} → ${t.load.end.join(' ')}):`,
+      table(
+        ['side', 'wall s', 'completed/s', 'per app p50 s', 'per app p99 s', '429s'],
+        [
+          [
+            'ours, all at once on one worker',
+            secs(t.ours.wallMs),
+            t.ours.completedPerS.toFixed(2),
+            secs(t.ours.perAppP50Ms),
+            secs(t.ours.perAppP99Ms),
+            String(t.ours.throttled429),
+          ],
+          [
+            `kubectl apply + rollout status, ${t.kubectl.lanes} at a time`,
+            secs(t.kubectl.wallMs),
+            t.kubectl.completedPerS.toFixed(2),
+            secs(t.kubectl.perAppP50Ms),
+            secs(t.kubectl.perAppP99Ms),
+            '-',
+          ],
+        ],
+      ),
+      `ours / kubectl wall time ${t.ratio.toFixed(2)}; ${t.ours.apiRequests} API requests, worker RSS ${t.ours.rssMb} MB; ` +
+        `goal >= ${GOALS.throughputPerS}/s with no 429: ${t.ours.completedPerS >= GOALS.throughputPerS && t.ours.throttled429 === 0 ? 'met' : 'NOT met'} ` +
+        `(moonshot ${GOALS.throughputPerSMoonshot}/s)`,
+      '',
+    );
+  }
+  if (scale) {
+    const s = scale;
+    const verdict = (ours: number, peer: number): string =>
+      ours <= peer * GOALS.scaleMaxRatio + GOALS.scaleSlackMs ? 'met' : 'NOT met';
+    lines.push(
+      `scale ${s.from} → ${s.to} and back, median of ${s.repeats} (load ${s.load.start.join(' ')} → ${s.load.end.join(' ')}):`,
+      table(
+        [
+          'direction',
+          'ours s',
+          'kubectl s',
+          'ratio',
+          'ours - kubectl ms',
+          `goal <= ${GOALS.scaleMaxRatio} x + ${GOALS.scaleSlackMs} ms`,
+        ],
+        [
+          [
+            `${s.from} → ${s.to}`,
+            secs(s.up.oursMedianMs),
+            secs(s.up.kubectlMedianMs),
+            s.ratioUp.toFixed(2),
+            String(s.differenceUpMs),
+            verdict(s.up.oursMedianMs, s.up.kubectlMedianMs),
+          ],
+          [
+            `${s.to} → ${s.from}`,
+            secs(s.down.oursMedianMs),
+            secs(s.down.kubectlMedianMs),
+            s.ratioDown.toFixed(2),
+            String(s.differenceDownMs),
+            verdict(s.down.oursMedianMs, s.down.kubectlMedianMs),
+          ],
+        ],
+      ),
+      '',
+    );
+  }
+  console.log(lines.join('\n'));
+}
+
+async function saveResults(): Promise<void> {
+  const doc = {
+    benchmark: 'capacity',
+    date: new Date().toISOString(),
+    quick: QUICK,
+    defaults: DEFAULTS,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: load(),
+    },
+    stack: { nodes: NODES },
+    worker: {
+      kubeQps: workerConfig.worker.kubeQps,
+      kubeBurst: workerConfig.worker.kubeBurst,
+      applyConcurrency: workerConfig.worker.applyConcurrency,
+    },
+    goals: GOALS,
+    ceiling: ceiling ?? null,
+    throughput: throughput ?? null,
+    scale: scale ?? null,
+  };
+  writeRunResult('capacity', doc);
+  const file = process.env.BENCH_RESULTS || (DEFAULTS ? join(RESULTS_DIR, 'capacity-latest.json') : undefined);
+  if (!file) {
+    log('custom or quick sizes: results not written to bench/results (set BENCH_RESULTS=<file> to keep them)');
+    return;
+  }
+  if (!ceiling || !throughput || !scale) {
+    log('not every row was measured: results not written');
+    return;
+  }
+  await writeResults(file, doc);
+}
