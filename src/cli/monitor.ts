@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { parse as parseYaml } from 'yaml';
 import type { MonitorHealthInput } from '../client/index.js';
+import type { MonitoredKind } from '../schemas/monitor.js';
 import { ExitCode, messageOf } from './exit-codes.js';
 import {
   addOutputOptions,
@@ -26,6 +27,7 @@ interface StartOptions {
   file?: string;
   namespace?: string;
   selector?: string;
+  kind?: string[];
   http?: string[];
   channel?: string[];
   severity?: string;
@@ -44,6 +46,10 @@ export function addMonitorCommands(program: Command): void {
     .option('-f, --file <path>', 'YAML/JSON file with the monitor input (targets, channels, forSeconds, …)')
     .option('-n, --namespace <ns>', 'watch the workloads of this namespace')
     .option('-l, --selector <selector>', 'label selector of the workloads, e.g. app.kubernetes.io/part-of=shop')
+    .option(
+      '--kind <kind...>',
+      'kinds watched (default Deployment StatefulSet DaemonSet; also Pod Job CronJob PersistentVolumeClaim, and Node without -n)',
+    )
     .option('--http <id=url...>', 'HTTP probe(s) expecting 200')
     .option('--channel <name...>', 'alert channel(s) configured on the worker')
     .option('--severity <s>', 'critical | error | warning | info')
@@ -51,18 +57,19 @@ export function addMonitorCommands(program: Command): void {
     .option('--cluster <name>', 'configured cluster name')
     .addHelpText(
       'after',
-      '\nExamples:\n  kube-workflows monitor start shop -n shop -l app.kubernetes.io/part-of=shop --channel oncall --for 60\n  kube-workflows monitor start edge -f monitors/edge.yaml',
+      '\nExamples:\n  kube-workflows monitor start shop -n shop -l app.kubernetes.io/part-of=shop --channel oncall --for 60\n  kube-workflows monitor start nodes --kind Node --channel oncall\n  kube-workflows monitor start edge -f monitors/edge.yaml   (CronJob maxSinceSuccess, resources thresholds: see the README)',
     )
     .action(async (name: string, opts: StartOptions) => {
       let input: MonitorHealthInput;
       try {
         const fromFile = opts.file ? (parseYaml(await readFile(opts.file, 'utf8')) as Partial<MonitorHealthInput>) : {};
         const targets = [...(fromFile.targets ?? [])];
-        if (opts.namespace)
+        if (opts.namespace || opts.kind)
           targets.push({
             type: 'kube',
-            namespace: opts.namespace,
+            ...(opts.namespace ? { namespace: opts.namespace } : {}),
             ...(opts.selector ? { selector: opts.selector } : {}),
+            ...(opts.kind ? { kinds: opts.kind as MonitoredKind[] } : {}),
           });
         for (const h of opts.http ?? []) {
           const [id, ...url] = h.split('=');
