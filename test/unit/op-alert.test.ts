@@ -4,8 +4,10 @@
  * the node shape the local stack uses so the API server reaches KWOK's kubelet for pod logs.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { metricsNodeResource } from '../../src/dev/metrics.js';
 import { criLogLines, kubeletReachableNodeResource } from '../../src/dev/pod-logs.js';
 import {
   buildOperationAlert,
@@ -234,6 +236,14 @@ describe('pod logs on the local stack', () => {
     expect(text).toMatch(/addresses:\n {4}- address: localhost\n {6}type: InternalDNS\n/);
     expect(text).toContain('type: InternalIP');
     expect(() => kubeletReachableNodeResource('kind: Node')).toThrow(/addresses/);
+  });
+
+  it('composes with the metrics-server node shape (InternalIP 127.0.0.1 for every node)', () => {
+    const text = kubeletReachableNodeResource(
+      metricsNodeResource(fileURLToPath(new URL('../../tools/kwok/node.yaml', import.meta.url))),
+    );
+    expect(text).toContain('- address: localhost\n      type: InternalDNS');
+    expect(text).toContain('- address: "127.0.0.1"');
   });
 
   it('writes log lines in the CRI format KWOK reads', () => {
