@@ -40,7 +40,7 @@ export function driftClassesArg(value: string): ClassName[] {
 }
 
 /** Options of `drift`. */
-interface DriftCliOptions extends OutputOptions {
+export interface DriftCliOptions extends OutputOptions {
   filename: string[];
   recursive: boolean;
   namespace: string;

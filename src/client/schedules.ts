@@ -113,7 +113,10 @@ export class KubeSchedules {
   /**
    * Scans an app for drift on a cron (`detectDrift`). Each run gets the previous run's report as Temporal's last
    * completion result, so objects nobody touched since are not dry-run again; overlap `skip` (the default) keeps
-   * one scan at a time. Refused, like a deploy, when the manifests hold a Secret and payloads are not encrypted.
+   * one scan at a time. Temporal hands that result only to runs under the schedule's overlap policy: trigger a run
+   * by hand with `trigger(id, 'skip')` to keep the chain (the SDK's default trigger, ALLOW_ALL, starts a run without
+   * it, which then dry-runs everything). Refused, like a deploy, when the manifests hold a Secret and payloads are
+   * not encrypted.
    * @example
    * await client.schedules.createDriftScan({ scheduleId: 'shop-drift', cron: '*\/15 * * * *',
    *   input: { app: 'shop', namespace: 'shop', manifests, policy: { human: 'correct' }, channels: ['oncall'] } });

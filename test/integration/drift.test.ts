@@ -2,7 +2,7 @@
  * Drift detection on the real stack, one story in order: an app (ConfigMap, Deployment `web`, Deployment `api` with a
  * real HorizontalPodAutoscaler whose controller raises it to its minReplicas) is deployed; a scan finds only the
  * HPA's count, attributed to the controller and ignored; a second scan with nothing changed sends no dry-run (the
- * API server's audit log agrees); a real `kubectl edit` is reported with old → new value and who set it, and
+ * API server's audit log agrees), also between two runs of a Temporal Schedule; a real `kubectl edit` is reported with old → new value and who set it, and
  * corrected (live value restored) under policy `correct`; another edit under policy `alert` reaches a signed
  * webhook receiver exactly once and is left as it is. The deploy plan's old → new values are checked on the same
  * objects through the `planDeploy` activity. With RECORD_DRIFT_FIXTURES=1 the live objects are written to
@@ -181,6 +181,40 @@ describe('detectDrift on the local stack', () => {
     }).filter((w) => w.dryRun);
     expect(dryRuns).toEqual([]);
     baseline = again;
+  });
+
+  it('hands each scheduled scan the previous report (last completion result): the second run dry-runs nothing', async () => {
+    const scheduleId = `drift-${h.namespace}`;
+    await h.client.schedules.createDriftScan({
+      scheduleId,
+      cron: '0 4 1 1 *', // never during the test: runs are triggered
+      input: { app: APP, namespace: h.namespace, manifests: manifests(h.namespace) },
+    });
+    try {
+      // A trigger with the schedule's own overlap policy (skip): Temporal hands the last completion result only to
+      // such runs (the SDK's default for a trigger, ALLOW_ALL, runs outside that chain). Until the scheduler has seen
+      // the previous run complete, it skips the trigger: trigger again until the run starts.
+      const runOf = async (n: number): Promise<DriftReport> => {
+        const d = await pollUntil(
+          async () => {
+            const described = await h.client.schedules.describe(scheduleId);
+            if (described.info.recentActions.length < n) await h.client.schedules.trigger(scheduleId, 'skip');
+            return described;
+          },
+          (x) => x.info.recentActions.length >= n,
+        );
+        const id = d.info.recentActions[n - 1]?.action.workflow.workflowId ?? '';
+        return (await h.client.temporal.workflow.getHandle(id).result()) as DriftReport;
+      };
+      const first = await runOf(1);
+      expect(first.dryRuns).toBeGreaterThanOrEqual(4); // no previous report: everything is dry-run
+      const second = await runOf(2);
+      expect(second.dryRuns).toBe(0);
+      expect(second.objects.map((o) => o.scanned)).toEqual(first.objects.map(() => false));
+      expect(second.outcome).toBe('inSync');
+    } finally {
+      await h.client.schedules.delete(scheduleId);
+    }
   });
 
   it('reports a kubectl edit with old → new value and who made it, and corrects it under policy correct', async () => {

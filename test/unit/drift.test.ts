@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderDriftReport } from '../../src/cli/drift.js';
+import { driftClassesArg, driftInputFromFlags, renderDriftReport } from '../../src/cli/drift.js';
 import { renderReport } from '../../src/cli/render.js';
 import { changedValues, MAX_CHANGED_PATHS } from '../../src/domain/changes.js';
 import {
@@ -240,5 +240,34 @@ describe('plan values (changedValues) and the tables', () => {
       .split('\n')
       .find((l) => l.includes('Deployment/shop/web'));
     expect(row).toMatch(/spec\.replicas\s+3 → 5\s+kubectl-edit \(human\)\s+corrected/);
+  });
+});
+
+describe('drift CLI flags', () => {
+  const base = {
+    filename: ['k8s'],
+    recursive: false,
+    namespace: 'shop',
+    requireApproval: false,
+    approvalTimeout: 3600,
+  };
+
+  it('turns --correct/--alert/--ignore into the policy, later flags winning', () => {
+    const input = driftInputFromFlags(
+      'cart',
+      { ...base, correct: ['human', 'unknown'], ignore: ['unknown'], channel: ['oncall'] },
+      [{ text: 'x' }],
+    );
+    expect(input).toMatchObject({
+      app: 'cart',
+      namespace: 'shop',
+      policy: { human: 'correct', unknown: 'ignore' },
+      channels: ['oncall'],
+      sources: [{ text: 'x' }],
+    });
+  });
+
+  it('refuses an unknown class, naming the accepted ones', () => {
+    expect(() => driftClassesArg('human,people')).toThrow(/expected classes from us, controller, human, unknown/);
   });
 });
