@@ -81,8 +81,8 @@ afterAll(async () => {
 });
 
 /**
- * The collections a monitor of Deployments watches in a namespace: the three workload kinds (with the target's
- * selector), and Pods and ReplicaSets for fail-fast reasons.
+ * The collections a monitor of Deployments watches in a namespace: the three workload kinds (the whole namespace,
+ * so that a deleted workload is told from a relabelled one), and Pods and ReplicaSets for fail-fast reasons.
  */
 const COLLECTIONS = ['/deployments', '/statefulsets', '/daemonsets', '/replicasets', '/pods'] as const;
 
