@@ -476,7 +476,7 @@ async function ssaPatcher(kubeconfig: string): Promise<{
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 
-/** One small app: a ConfigMap, a Deployment (1 replica) reading it, and a Service in front of it. */
+/** One small app: a ConfigMap, a Deployment (1 replica) reading it, and a (headless) Service in front of it. */
 function smallApp(app: string): string {
   return [
     [
@@ -513,6 +513,8 @@ function smallApp(app: string): string {
       `  name: ${app}`,
       `  labels: { app.kubernetes.io/name: ${app} }`,
       'spec:',
+      // headless: the local API server's service CIDR holds fewer cluster IPs than the run's 400 Services
+      '  clusterIP: None',
       `  selector: { app.kubernetes.io/name: ${app} }`,
       '  ports: [{ port: 80, targetPort: 8080 }]',
     ],

@@ -3,7 +3,7 @@
  * (bench/summary.ts, loaded by vitest's main process) stays light.
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,13 +19,24 @@ export function table(header: readonly string[], rows: readonly (readonly string
 export const secs = (ms: number): string => (ms / 1000).toFixed(2);
 
 /**
- * Where each benchmark writes the results of the current run, whatever its sizes (`<name>.json`), for the summary
- * table printed at the end of `npm run bench` (bench/summary.ts). Emptied when a bench run starts.
+ * The environment variable naming the folder where each benchmark writes the results of the current run, whatever
+ * its sizes (`<name>.json`), for the summary table printed at the end of `npm run bench` (bench/summary.ts). The
+ * summary's vitest `globalSetup` creates a fresh folder per run and sets it before the benchmark processes start, so
+ * runs of other people on the same machine never mix.
  */
-export const RUN_RESULTS_DIR = join(tmpdir(), 'kube-workflows-bench-run');
+export const RUN_RESULTS_ENV = 'KUBE_WORKFLOWS_BENCH_RUN_DIR';
 
-/** Writes one benchmark's results of this run to {@link RUN_RESULTS_DIR} (see bench/summary.ts). */
+/** Creates this run's results folder under the system temp folder and names it in {@link RUN_RESULTS_ENV}. */
+export function startRunResults(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kwf-bench-run-'));
+  process.env[RUN_RESULTS_ENV] = dir;
+  return dir;
+}
+
+/** Writes one benchmark's results of this run to the run's folder (nothing when no summary runs: no folder set). */
 export function writeRunResult(name: string, doc: unknown): void {
-  mkdirSync(RUN_RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RUN_RESULTS_DIR, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+  const dir = process.env[RUN_RESULTS_ENV];
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
 }

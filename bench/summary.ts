@@ -1,7 +1,7 @@
 /**
  * Issue 12's table, printed at the end of every `npm run bench` (a vitest `globalSetup` of vitest.bench.config.ts):
  * measure | ours | peer | ratio | goal, one row per goal, from the JSON results the benchmarks of **this run** wrote
- * to {@link RUN_RESULTS_DIR} (whatever their sizes). A row this run did not measure is taken from the committed
+ * to the run's folder ({@link RUN_RESULTS_ENV}, whatever their sizes). A row this run did not measure is taken from the committed
  * `bench/results/<bench>-latest.json` and marked with that file's date, so a run of one benchmark still shows the
  * whole table. Every source's load average (`uptime`) is printed with it: the machine is shared.
  *
@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RUN_RESULTS_DIR, secs, table } from './format.js';
+import { RUN_RESULTS_ENV, secs, startRunResults, table } from './format.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 /** The benchmarks whose results feed the table, by their JSON name. */
@@ -29,14 +29,16 @@ interface Loaded {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-/** vitest globalSetup: empties the run's results folder before any benchmark starts. */
+/** vitest globalSetup: a fresh results folder for this run, named in the environment the benchmarks inherit. */
 export function setup(): void {
-  rmSync(RUN_RESULTS_DIR, { recursive: true, force: true });
+  startRunResults();
 }
 
-/** vitest globalSetup teardown: prints the table once every benchmark file has run. */
+/** vitest globalSetup teardown: prints the table once every benchmark file has run, then removes the folder. */
 export function teardown(): void {
   console.log(summaryTable());
+  const dir = process.env[RUN_RESULTS_ENV];
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
 
 /** The issue-12 table as text (see the module comment). */
@@ -192,7 +194,8 @@ function load(name: Source): Loaded | undefined {
       return undefined;
     }
   };
-  const current = read(join(RUN_RESULTS_DIR, `${name}.json`));
+  const dir = process.env[RUN_RESULTS_ENV];
+  const current = dir ? read(join(dir, `${name}.json`)) : undefined;
   if (current) return { doc: current, origin: 'this run' };
   const committed = read(join(RESULTS_DIR, `${name}-latest.json`));
   if (committed) return { doc: committed, origin: `committed ${String(committed.date ?? '?').slice(0, 16)}` };

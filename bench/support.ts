@@ -384,7 +384,7 @@ export function manifestSet(n: number): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Output
 
-export { RUN_RESULTS_DIR, secs, table, writeRunResult } from './format.js';
+export { secs, table, writeRunResult } from './format.js';
 
 /** Nearest-rank percentile (`p` in 0..100) of `values`; NaN when empty. */
 export function percentile(values: readonly number[], p: number): number {
