@@ -34,22 +34,37 @@ export function relatedIndex(
 }
 
 /**
- * Coalesces bursts of watch events: `fn` runs at most once per `delayMs`, with the latest arguments. A 500-object
- * rollout produces thousands of events; health is re-assessed a few times a second, not thousands of times.
+ * Coalesces bursts of watch events: `fn` runs with the latest arguments, soon after the first call of a burst (the
+ * events of one read of the stream, a millisecond later) — not a fixed delay later, since a deploy's last status
+ * event is what ends its wait and every millisecond here is readiness lag — and then no more often than twice its
+ * own cost allows (at most once per `maxDelayMs`). A 500-object rollout produces thousands of events; health is
+ * re-assessed at most about a third of the time, not thousands of times. `now` is the clock (tests).
  */
 export function coalesce<A extends unknown[]>(
   fn: (...args: A) => void,
-  delayMs = 100,
+  maxDelayMs = 100,
+  now: () => number = () => performance.now(),
 ): ((...args: A) => void) & { flush(): void; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
   let last: A | undefined;
+  let lastEnd = Number.NEGATIVE_INFINITY;
+  let lastCost = 0;
   const run = (): void => {
     timer = undefined;
-    if (last) fn(...last);
+    if (!last) return;
+    const started = now();
+    try {
+      fn(...last);
+    } finally {
+      lastEnd = now();
+      lastCost = lastEnd - started;
+    }
   };
   const wrapped = (...args: A): void => {
     last = args;
-    timer ??= setTimeout(run, delayMs);
+    if (timer) return;
+    const gap = Math.min(maxDelayMs, 2 * lastCost);
+    timer = setTimeout(run, Math.max(0, lastEnd + gap - now()));
   };
   return Object.assign(wrapped, {
     flush: () => {
