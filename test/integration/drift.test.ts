@@ -26,7 +26,7 @@ import { auditMark, readAuditWrites } from '../support/audit.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
 import { pollUntil } from '../support/poll.js';
 import { deploymentObject } from '../support/workloads.js';
-import { useHarness } from './harness.js';
+import { recordHistory, useHarness } from './harness.js';
 
 const execFileP = promisify(execFile);
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
@@ -222,7 +222,15 @@ describe('detectDrift on the local stack', () => {
     expect((await deployment('web')).replicas).toBe(5);
     if (process.env.RECORD_DRIFT_FIXTURES === '1') await recordFixture('deployment-web-kubectl-edit', 'web');
 
-    const report = await scan({ previous: baseline, policy: { human: 'correct' } });
+    const handle = await h.client.drift.detect({
+      app: APP,
+      namespace: h.namespace,
+      manifests: manifests(h.namespace),
+      previous: baseline,
+      policy: { human: 'correct' },
+    });
+    const report = await handle.result();
+    await recordHistory('drift-correct', handle.raw); // RECORD_HISTORIES=1: a history for the replay test
     const web = report.objects.find((o) => o.subject === `Deployment/${h.namespace}/web`);
     expect(web?.scanned).toBe(true);
     expect(report.objects.filter((o) => o.scanned).map((o) => o.name)).toEqual(['web']); // only what moved
