@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MonitorHandle } from '../../src/client/index.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
 import { deploymentObject } from '../support/workloads.js';
-import { useHarness } from './harness.js';
+import { recordHistory, useHarness } from './harness.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 let hooks: TestReceiver;
@@ -146,6 +146,7 @@ describe('monitorHealth: deleted, NotReady, failed and pending objects', () => {
         `alert.resolved: ${key} recovered`,
       ]);
     await stop(m);
+    await recordHistory('monitor-deleted-workload', m.raw);
   });
 
   it('a Node that reports NotReady raises an incident, and Ready again resolves it', async () => {
