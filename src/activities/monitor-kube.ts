@@ -137,15 +137,24 @@ function resourceRules(t: KubeMonitorTarget): { rule: ResourceRule; forSeconds?:
 /**
  * Assesses the kube targets: keeps the keys it has seen (for deletions) between calls. Create one per activity
  * attempt, seeded with the keys the workflow knows.
+ *
+ * Which target a deleted object belonged to: the one that matched it while this observation saw it; an object the
+ * workflow knew but this observation never saw (deleted while nobody watched) is claimed by every target of its
+ * kind and namespace that tracks deletions, as its labels are gone with it.
  */
 export class KubeAssessor {
   readonly #kube: readonly KubeMonitorTarget[];
-  /** Keys of objects known to exist at some point: the workflow's, then every one this observation saw. */
-  readonly #seen: Set<string>;
+  /** Object keys the workflow knew when this observation started. */
+  readonly #known: ReadonlySet<string>;
+  /** Object keys each target matched during this observation. */
+  readonly #seenBy = new Map<KubeMonitorTarget, Set<string>>();
+  /** Every object key any target matched during this observation. */
+  readonly #seen = new Set<string>();
 
   constructor(kube: readonly KubeMonitorTarget[], known: Readonly<Record<string, boolean>>) {
     this.#kube = kube;
-    this.#seen = new Set(Object.keys(known).filter((k) => parseSubject(k) !== undefined));
+    this.#known = new Set(Object.keys(known).filter((k) => parseSubject(k) !== undefined));
+    for (const t of kube) this.#seenBy.set(t, new Set());
   }
 
   /** Every observation at `now`, and when a rule with a duration is next due. */
@@ -172,6 +181,7 @@ export class KubeAssessor {
           if (t.selector && !matchesSelector(o.metadata.labels ?? {}, t.selector)) continue;
           const key = formatSubject({ kind, namespace, name: o.metadata.name });
           this.#seen.add(key);
+          this.#seenBy.get(t)?.add(key);
           const objRelated = {
             ...related(o),
             ...(kind === 'CronJob' ? { jobs: jobsByNamespace.get(namespace ?? '') ?? [] } : {}),
@@ -212,7 +222,8 @@ export class KubeAssessor {
     const names = new Set(present.map((o) => o.metadata.name));
     const expected = new Set(t.names ?? []);
     if (!t.names) {
-      for (const key of this.#seen) {
+      const unattributed = [...this.#known].filter((k) => !this.#seen.has(k));
+      for (const key of [...(this.#seenBy.get(t) ?? []), ...unattributed]) {
         const s = parseSubject(key);
         if (s && s.kind === kind && s.namespace === namespace) expected.add(s.name);
       }
@@ -222,7 +233,7 @@ export class KubeAssessor {
       if (names.has(name)) continue;
       const key = formatSubject({ kind, namespace, name });
       out.push(
-        this.#seen.has(key)
+        this.#seen.has(key) || this.#known.has(key)
           ? { key, healthy: false, message: `${HealthStatus.NotFound} Deleted: ${key} was deleted` }
           : { key, healthy: false, message: `${HealthStatus.NotFound} Missing: ${key} does not exist` },
       );

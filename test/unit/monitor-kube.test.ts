@@ -42,7 +42,12 @@ function observations(a: KubeAssessor, state: WatchedState, metrics = noMetrics)
 }
 
 describe('KubeAssessor: missing and deleted objects', () => {
-  const bySelector = kube({ namespace: 'shop', selector: 'app.kubernetes.io/part-of=shop', kinds: ['Deployment'] });
+  const bySelectorSpec = {
+    namespace: 'shop',
+    selector: 'app.kubernetes.io/part-of=shop',
+    kinds: ['Deployment' as const],
+  };
+  const bySelector = kube(bySelectorSpec);
 
   it('a selected Deployment that is deleted stays a target, unhealthy, saying it was deleted', () => {
     const a = new KubeAssessor([bySelector], {});
@@ -67,6 +72,14 @@ describe('KubeAssessor: missing and deleted objects', () => {
     const a = new KubeAssessor([bySelector], {});
     observations(a, cache(cart));
     expect(observations(a, cache(relabelled))).toEqual({});
+  });
+
+  it('a deleted object is claimed by the target that matched it, not by another of its kind and namespace', () => {
+    const other = kube({ namespace: 'shop', selector: 'app.kubernetes.io/part-of=other', kinds: ['Deployment'] });
+    const quiet = kube({ ...bySelectorSpec, ignoreDeletions: true });
+    const a = new KubeAssessor([quiet, other], {});
+    expect(Object.keys(observations(a, cache(cart)))).toEqual(['Deployment/shop/cart']);
+    expect(observations(a, cache())).toEqual({});
   });
 
   it('with ignoreDeletions a deleted object is forgotten', () => {
