@@ -42,6 +42,13 @@ export function renderReport(report: DeployReport): string {
 }
 
 function describe(o: ObjectReport): string {
+  const what = describeChange(o);
+  // what the plan decided about ownership, e.g. replicas left to a HorizontalPodAutoscaler
+  const notes = o.notes?.length ? o.notes.join('; ') : '';
+  return what && notes ? `${what}; ${notes}` : what || notes;
+}
+
+function describeChange(o: ObjectReport): string {
   if (o.rollback === 'failed') return `rollback failed: ${o.message ?? ''}`;
   if (o.rollback === 'untouched') return 'not written, nothing to undo';
   if (o.status && o.status !== 'Current' && o.message) return `${o.reason ?? ''}: ${o.message}`;

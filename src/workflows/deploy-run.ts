@@ -627,6 +627,7 @@ function entryReport(e: PlanEntry): ObjectReport {
     subject: e.subject,
     action: e.action,
     ...(e.changes ? { changes: e.changes } : {}),
+    ...(e.changedFields ? { changedFields: e.changedFields } : {}),
     ...(e.notes ? { notes: e.notes } : {}),
   };
 }

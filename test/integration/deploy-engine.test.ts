@@ -91,6 +91,14 @@ describe('deployManifests on a realistic app', () => {
     expect(report.outcome).toBe('planned');
     const cart = report.objects.find((o) => o.subject === `Deployment/${h.namespace}/cart`);
     expect(cart).toMatchObject({ action: 'configured', changes: ['spec.template.spec.containers[0].image'] });
+    // the report (and the CLI table, --json) says old → new, not only the path
+    expect(cart?.changedFields).toEqual([
+      {
+        path: 'spec.template.spec.containers[0].image',
+        from: 'registry.example/shop/cart:1.0.0',
+        to: 'registry.example/shop/cart:9.9.9',
+      },
+    ]);
     expect(await generations(h.namespace)).toEqual(before);
   });
 
