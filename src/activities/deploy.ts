@@ -94,6 +94,30 @@ export interface DeployActivityDeps {
  */
 export const LIST_INSTEAD_OF_GET_THRESHOLD = 10;
 
+/**
+ * Fails with a non-retryable PolicyViolation listing every refusal (nothing written) unless the worker's policy
+ * allows writing every object; `scopes[i]` says whether object i is namespaced.
+ */
+export function assertPolicy(policy: Policy, objects: readonly KubeObject[], scopes: readonly boolean[]): void {
+  const violations = checkPolicy(
+    policy,
+    objects.map((o, i) => ({
+      kind: o.kind,
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      namespaced: scopes[i] ?? true,
+    })),
+  );
+  if (violations.length) {
+    throw ApplicationFailure.create({
+      message: formatViolations(violations),
+      type: FailureType.PolicyViolation,
+      nonRetryable: true,
+      details: [violations],
+    });
+  }
+}
+
 /** Builds the deploy activities over the given dependencies. */
 export function createDeployActivities(deps: DeployActivityDeps) {
   const concurrency = deps.applyConcurrency ?? DEFAULT_APPLY_CONCURRENCY;
@@ -113,23 +137,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
         }
       }),
     );
-    const violations = checkPolicy(
-      deps.policy,
-      objects.map((o, i) => ({
-        kind: o.kind,
-        name: o.metadata.name,
-        namespace: o.metadata.namespace,
-        namespaced: scopes[i] ?? true,
-      })),
-    );
-    if (violations.length) {
-      throw ApplicationFailure.create({
-        message: formatViolations(violations),
-        type: FailureType.PolicyViolation,
-        nonRetryable: true,
-        details: [violations],
-      });
-    }
+    assertPolicy(deps.policy, objects, scopes);
     return scopes;
   }
 

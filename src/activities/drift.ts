@@ -21,7 +21,7 @@ import {
 } from '../domain/drift.js';
 import { FailureType } from '../domain/failures.js';
 import { formatProblems } from '../domain/manifests.js';
-import { checkPolicy, formatViolations, type Policy } from '../domain/policy.js';
+import type { Policy } from '../domain/policy.js';
 import { isSecret, plaintextSecretsRefusal } from '../domain/secrets.js';
 import { formatSubject } from '../domain/subject.js';
 import { isKubeApiError, keyOf, type KubeGateway, type LiveObject } from '../kube/index.js';
@@ -34,7 +34,7 @@ import {
   type DriftObjectReport,
   type ScanDriftResult,
 } from '../schemas/drift.js';
-import { autoscalersOf, inventoryName, liveReader, parseInventory, withHandover } from './deploy.js';
+import { assertPolicy, autoscalersOf, inventoryName, liveReader, parseInventory, withHandover } from './deploy.js';
 import { classified, parseInput } from './failures.js';
 import { DEFAULT_APPLY_CONCURRENCY, mapSettledLimit } from './pool.js';
 
@@ -310,21 +310,5 @@ function valueAt(obj: unknown, steps: readonly ({ key: string } | { index: numbe
 /** Fails with PolicyViolation (nothing written) unless the worker's policy allows writing every object. */
 async function guard(gw: KubeGateway, policy: Policy, objects: readonly KubeObject[]): Promise<void> {
   const scopes = await Promise.all(objects.map(async (o) => (await gw.resolve(o.apiVersion, o.kind)).namespaced));
-  const violations = checkPolicy(
-    policy,
-    objects.map((o, i) => ({
-      kind: o.kind,
-      name: o.metadata.name,
-      namespace: o.metadata.namespace,
-      namespaced: scopes[i] ?? true,
-    })),
-  );
-  if (violations.length) {
-    throw ApplicationFailure.create({
-      message: formatViolations(violations),
-      type: FailureType.PolicyViolation,
-      nonRetryable: true,
-      details: [violations],
-    });
-  }
+  assertPolicy(policy, objects, scopes);
 }
