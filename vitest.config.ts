@@ -6,14 +6,17 @@ import { defineConfig } from 'vitest/config';
 // integration project run one at a time (they share its stack); the two projects run side by side, since the fault
 // files spend most of their time waiting for heartbeat timeouts and restarts while the machine is idle.
 /**
- * Integration files that run on their own stack (project integration-faults), in parallel with the others: the
- * longest fault files (worker SIGKILLs, API server and Temporal restarts), whose faults must never reach the others.
+ * Integration files that run on a stack of their own (project integration-faults), in parallel with the others: the
+ * longest fault files (worker SIGKILLs, API server and Temporal restarts), whose faults must never reach the others,
+ * and the files that start an extra stack with metrics-server (they only need the project's Temporal server).
  */
 const FAULT_FILES = [
   'test/integration/kill-matrix.test.ts',
   'test/integration/scale-faults.test.ts',
   'test/integration/durability.test.ts',
   'test/integration/apiserver-restart.test.ts',
+  'test/integration/autoscaler.test.ts',
+  'test/integration/monitor-resources.test.ts',
 ];
 
 export default defineConfig({
