@@ -21,6 +21,10 @@ const FAULT_FILES = [
 
 export default defineConfig({
   test: {
+    // vitest's default on this 2-core machine is ONE worker for all projects, which ran every file one after the
+    // other; the integration files mostly wait on servers, so three files at a time: one per integration project
+    // (each still runs its own files one at a time) and one unit, workflow or browser file.
+    maxWorkers: 3,
     projects: [
       {
         test: {

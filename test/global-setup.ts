@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { ensureToolchain, STACK_BINARIES, startStack, stopStack, type StackInfo } from '../src/dev/index.js';
+import {
+  ensureToolchain,
+  findStackProcesses,
+  STACK_BINARIES,
+  startStack,
+  stopStack,
+  type StackInfo,
+} from '../src/dev/index.js';
 import { workflowsPath } from '../src/worker/workflow-code.js';
 
 declare module 'vitest' {
@@ -54,6 +61,7 @@ function ensureFreshBuild(): void {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   ensureFreshBuild();
   const dir = mkdtempSync(join(tmpdir(), 'kwf-test-'));
+  const removeEmergencyStop = stopOnInterrupt(dir);
   await ensureToolchain({ onProgress: log, only: STACK_BINARIES });
   const started = Date.now();
   let stack: StackInfo;
@@ -66,6 +74,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const name = project.name === 'integration' ? `kwf-test-${process.pid}` : `kwf-test-${process.pid}-${project.name}`;
     stack = await startStack({ dir, name, nodes: 3, clusters, onProgress: log });
   } catch (err) {
+    removeEmergencyStop();
     await stopStack({ dir, purge: true }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`the local stack did not start, so integration tests cannot run: ${(err as Error).message}`);
@@ -80,9 +89,44 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('stack', stack);
   project.provide('workflowBundlePath', workflowBundlePath);
   return async () => {
+    removeEmergencyStop();
     log('stopping the local stack');
     await stopStack({ dir, onProgress: log, purge: true });
     rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/**
+ * Ctrl-C (SIGINT), SIGTERM, SIGHUP and any exit of this process before the teardown ran: vitest exits on a signal
+ * without running global teardowns, so the stack's processes are killed here, synchronously (they are found by their
+ * folder in /proc), and the folder is removed. Returns the function that removes these handlers.
+ */
+function stopOnInterrupt(dir: string): () => void {
+  let done = false;
+  const killNow = (): void => {
+    if (done) return;
+    done = true;
+    for (const pid of findStackProcesses(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping the local stack in ${dir}`);
+    killNow();
+    // vitest exits on its own; should it not, do not keep a stack-less run alive
+    setTimeout(() => process.exit(signal === 'SIGINT' ? 130 : 143), 5_000);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.once(s, onSignal);
+  process.once('exit', killNow);
+  return () => {
+    for (const s of signals) process.off(s, onSignal);
+    process.off('exit', killNow);
   };
 }
 
