@@ -79,6 +79,13 @@ const needed = (namespace: string): ResourceRow[] => [
     { verb, group: 'apps', resource: 'deployments', subresource: 'scale', namespace },
     { verb, group: 'apps', resource: 'statefulsets', subresource: 'scale', namespace },
   ]),
+  // read-only: operation alerts (pod log tails, Events), monitors (PVC targets, CPU/memory from PodMetrics)
+  { verb: 'get', group: '', resource: 'pods', subresource: 'log', namespace },
+  ...['get', 'list', 'watch'].flatMap((verb) => [
+    { verb, group: '', resource: 'events', namespace },
+    { verb, group: '', resource: 'persistentvolumeclaims', namespace },
+  ]),
+  { verb: 'list', group: 'metrics.k8s.io', resource: 'pods', namespace },
 ];
 
 const neverInNamespace = (namespace: string): ResourceRow[] => [
