@@ -113,9 +113,8 @@ export class KubeSchedules {
   /**
    * Scans an app for drift on a cron (`detectDrift`). Each run gets the previous run's report as Temporal's last
    * completion result, so objects nobody touched since are not dry-run again; overlap `skip` (the default) keeps
-   * one scan at a time. Temporal hands that result only to runs under the schedule's overlap policy: trigger a run
-   * by hand with `trigger(id, 'skip')` to keep the chain (the SDK's default trigger, ALLOW_ALL, starts a run without
-   * it, which then dry-runs everything). Refused, like a deploy, when the manifests hold a Secret and payloads are
+   * one scan at a time. Temporal hands that result only to runs under the schedule's overlap policy, which
+   * {@link trigger} (and `kube-workflows schedule trigger`) uses by default, so a run triggered by hand keeps the chain. Refused, like a deploy, when the manifests hold a Secret and payloads are
    * not encrypted.
    * @example
    * await client.schedules.createDriftScan({ scheduleId: 'shop-drift', cron: '*\/15 * * * *',
@@ -141,9 +140,13 @@ export class KubeSchedules {
     await this.client.schedule.getHandle(scheduleId).unpause(note);
   }
 
-  /** Runs the schedule's action now (honouring `overlap`, default the schedule's own). */
+  /**
+   * Runs the schedule's action now under `overlap`, by default the schedule's own policy (the SDK's bare trigger
+   * uses ALLOW_ALL, which also starts the run without the previous run's result: a drift scan would dry-run all).
+   */
   async trigger(scheduleId: string, overlap?: OverlapPolicy): Promise<void> {
-    await this.client.schedule.getHandle(scheduleId).trigger(overlap ? OVERLAP[overlap] : undefined);
+    const handle = this.client.schedule.getHandle(scheduleId);
+    await handle.trigger(overlap ? OVERLAP[overlap] : (await handle.describe()).policies.overlap);
   }
 
   /** Deletes a schedule (running workflows it started go on). */
