@@ -74,7 +74,7 @@ describe('deploy/kubernetes', () => {
     }
   });
 
-  it('grants exactly: the deploy verbs on managed kinds, read-only Pods/ReplicaSets, get+patch on scale', () => {
+  it('grants exactly: the deploy verbs on managed kinds, read-only Pods/ReplicaSets, get+patch on scale, the reads of alerts and monitors', () => {
     const grants = new Map<string, string[]>();
     for (const rule of role.rules as Obj[])
       for (const g of rule.apiGroups as string[])
@@ -103,6 +103,11 @@ describe('deploy/kubernetes', () => {
     expected['apps/replicasets'] = ['get', 'list', 'watch'];
     expected['apps/deployments/scale'] = ['get', 'patch'];
     expected['apps/statefulsets/scale'] = ['get', 'patch'];
+    // read-only, for operation alerts (pod log tails, Events) and monitors (PVC targets, PodMetrics)
+    expected['core/pods/log'] = ['get'];
+    expected['core/events'] = ['get', 'list', 'watch'];
+    expected['core/persistentvolumeclaims'] = ['get', 'list', 'watch'];
+    expected['metrics.k8s.io/pods'] = ['get', 'list'];
     const sorted = (m: Iterable<[string, string[]]>): Record<string, string[]> =>
       Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]));
     expect(sorted(grants)).toEqual(sorted(Object.entries(expected)));
