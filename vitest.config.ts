@@ -3,10 +3,10 @@ import { defineConfig } from 'vitest/config';
 // Projects: `unit` (pure logic, no servers, seconds), `workflows` (Temporal's time-skipping server, no cluster),
 // `integration` and `integration-faults` (one real local stack EACH: Temporal dev server + kube-apiservers with KWOK
 // nodes, started by test/global-setup.ts under a name of their own and always torn down) and `browser`. Files of one
-// integration project run one at a time (they share its stack); the two projects run side by side, since the fault
-// files spend most of their time waiting for heartbeat timeouts and restarts while the machine is idle.
+// integration project run one at a time (they share its stack); npm test runs the two projects side by side, in two
+// vitest processes, since the fault files spend most of their time waiting for heartbeat timeouts and restarts.
 /**
- * Integration files that run on a stack of their own (project integration-faults), in parallel with the others: the
+ * Integration files that run on a stack of their own (project integration-faults; npm test runs it beside the rest): the
  * longest fault files (worker SIGKILLs, API server and Temporal restarts), whose faults must never reach the others,
  * and the files that start an extra stack with metrics-server (they only need the project's Temporal server).
  */
@@ -21,9 +21,10 @@ const FAULT_FILES = [
 
 export default defineConfig({
   test: {
-    // vitest's default on this 2-core machine is ONE worker for all projects, which ran every file one after the
-    // other; the integration files mostly wait on servers, so three files at a time: one per integration project
-    // (each still runs its own files one at a time) and one unit, workflow or browser file.
+    // Unit and workflow files run three at a time (vitest's default on this 2-core machine is one worker). Files of
+    // the projects with fileParallelism false (integration, integration-faults, browser) all go into ONE sequential
+    // queue whatever this says, so `npm test` (scripts/test.sh) runs integration-faults in a second vitest process,
+    // side by side with the rest.
     maxWorkers: 3,
     projects: [
       {
