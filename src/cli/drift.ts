@@ -90,7 +90,7 @@ export function addDriftCommand(program: Command): void {
     .option('--alert <classes>', 'alert these classes (default human,unknown)', driftClassesArg)
     .option('--ignore <classes>', 'ignore these classes (default us,controller)', driftClassesArg)
     .option('--channel <name...>', 'alert channels configured on the worker')
-    .option('--require-approval', 'correct only after approveCorrection (client) or the Web UI', false)
+    .option('--require-approval', 'correct only after drift-approve (or approveCorrection: client, Web UI)', false)
     .option('--approval-timeout <duration>', 'how long a correction waits for approval', durationSecondsArg, 3600)
     .addHelpText(
       'after',
@@ -107,6 +107,45 @@ Examples:
       process.exitCode = await driftCommand(app, opts);
     });
   addOutputOptions(drift, 'the report');
+}
+
+/** Adds `drift-approve APP`: the `approveCorrection` update of the app's running scan. */
+export function addDriftApproveCommand(program: Command): void {
+  program
+    .command('drift-approve <app>')
+    .description('approve (or --reject) the correction a drift scan started with --require-approval waits for')
+    .option('-n, --namespace <ns>', "the app's namespace", 'default')
+    .option('--cluster <name>', 'configured cluster name (worker default when absent)')
+    .requiredOption('--by <who>', 'who decides (recorded in the history and the report)')
+    .option('--reject', 'leave the drift in place (reported), instead of correcting it', false)
+    .option('--comment <text>', 'why')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  kube-workflows drift-approve cart -n shop --by alice --comment "edit was a test"
+  kube-workflows drift-approve cart -n shop --by alice --reject`,
+    )
+    .action(async (app: string, opts: DriftApproveOptions) => {
+      process.exitCode = await withClient(async (client) => {
+        const handle = client.drift.get(app, opts.namespace, opts.cluster);
+        await handle.approveCorrection({
+          by: opts.by,
+          approve: !opts.reject,
+          ...(opts.comment ? { comment: opts.comment } : {}),
+        });
+        log(`${handle.workflowId}: correction ${opts.reject ? 'rejected' : 'approved'} by ${opts.by}`);
+        return ExitCode.Ok;
+      });
+    });
+}
+
+interface DriftApproveOptions {
+  namespace: string;
+  cluster?: string;
+  by: string;
+  reject: boolean;
+  comment?: string;
 }
 
 async function driftCommand(app: string, opts: DriftCliOptions): Promise<number> {

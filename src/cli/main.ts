@@ -32,7 +32,7 @@ import {
 import { followDeploy } from './follow.js';
 import { renderReport, renderStatus } from './render.js';
 import { addCanaryCommands } from './canary.js';
-import { addDriftCommand } from './drift.js';
+import { addDriftApproveCommand, addDriftCommand } from './drift.js';
 import { addMonitorCommands } from './monitor.js';
 import { addNodeCommands } from './node.js';
 import { addNotifyOptions, notifyInput, type NotifyCliOptions } from './notify.js';
@@ -307,6 +307,7 @@ Examples:
   addCanaryCommands(program);
   addNodeCommands(program);
   addDriftCommand(program);
+  addDriftApproveCommand(program);
   addSchemaCommand(program);
   addVersionsCommand(program);
 

@@ -23,6 +23,7 @@ import { DEFAULT_POLICY } from '../../src/domain/policy.js';
 import type { DeployPlan } from '../../src/schemas/activities.js';
 import type { DriftReport } from '../../src/schemas/drift.js';
 import { auditMark, readAuditWrites } from '../support/audit.js';
+import { runCli } from '../support/cli.js';
 import { startReceiver, type TestReceiver } from '../support/http-receiver.js';
 import { pollUntil } from '../support/poll.js';
 import { deploymentObject } from '../support/workloads.js';
@@ -267,9 +268,38 @@ describe('detectDrift on the local stack', () => {
     expect((await deployment('web')).image).toBe('web:2');
   });
 
+  it('waits for drift-approve (the CLI) before correcting, and says who approved', async () => {
+    // the image edit the previous test left in place, corrected this time behind an approval
+    const handle = await h.client.drift.detect({
+      app: APP,
+      namespace: h.namespace,
+      manifests: manifests(h.namespace),
+      previous: baseline,
+      policy: { human: 'correct' },
+      requireApproval: true,
+    });
+    await pollUntil(
+      () => handle.status(),
+      (s) => s.phase === 'awaitingApproval',
+    );
+    expect((await deployment('web')).image).toBe('web:2');
+    const cluster = handle.workflowId.split('/')[1] ?? 'local';
+    const cli = await runCli(
+      ['drift-approve', APP, '-n', h.namespace, '--cluster', cluster, '--by', 'alice', '--comment', 'revert'],
+      h.taskQueue,
+    );
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stderr).toContain('correction approved by alice');
+    const report = await handle.result();
+    expect(report.outcome).toBe('corrected');
+    expect(report.correction).toMatchObject({ decision: 'approved', by: 'alice' });
+    expect((await deployment('web')).image).toBe('web:1');
+    baseline = report;
+  });
+
   it('shows old → new values in the deploy plan, bounded', async () => {
     const activities = createDeployActivities({ gateway: () => h.kube, policy: DEFAULT_POLICY });
-    const objects = [deploymentObject({ name: 'web', namespace: h.namespace, replicas: 3, image: 'web:1' })].map(
+    const objects = [deploymentObject({ name: 'web', namespace: h.namespace, replicas: 3, image: 'web:3' })].map(
       (o) => ({
         ...o,
         metadata: {
@@ -287,8 +317,8 @@ describe('detectDrift on the local stack', () => {
     expect(entry?.changes).toContain('spec.template.spec.containers[0].image'); // unchanged contract
     expect(entry?.changedFields).toContainEqual({
       path: 'spec.template.spec.containers[0].image',
-      from: 'web:2',
-      to: 'web:1',
+      from: 'web:1', // live since the approved correction above
+      to: 'web:3',
     });
   });
 });
