@@ -35,7 +35,7 @@ export interface WatchTarget {
   fieldSelector?: string | undefined;
 }
 
-/** What the watches have seen so far: `apiVersion|kind|namespace|name` -> object. */
+/** What the watches have seen so far: `apiVersion|kind|namespace|name` -> object (without `metadata.managedFields`). */
 export type WatchedState = Map<string, LiveObject>;
 
 /** Default of {@link WatchKindsOptions.retryInitialMs}. */
@@ -204,6 +204,9 @@ class SharedCache {
       cacheKey(target.apiVersion, target.kind, obj.metadata.namespace, obj.metadata.name);
     const hold = (key: string, obj: LiveObject): void => {
       held.add(key);
+      // Health never reads who owns which field, and managedFields are a third or more of a Pod or Deployment: a
+      // monitor of thousands of workloads caches them without (drift and autoscaler code read objects by GET/LIST).
+      delete (obj.metadata as { managedFields?: unknown }).managedFields;
       this.state.set(key, obj);
       const holders = this.holders.get(key) ?? new Set<number>();
       holders.add(index);

@@ -14,7 +14,7 @@ import { closeNow, listenLocal } from './local-http.js';
 export interface FakeObject {
   apiVersion: 'v1';
   kind: 'ConfigMap';
-  metadata: { name: string; namespace: string; resourceVersion: string };
+  metadata: { name: string; namespace: string; resourceVersion: string; managedFields?: unknown[] };
   data: Record<string, string>;
 }
 
@@ -115,7 +115,15 @@ export class FakeKubeApi {
     const object: FakeObject = {
       apiVersion: 'v1',
       kind: 'ConfigMap',
-      metadata: { name, namespace: this.namespace, resourceVersion: String(++this.revision) },
+      metadata: {
+        name,
+        namespace: this.namespace,
+        resourceVersion: String(++this.revision),
+        // as a real API server sends them: watches must not cache them (see kube/watch.ts)
+        managedFields: [
+          { manager: 'fake-kube-api', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': {} } },
+        ],
+      },
       data,
     };
     this.objects.set(name, object);

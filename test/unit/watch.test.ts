@@ -262,6 +262,20 @@ describe('watchKinds', () => {
     expect(api.requestsOf('list')).toHaveLength(1);
   });
 
+  it('caches objects without metadata.managedFields (listed and watched)', async () => {
+    api.put('listed', { v: '1' });
+    let state: WatchedState = new Map();
+    const w = watchConfigMaps({}, (s) => (state = s));
+    await waitFor(w.converged, 'the initial list');
+    api.put('watched', { v: '1' });
+    await waitFor(w.converged, 'the event');
+    expect(state.size).toBe(2);
+    for (const obj of state.values()) {
+      expect(obj.metadata.name).toBeTruthy();
+      expect(obj.metadata).not.toHaveProperty('managedFields');
+    }
+  });
+
   it('relists after a 410 ERROR event on an open watch and converges, deletions included', async () => {
     api.put('a', { v: '1' });
     api.put('b', { v: '1' });
