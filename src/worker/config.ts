@@ -36,6 +36,12 @@ import {
 export { DEFAULT_TASK_QUEUE, DEFAULT_TEMPORAL_ADDRESS, DEFAULT_TEMPORAL_NAMESPACE };
 /** Default time in-flight activities get to finish on shutdown. */
 export const DEFAULT_SHUTDOWN_GRACE_TIME = '30s';
+/**
+ * Default activity slots of a worker. Most of a deploy's activity time is a health wait on watches, which costs
+ * sockets, not CPU: with the SDK's 100, 100 deploys waiting for their pods would hold every slot and the 101st could
+ * not even plan until one of them finished.
+ */
+export const DEFAULT_MAX_CONCURRENT_ACTIVITIES = 500;
 
 const LABEL_KEY_RULE =
   'a label key is a name of at most 63 letters, digits, "-", "_" and "." starting and ending with a letter or ' +
@@ -480,7 +486,8 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     },
     worker: {
       shutdownGraceTime: file.worker?.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
-      maxConcurrentActivityTaskExecutions: file.worker?.maxConcurrentActivityTaskExecutions ?? 100,
+      maxConcurrentActivityTaskExecutions:
+        file.worker?.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
       applyConcurrency: file.worker?.applyConcurrency ?? 16,
       kubeQps: file.worker?.kubeQps ?? DEFAULT_QPS,
       kubeBurst: file.worker?.kubeBurst ?? DEFAULT_BURST,

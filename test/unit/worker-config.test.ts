@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, it, expect } from 'vitest';
 import {
   ConfigError,
+  DEFAULT_MAX_CONCURRENT_ACTIVITIES,
   DEFAULT_SHUTDOWN_GRACE_TIME,
   DEFAULT_TASK_QUEUE,
   DEFAULT_TEMPORAL_ADDRESS,
@@ -178,7 +179,7 @@ describe('loadWorkerConfig from the environment only', () => {
   it('uses the default worker settings', () => {
     expect(config.worker).toEqual({
       shutdownGraceTime: DEFAULT_SHUTDOWN_GRACE_TIME,
-      maxConcurrentActivityTaskExecutions: 100,
+      maxConcurrentActivityTaskExecutions: DEFAULT_MAX_CONCURRENT_ACTIVITIES,
       applyConcurrency: 16,
       kubeQps: 200,
       kubeBurst: 400,
@@ -317,7 +318,7 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
       },
       worker: {
         shutdownGraceTime: '2m',
-        maxConcurrentActivityTaskExecutions: 100,
+        maxConcurrentActivityTaskExecutions: 500,
         applyConcurrency: 4,
         kubeQps: 20,
         kubeBurst: 40,
