@@ -34,8 +34,14 @@ export interface TransportOptions {
   maxThrottleRetries?: number;
   /** Per-request timeout in ms, not applied to watches (default 30 000). */
   requestTimeoutMs?: number;
-  /** Max concurrent sockets (default 32). */
+  /** Max concurrent sockets of requests (default 32). Watches have a pool of their own, see `maxWatchSockets`. */
   maxSockets?: number;
+  /**
+   * Max concurrent watch connections (default 2,048). HTTP/1.1 holds one socket per open watch for minutes, so
+   * watches never share the requests' pool: 150 watches of a monitor (or 3 per waiting deploy) behind 32 sockets
+   * left most of them queued, seeing no events, and every request queued behind them.
+   */
+  maxWatchSockets?: number;
   /** Default of {@link StreamOptions.idleTimeoutMs} for every stream (default {@link DEFAULT_WATCH_IDLE_TIMEOUT_MS}). */
   watchIdleTimeoutMs?: number;
 }
@@ -89,6 +95,8 @@ export class KubeTransport {
     /** The API server URL, without a trailing slash. */
     readonly server: string,
     private readonly agent: http.Agent,
+    /** Watches' own pool (one long-lived socket each). */
+    private readonly watchAgent: http.Agent,
     private readonly options: Required<TransportOptions>,
   ) {
     this.bucket = new TokenBucket(options.qps, options.burst);
@@ -104,23 +112,25 @@ export class KubeTransport {
       maxThrottleRetries: options.maxThrottleRetries ?? 8,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxSockets: options.maxSockets ?? 32,
+      maxWatchSockets: options.maxWatchSockets ?? 2_048,
       watchIdleTimeoutMs: options.watchIdleTimeoutMs ?? DEFAULT_WATCH_IDLE_TIMEOUT_MS,
     };
     const tls: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(tls);
     const server = cluster.server.replace(/\/+$/, '');
-    const agent = server.startsWith('https:')
-      ? new https.Agent({
-          keepAlive: true,
-          maxSockets: full.maxSockets,
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
-          ...(tls.servername ? { servername: tls.servername } : {}),
-        })
-      : new http.Agent({ keepAlive: true, maxSockets: full.maxSockets });
-    return new KubeTransport(kc, server, agent, full);
+    const agentFor = (maxSockets: number): http.Agent =>
+      server.startsWith('https:')
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets,
+            ...(tls.ca ? { ca: tls.ca } : {}),
+            ...(tls.cert ? { cert: tls.cert } : {}),
+            ...(tls.key ? { key: tls.key } : {}),
+            ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
+            ...(tls.servername ? { servername: tls.servername } : {}),
+          })
+        : new http.Agent({ keepAlive: true, maxSockets });
+    return new KubeTransport(kc, server, agentFor(full.maxSockets), agentFor(full.maxWatchSockets), full);
   }
 
   /** Sends one request and parses the JSON answer. 404 and other failures throw {@link KubeApiError}. */
@@ -260,6 +270,7 @@ export class KubeTransport {
   /** Closes idle keep-alive sockets. */
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 
   private async authHeaders(): Promise<Record<string, string>> {
@@ -299,7 +310,8 @@ export class KubeTransport {
     this.stats.requests++;
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers, agent: this.agent, ...(signal ? { signal } : {}) }, resolve);
+      const agent = streaming ? this.watchAgent : this.agent;
+      const req = mod.request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
       if (!streaming) {
         req.setTimeout(this.options.requestTimeoutMs, () =>
           req.destroy(

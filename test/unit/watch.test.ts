@@ -262,6 +262,40 @@ describe('watchKinds', () => {
     expect(api.requestsOf('list')).toHaveLength(1);
   });
 
+  it('opens more watches than the request pool has sockets, all live, and requests still pass', async () => {
+    // A monitor watches 3 kinds per namespace; 150 watches behind the requests' 32 sockets left most queued, blind.
+    const narrow = await api.transport({ maxSockets: 2 });
+    const narrowGateway = new HttpKubeGateway('fake', narrow);
+    try {
+      const views: WatchedState[] = [];
+      for (let i = 0; i < 6; i++) {
+        const abort = new AbortController();
+        const at = views.length;
+        views.push(new Map());
+        const done = watchKinds(
+          narrowGateway,
+          [{ apiVersion: 'v1', kind: 'ConfigMap', namespace: api.namespace }],
+          (state) => (views[at] = new Map(state)),
+          abort.signal,
+        );
+        running.push({ abort, done });
+      }
+      await waitFor(() => api.openWatches().length === 6, 'six open watches');
+      api.put('seen-by-all', { v: '1' });
+      await waitFor(() => views.every((v) => v.size === 1), 'the event on every watch');
+      // the two request sockets are free: a GET is answered while six watches stay open
+      const listed = await narrowGateway.list('v1', 'ConfigMap', { namespace: api.namespace });
+      expect(listed.items.map((o) => o.metadata.name)).toEqual(['seen-by-all']);
+      expect(api.openWatches()).toHaveLength(6);
+    } finally {
+      for (const r of running.splice(0)) {
+        r.abort.abort();
+        await r.done.catch(() => undefined);
+      }
+      narrow.close();
+    }
+  });
+
   it('caches objects without metadata.managedFields (listed and watched)', async () => {
     api.put('listed', { v: '1' });
     let state: WatchedState = new Map();
