@@ -6,74 +6,15 @@
  * leaves the HPA's count alone and says why; `scale` moves the HPA's bounds; a deploy after that keeps them; a scale
  * to 0 is refused naming the HPA. Branches are in test/workflows/scale-hpa.test.ts and test/unit/autoscaler.test.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
-import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
-import { CPU_USAGE_ANNOTATION, startStack, stopStack, type StackInfo } from '../../src/dev/index.js';
-import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
+import { CPU_USAGE_ANNOTATION } from '../../src/dev/index.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
-import { createKubeWorker, loadWorkerConfig, type KubeWorker } from '../../src/worker/index.js';
+import { useMetricsStack } from '../support/metrics-stack.js';
 
 const NS = 'shop';
-const dir = mkdtempSync(join(tmpdir(), 'kwf-hpa-'));
-let stack: StackInfo;
-let kube: KubeGateway;
-let worker: KubeWorker;
-let connection: NativeConnection;
-let running: Promise<void> | undefined;
-let client: KubeWorkflowsClient;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') }); // the refused scale logs its expected failure only
-  } catch {
-    // already installed in this process
-  }
-  stack = await startStack({
-    dir,
-    name: `kwf-hpa-${process.pid}`,
-    nodes: 2,
-    metricsServer: true,
-    temporalDbFile: false,
-  });
-  kube = await createKubeGateway('local', { kubeconfig: stack.kubeconfig });
-  await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  const config = loadWorkerConfig({
-    TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_NAMESPACE: stack.temporalNamespace,
-    TEMPORAL_TASK_QUEUE: 'autoscaler',
-    KUBECONFIG: stack.kubeconfig,
-    KUBE_WORKFLOWS_CLUSTER: 'local',
-  });
-  connection = await NativeConnection.connect({ address: stack.temporalAddress });
-  worker = await createKubeWorker({ config, connection, bundlePath: inject('workflowBundlePath') });
-  running = worker.worker.run();
-  client = await createKubeWorkflowsClient({
-    address: stack.temporalAddress,
-    namespace: stack.temporalNamespace,
-    taskQueue: 'autoscaler',
-    encryption: false,
-    defaultCluster: 'local',
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await client?.close();
-  if (running !== undefined) {
-    worker.worker.shutdown();
-    await running;
-  }
-  await worker?.close();
-  await connection?.close();
-  kube?.close();
-  await stopStack({ dir, purge: true });
-  rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+const m = useMetricsStack({ name: 'autoscaler', namespace: NS });
 
 /** Deployment web: 2 replicas in the manifest, each pod using 300m of its 100m CPU request (300%). */
 const web = (annotations: Record<string, string> = {}) => ({
@@ -106,19 +47,24 @@ const hpa = {
 };
 
 async function deploy(objects: unknown[]): Promise<DeployReport> {
-  return (await client.deploy({ objects, namespace: NS, app: 'web', timeoutSeconds: 120 })).result();
+  return (await m.client.deploy({ objects, namespace: NS, app: 'web', timeoutSeconds: 120 })).result();
 }
 
 const replicas = async (): Promise<number | undefined> =>
   (
-    (await kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: NS, name: 'web' })) as {
+    (await m.kube.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: NS, name: 'web' })) as {
       spec?: { replicas?: number };
     }
   )?.spec?.replicas;
 
 const bounds = async (): Promise<{ minReplicas?: number; maxReplicas?: number } | undefined> =>
   (
-    (await kube.get({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', namespace: NS, name: 'web' })) as {
+    (await m.kube.get({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      namespace: NS,
+      name: 'web',
+    })) as {
       spec?: { minReplicas?: number; maxReplicas?: number };
     }
   )?.spec;
@@ -156,7 +102,9 @@ describe('autoscaler-aware deploy and scale on a stack with metrics-server', () 
   });
 
   it('scale moves the HPA bounds instead of the count, and a later deploy of the same manifests keeps them', async () => {
-    const scaled = await (await client.scale({ kind: 'Deployment', name: 'web', namespace: NS, replicas: 6 })).result();
+    const scaled = await (
+      await m.client.scale({ kind: 'Deployment', name: 'web', namespace: NS, replicas: 6 })
+    ).result();
     expect(scaled).toMatchObject({
       outcome: 'succeeded',
       from: 5,
@@ -178,7 +126,7 @@ describe('autoscaler-aware deploy and scale on a stack with metrics-server', () 
 
   it('a scale to 0 is refused naming the HPA, and nothing changes', async () => {
     const err = await (
-      await client.scale({ kind: 'Deployment', name: 'web', namespace: NS, replicas: 0 })
+      await m.client.scale({ kind: 'Deployment', name: 'web', namespace: NS, replicas: 0 })
     )
       .result()
       .catch((e: unknown) => e);
