@@ -37,6 +37,9 @@ trap 'stop_faults; wait "${faults}" 2>/dev/null; exit 143' TERM
 
 status=0
 npx vitest run --project unit --project workflows --project integration --project browser || status=$?
+# A Ctrl-C reaches the foreground run only (the background run has a process group of its own), and bash runs no
+# INT trap when that run handles the signal and exits 130 itself: stop the background run here.
+if [ "${status}" -ge 128 ]; then stop_faults; fi
 faults_status=0
 wait "${faults}" || faults_status=$?
 printf '\n\033[1m==> integration-faults (side by side, above with [faults]): exit %s\033[0m\n' "${faults_status}" >&2
