@@ -30,6 +30,7 @@ import { resolveToolchain } from '../../src/dev/index.js';
 import { freePorts, isAlive, pollUntil, tailLines, waitForExit } from '../../src/dev/process.js';
 import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
 import { createKubeWorker, loadWorkerConfig, type KubeWorker } from '../../src/worker/index.js';
+import { forgetChild, killWithThisProcess } from '../support/children.js';
 import { canaryNeedles, newCanary } from '../support/canary.js';
 
 const CHROMIUM = process.env.KUBE_WORKFLOWS_CHROMIUM ?? '/usr/bin/chromium';
@@ -140,6 +141,7 @@ beforeAll(async () => {
     });
     child.unref();
     temporalPid = child.pid;
+    if (temporalPid !== undefined) killWithThisProcess(temporalPid, true); // also on Ctrl-C of the test run
   } finally {
     closeSync(fd);
   }
@@ -199,6 +201,7 @@ afterAll(async () => {
   await worker?.close().catch(() => undefined);
   await connection?.close().catch(() => undefined);
   await codecServer?.close().catch(() => undefined);
+  if (temporalPid !== undefined) forgetChild(temporalPid);
   if (temporalPid !== undefined && isAlive(temporalPid)) {
     // its own process group (detached): the dev server and anything it started
     process.kill(-temporalPid, 'SIGTERM');

@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { forgetChild, killWithThisProcess } from './children.js';
 
 /** A started server. */
 export interface Daemon {
@@ -104,7 +105,9 @@ async function startOnce(options: DaemonOptions): Promise<Daemon> {
     });
   });
   const pid = child.pid;
+  if (pid !== undefined) killWithThisProcess(pid); // also on Ctrl-C of the test run
   const kill = async (): Promise<void> => {
+    if (pid !== undefined) forgetChild(pid);
     if (exited || pid === undefined) return;
     process.kill(pid, 'SIGTERM');
     const stopped = await Promise.race([exit.then(() => true), sleep(5_000).then(() => false)]);
