@@ -22,7 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import http from 'node:http';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,7 @@ import {
   writeRunResult,
   type BenchStack,
 } from './support.js';
+import { machineFacts } from './format.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters (defaults are what the committed results use; BENCH_QUICK=1 makes every row small)
@@ -714,14 +715,7 @@ async function saveResults(): Promise<void> {
     date: new Date().toISOString(),
     quick: QUICK,
     defaults: DEFAULTS,
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: load(),
-    },
+    machine: machineFacts(loadAtStart),
     stack: { nodes: NODES },
     worker: {
       kubeQps: workerConfig.worker.kubeQps,

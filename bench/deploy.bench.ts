@@ -11,7 +11,7 @@
  * Run with `npm run bench` (see bench/README.md for the knobs).
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,7 @@ import {
   writeRunResult,
   type BenchStack,
 } from './support.js';
+import { machineFacts } from './format.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters (defaults are what the committed results use)
@@ -853,14 +854,7 @@ async function saveResults(): Promise<void> {
   const doc = {
     benchmark: 'deploy',
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      loadAverageAtStart: loadAtStart.map((l) => Math.round(l * 100) / 100),
-      loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
-    },
+    machine: machineFacts(loadAtStart),
     kubectl: kubectlVersion,
     helm: helmVersion,
     helmLimits: { qps: HELM_LIMITS.qps ?? 'default (client-go 5)', burst: HELM_LIMITS.burst ?? 'default (100)' },

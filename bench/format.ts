@@ -4,7 +4,7 @@
  * @module
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /** A plain-text table with right-aligned columns (the first one left-aligned). */
@@ -39,4 +39,20 @@ export function writeRunResult(name: string, doc: unknown): void {
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/** The machine a result was measured on, with the load average (rounded) at the start and end of the run. */
+export function machineFacts(
+  loadAverageAtStart: readonly number[],
+  loadAverageAtEnd: readonly number[] = loadavg(),
+): Record<string, unknown> {
+  const round = (l: readonly number[]): number[] => l.map((x) => Math.round(x * 100) / 100);
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverageAtStart: round(loadAverageAtStart),
+    loadAverageAtEnd: round(loadAverageAtEnd),
+  };
 }

@@ -20,7 +20,7 @@
  * (`BENCH_QUICK=1`: 5 days; `BENCH_HISTORY_DAYS=<n>`).
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
@@ -37,6 +37,7 @@ import { OBSERVATIONS_SIGNAL, type MonitorStatus, type MonitorTarget } from '../
 import { waitFor } from '../test/support/poll.js';
 import { useTimeSkippingWorker } from '../test/workflows/support.js';
 import { log, table, writeResults, writeRunResult } from './support.js';
+import { machineFacts } from './format.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters
@@ -361,14 +362,7 @@ async function saveResults(): Promise<void> {
   const doc = {
     benchmark: 'monitor-history',
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      loadAverageAtStart: loadAtStart.map((l) => Math.round(l * 100) / 100),
-      loadAverageAtEnd: loadAtEnd.map((l) => Math.round(l * 100) / 100),
-    },
+    machine: machineFacts(loadAtStart, loadAtEnd),
     scenario: {
       days: DAYS,
       flaps,

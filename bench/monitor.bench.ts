@@ -12,7 +12,7 @@
  * Run with `npm run bench`, or alone: `npx vitest run --config vitest.bench.config.ts bench/monitor.bench.ts`.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,7 @@ import {
   writeRunResult,
   type BenchStack,
 } from './support.js';
+import { machineFacts } from './format.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parameters
@@ -606,14 +607,7 @@ async function saveResults(): Promise<void> {
   const doc = {
     benchmark: 'monitor',
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGb: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
-      loadAverageAtStart: loadAtStart.map((l) => Math.round(l * 100) / 100),
-      loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
-    },
+    machine: machineFacts(loadAtStart),
     stack: { nodes: NODES },
     workload: { namespaces: NAMESPACES, deploymentsPerNamespace: PER_NAMESPACE, replicas: 1, forSeconds: 0 },
     worker: { kubeQps: workerConfig.worker.kubeQps, kubeBurst: workerConfig.worker.kubeBurst },
