@@ -611,7 +611,7 @@ function printSummary(): void {
   const lines = [
     '',
     `capacity benchmark: ${cpus().length} CPUs, ${NODES} KWOK nodes, load average at start ${loadAtStart.join(' ')}; ` +
-      `worker kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst}, ` +
+      `worker kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst} (${workerConfig.worker.clientRateLimit}), ` +
       `applyConcurrency ${workerConfig.worker.applyConcurrency}`,
     '',
   ];
@@ -720,6 +720,7 @@ async function saveResults(): Promise<void> {
     worker: {
       kubeQps: workerConfig.worker.kubeQps,
       kubeBurst: workerConfig.worker.kubeBurst,
+      clientRateLimit: workerConfig.worker.clientRateLimit,
       applyConcurrency: workerConfig.worker.applyConcurrency,
     },
     goals: GOALS,

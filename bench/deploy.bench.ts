@@ -293,6 +293,9 @@ beforeAll(async () => {
     adjust: (config) => {
       if (OVERRIDES.kubeQps !== undefined) config.worker.kubeQps = OVERRIDES.kubeQps;
       if (OVERRIDES.kubeBurst !== undefined) config.worker.kubeBurst = OVERRIDES.kubeBurst;
+      // a rate given explicitly applies always, as in the worker's config file
+      if (OVERRIDES.kubeQps !== undefined || OVERRIDES.kubeBurst !== undefined)
+        config.worker.clientRateLimit = 'always';
       if (OVERRIDES.applyConcurrency !== undefined) config.worker.applyConcurrency = OVERRIDES.applyConcurrency;
     },
   }));
@@ -758,7 +761,7 @@ function printSummary(): void {
       `Deployment; apply --server-side + wait --for=condition=Available deployment --all) and Helm ${helmVersion} ` +
       `(upgrade --install --wait --server-side=true; client-side limit ` +
       `${HELM_LIMITS.qps ?? "Helm's default"} qps / burst ${HELM_LIMITS.burst ?? "Helm's default"}), same run, same stack`,
-    `worker: kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst}, applyConcurrency ${workerConfig.worker.applyConcurrency}; ` +
+    `worker: kubeQps ${workerConfig.worker.kubeQps}, kubeBurst ${workerConfig.worker.kubeBurst} (${workerConfig.worker.clientRateLimit}), applyConcurrency ${workerConfig.worker.applyConcurrency}; ` +
       `${cpus().length} CPUs, load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(' ')}`,
     '',
     table(
@@ -862,6 +865,7 @@ async function saveResults(): Promise<void> {
     worker: {
       kubeQps: workerConfig.worker.kubeQps,
       kubeBurst: workerConfig.worker.kubeBurst,
+      clientRateLimit: workerConfig.worker.clientRateLimit,
       applyConcurrency: workerConfig.worker.applyConcurrency,
     },
     target: {

@@ -610,7 +610,11 @@ async function saveResults(): Promise<void> {
     machine: machineFacts(loadAtStart),
     stack: { nodes: NODES },
     workload: { namespaces: NAMESPACES, deploymentsPerNamespace: PER_NAMESPACE, replicas: 1, forSeconds: 0 },
-    worker: { kubeQps: workerConfig.worker.kubeQps, kubeBurst: workerConfig.worker.kubeBurst },
+    worker: {
+      kubeQps: workerConfig.worker.kubeQps,
+      kubeBurst: workerConfig.worker.kubeBurst,
+      clientRateLimit: workerConfig.worker.clientRateLimit,
+    },
     setup: setupTimes,
     steadyState: steady,
     detection: { latenciesMs: latencies(), perDeployment: detections },

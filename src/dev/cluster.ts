@@ -95,6 +95,7 @@ export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts, metric
     ...noLeaderElection('kube-scheduler'),
     ...(metricsServerPort === undefined ? [] : metricsComponentsPatches()),
     ...podLogsComponentsPatches(), // pods/log reaches the kwok controller (src/dev/pod-logs.ts)
+    ...flowControlComponentsPatches(),
     'options:',
     `  kubeAuditPolicy: ${q(join(kwokDir, AUDIT_POLICY_FILE))}`,
     '  runtime: binary',
@@ -123,6 +124,27 @@ export function kwokctlConfig(toolchain: Toolchain, ports?: ClusterPorts, metric
     stages.trimEnd(),
     '',
   ].join('\n');
+}
+
+/**
+ * kube-apiserver with API Priority and Fairness on and its default concurrency (400 + 200 seats), as every
+ * production API server since v1.20 runs. kwokctl's `disableQPSLimits` (kept for the controllers' client-side
+ * limits) turns both off; without them the stack would answer no flow-control headers and never a 429, and the
+ * worker's client-side rate limit (`auto`, see src/kube/transport.ts) would behave as it never does in production.
+ */
+function flowControlComponentsPatches(): string[] {
+  const arg = (key: string, value: string): string[] => [
+    `      - key: ${key}`,
+    `        value: ${JSON.stringify(value)}`,
+    '        override: true',
+  ];
+  return [
+    '  - name: kube-apiserver',
+    '    extraArgs:',
+    ...arg('enable-priority-and-fairness', 'true'),
+    ...arg('max-requests-inflight', '400'),
+    ...arg('max-mutating-requests-inflight', '200'),
+  ];
 }
 
 /** Runs kwokctl, appends its output to `logFile`, and throws with a summary of that output when it fails. */

@@ -18,8 +18,14 @@ export type {
   WatchRequestOptions,
 } from './gateway.js';
 export { KubeApiError, isKubeApiError, failureTypeForStatus } from './errors.js';
-export { DEFAULT_WATCH_IDLE_TIMEOUT_MS, KubeTransport, STREAM_STALLED_REASON, USER_AGENT } from './transport.js';
-export type { StreamOptions, TransportOptions, TransportStats } from './transport.js';
+export {
+  DEFAULT_WATCH_IDLE_TIMEOUT_MS,
+  FLOW_SCHEMA_HEADER,
+  KubeTransport,
+  STREAM_STALLED_REASON,
+  USER_AGENT,
+} from './transport.js';
+export type { ClientRateLimit, StreamOptions, TransportOptions, TransportStats } from './transport.js';
 export { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
 export { DEFAULT_RETRY_INITIAL_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_WATCH_TIMEOUT_SECONDS, watchKinds } from './watch.js';
 export type { WatchKindsOptions, WatchTarget, WatchedState } from './watch.js';

@@ -18,6 +18,8 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
   private queue: Promise<void> = Promise.resolve();
+  /** Takes not yet granted. */
+  private waiting = 0;
 
   constructor(
     private readonly qps: number = DEFAULT_QPS,
@@ -28,9 +30,15 @@ export class TokenBucket {
     this.last = now();
   }
 
+  /** True when a `take()` now would be granted without waiting (a token is there and nobody queues before it). */
+  ready(): boolean {
+    return this.waiting === 0 && Math.min(this.burst, this.tokens + ((this.now() - this.last) / 1000) * this.qps) >= 1;
+  }
+
   /** Waits for one token. */
   take(): Promise<void> {
-    const next = this.queue.then(() => this.waitForToken());
+    this.waiting++;
+    const next = this.queue.then(() => this.waitForToken()).finally(() => this.waiting--);
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -24,12 +24,32 @@ export const USER_AGENT = 'kube-workflows';
 /** Longest Retry-After the transport waits before re-sending a throttled request, in seconds. */
 export const MAX_RETRY_AFTER_SECONDS = 60;
 
+/**
+ * When the client-side token bucket (`qps`, `burst`) applies:
+ * - `auto` (default): until the API server shows that it runs API Priority and Fairness (every answer of such a
+ *   server carries `X-Kubernetes-PF-FlowSchema-UID`), then no longer: the server's own flow control paces us
+ *   (its 429s and `Retry-After` are honoured) and the socket pool bounds our concurrency. This is what
+ *   controller-runtime does by default and Flux does on detection, on SIG API Machinery's advice: a fixed
+ *   client-side rate caps a large deploy at `qps` whatever the server's room.
+ * - `always`: the bucket applies to every request (an explicit `kubeQps`/`kubeBurst` in the worker config means this).
+ * - `off`: never.
+ */
+export type ClientRateLimit = 'auto' | 'always' | 'off';
+
+/**
+ * The response header by which an API server with API Priority and Fairness names the flow schema that classified
+ * the request (lower-case, as Node gives headers).
+ */
+export const FLOW_SCHEMA_HEADER = 'x-kubernetes-pf-flowschema-uid';
+
 /** Tuning of the transport. Every field has a default. */
 export interface TransportOptions {
   /** Sustained requests per second (default {@link DEFAULT_QPS}). */
   qps?: number;
   /** Burst size (default {@link DEFAULT_BURST}). */
   burst?: number;
+  /** When `qps`/`burst` apply (default `auto`: until the server shows API Priority and Fairness). */
+  rateLimit?: ClientRateLimit;
   /** How many times one request is re-sent after 429/503 with Retry-After before failing (default 8). */
   maxThrottleRetries?: number;
   /** Per-request timeout in ms, not applied to watches (default 30 000). */
@@ -69,6 +89,14 @@ export interface StreamOptions {
 export interface TransportStats {
   requests: number;
   throttled: number;
+  /** Requests that waited for the client-side token bucket (none once `auto` has seen the server's flow control). */
+  delayed: number;
+  /** Watch streams opened (each reconnect counts). */
+  watchOpens: number;
+  /** Watch streams open now. */
+  watchesOpen: number;
+  /** The API server announced API Priority and Fairness (then `auto` stops client-side limiting). */
+  serverFlowControl: boolean;
 }
 
 /** Options of one request. */
@@ -85,7 +113,14 @@ export interface RequestOptions {
 /** Sends requests to one API server. Build with {@link KubeTransport.fromKubeConfig}. */
 export class KubeTransport {
   /** Requests sent and 429s met since creation. */
-  readonly stats: TransportStats = { requests: 0, throttled: 0 };
+  readonly stats: TransportStats = {
+    requests: 0,
+    throttled: 0,
+    delayed: 0,
+    watchOpens: 0,
+    watchesOpen: 0,
+    serverFlowControl: false,
+  };
   private readonly bucket: TokenBucket;
   private headers: Record<string, string> = {};
   private headersAt = 0;
@@ -109,6 +144,7 @@ export class KubeTransport {
     const full: Required<TransportOptions> = {
       qps: options.qps ?? DEFAULT_QPS,
       burst: options.burst ?? DEFAULT_BURST,
+      rateLimit: options.rateLimit ?? 'auto',
       maxThrottleRetries: options.maxThrottleRetries ?? 8,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       maxSockets: options.maxSockets ?? 32,
@@ -136,7 +172,7 @@ export class KubeTransport {
   /** Sends one request and parses the JSON answer. 404 and other failures throw {@link KubeApiError}. */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      await this.bucket.take();
+      await this.admit();
       const res = await this.send(method, path, opts, false);
       const text = await readBody(res);
       const status = res.statusCode ?? 0;
@@ -194,8 +230,9 @@ export class KubeTransport {
     };
     stop.addEventListener('abort', cancelRequest, { once: true });
     if (stop.aborted) cancel.abort();
+    let opened = false;
     try {
-      await this.bucket.take();
+      await this.admit();
       touch(); // from here on silence is the server's: waiting for a token is not a stall
       const res = await this.send('GET', path, { query }, true, cancel.signal).catch((err: unknown) => {
         // the caller's abort before the response headers arrived is a clean end, as it is once they have
@@ -215,6 +252,9 @@ export class KubeTransport {
         }
         throw kubeErrorFromResponse(status, body, undefined, headerValue(res.headers['retry-after']));
       }
+      this.stats.watchOpens++;
+      this.stats.watchesOpen++;
+      opened = true;
       await new Promise<void>((resolve, reject) => {
         const finish = (error?: Error): void => {
           stop.removeEventListener('abort', onStop);
@@ -262,6 +302,7 @@ export class KubeTransport {
         });
       });
     } finally {
+      if (opened) this.stats.watchesOpen--;
       clearTimeout(idle);
       stop.removeEventListener('abort', cancelRequest);
     }
@@ -285,6 +326,14 @@ export class KubeTransport {
       this.headersAt = Date.now();
     }
     return this.headers;
+  }
+
+  /** Waits for the client-side token bucket when it applies (see {@link ClientRateLimit}). */
+  private admit(): Promise<void> | undefined {
+    const mode = this.options.rateLimit;
+    if (mode === 'off' || (mode === 'auto' && this.stats.serverFlowControl)) return undefined;
+    if (!this.bucket.ready()) this.stats.delayed++;
+    return this.bucket.take();
   }
 
   private async send(
@@ -311,7 +360,10 @@ export class KubeTransport {
     const mod = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const agent = streaming ? this.watchAgent : this.agent;
-      const req = mod.request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
+      const req = mod.request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
+        if (res.headers[FLOW_SCHEMA_HEADER] !== undefined) this.stats.serverFlowControl = true;
+        resolve(res);
+      });
       if (!streaming) {
         req.setTimeout(this.options.requestTimeoutMs, () =>
           req.destroy(

@@ -25,6 +25,7 @@ import { DEFAULT_CLUSTER_NAME, defaultClusterName } from '../domain/clusters.js'
 import { parseLabelSelector, SelectorOperator } from '../domain/selectors.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.js';
+import type { ClientRateLimit } from '../kube/transport.js';
 import {
   DEFAULT_POLICY,
   DEFAULT_SCALE_BOUNDS,
@@ -195,6 +196,8 @@ export const WorkerConfigFile = z.strictObject({
       applyConcurrency: z.number().int().min(1).max(128).optional(),
       kubeQps: z.number().positive().optional(),
       kubeBurst: z.number().int().positive().optional(),
+      /** When kubeQps/kubeBurst apply: `auto` until the API server shows API Priority and Fairness, `always`, `off`. */
+      clientRateLimit: z.enum(['auto', 'always', 'off']).optional(),
       healthPort: z.number().int().min(0).max(65_535).optional(),
       metricsBindAddress: z
         .string()
@@ -248,6 +251,11 @@ export interface WorkerConfig {
     applyConcurrency: number;
     kubeQps: number;
     kubeBurst: number;
+    /**
+     * When `kubeQps`/`kubeBurst` apply (see `ClientRateLimit` in `src/kube`): `auto` by default (the API server's
+     * API Priority and Fairness paces us once it shows itself), `always` when the file sets `kubeQps` or `kubeBurst`.
+     */
+    clientRateLimit: ClientRateLimit;
     /** Port of /healthz, /readyz and /metrics (our counters); none when undefined. */
     healthPort?: number | undefined;
     /** host:port of the Temporal runtime's Prometheus exporter; none when undefined. */
@@ -491,6 +499,9 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       applyConcurrency: file.worker?.applyConcurrency ?? 16,
       kubeQps: file.worker?.kubeQps ?? DEFAULT_QPS,
       kubeBurst: file.worker?.kubeBurst ?? DEFAULT_BURST,
+      clientRateLimit:
+        file.worker?.clientRateLimit ??
+        (file.worker?.kubeQps !== undefined || file.worker?.kubeBurst !== undefined ? 'always' : 'auto'),
       healthPort:
         vars.KUBE_WORKFLOWS_HEALTH_PORT !== undefined
           ? Number(vars.KUBE_WORKFLOWS_HEALTH_PORT)

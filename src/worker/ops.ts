@@ -8,10 +8,26 @@
 import http from 'node:http';
 import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 
-/** Counters the activities increment; exported at `/metrics`. */
+/** One sample of a gauge or a counter read from elsewhere: its labels and value. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/**
+ * Counters the activities increment, plus metrics read when scraped (the Kubernetes clients' request and watch
+ * counts); exported at `/metrics`.
+ */
 export class Counters {
   private readonly values = new Map<string, number>();
   private readonly help = new Map<string, string>();
+  private readonly read = new Map<string, { type: 'counter' | 'gauge'; help: string; samples: () => Sample[] }>();
+
+  /** Declares a metric whose samples are read at each scrape (`type` counter: monotonic; gauge: a level). */
+  observe(name: string, type: 'counter' | 'gauge', help: string, samples: () => Sample[]): this {
+    this.read.set(name, { type, help, samples });
+    return this;
+  }
 
   /** Declares a counter with its help text (Prometheus `# HELP`). */
   define(name: string, help: string): this {
@@ -38,6 +54,10 @@ export class Counters {
         }
       }
       if (!any) lines.push(`${name} 0`);
+    }
+    for (const [name, { type, help, samples }] of this.read) {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      for (const s of samples()) lines.push(`${name}${formatLabels(s.labels)} ${s.value}`);
     }
     return `${lines.join('\n')}\n`;
   }

@@ -92,7 +92,11 @@ export async function createKubeActivities(
   for (const [name, creds] of Object.entries(config.clusters.entries)) {
     gateways.set(
       name,
-      await createKubeGateway(name, creds, { qps: config.worker.kubeQps, burst: config.worker.kubeBurst }),
+      await createKubeGateway(name, creds, {
+        qps: config.worker.kubeQps,
+        burst: config.worker.kubeBurst,
+        rateLimit: config.worker.clientRateLimit,
+      }),
     );
   }
   // Activities read large manifests from their workflow's start event through a client connection.
@@ -194,6 +198,52 @@ export function workerDeploymentOptions(
 }
 
 /**
+ * Exports each cluster client's request and watch counts at `/metrics` (label `cluster`): what the worker costs the
+ * API servers, and whether client-side limiting still applies (see `ClientRateLimit`).
+ */
+export function observeKubeClients(counters: Counters, gateways: ReadonlyMap<string, KubeGateway>): void {
+  const per = (read: (s: KubeGateway['stats']) => number) => (): { labels: { cluster: string }; value: number }[] =>
+    [...gateways].map(([cluster, gw]) => ({ labels: { cluster }, value: read(gw.stats) }));
+  counters
+    .observe(
+      'kube_workflows_kube_requests_total',
+      'counter',
+      'Requests sent to the API server (watches included).',
+      per((s) => s.requests),
+    )
+    .observe(
+      'kube_workflows_kube_throttled_total',
+      'counter',
+      'Answers 429 (or 503 with Retry-After) from the API server.',
+      per((s) => s.throttled),
+    )
+    .observe(
+      'kube_workflows_kube_client_delayed_total',
+      'counter',
+      'Requests that waited for the client-side rate limit.',
+      per((s) => s.delayed),
+    )
+    .observe(
+      'kube_workflows_kube_watch_opens_total',
+      'counter',
+      'Watch streams opened (reconnects included).',
+      per((s) => s.watchOpens),
+    )
+    .observe(
+      'kube_workflows_kube_watches_open',
+      'gauge',
+      'Watch streams open now.',
+      per((s) => s.watchesOpen),
+    )
+    .observe(
+      'kube_workflows_kube_server_flow_control',
+      'gauge',
+      '1 when the API server announced API Priority and Fairness (client-side limiting then stops unless configured).',
+      per((s) => (s.serverFlowControl ? 1 : 0)),
+    );
+}
+
+/**
  * Runs a worker until SIGINT/SIGTERM, then shuts down gracefully (in-flight activities get
  * `shutdownGraceTime` to finish) and closes connections.
  */
@@ -208,6 +258,7 @@ export async function runWorker(
   });
   const counters = createCounters();
   const kw = await createKubeWorker({ config, counters });
+  observeKubeClients(counters, kw.gateways);
   const ops =
     config.worker.healthPort === undefined
       ? undefined

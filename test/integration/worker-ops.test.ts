@@ -63,6 +63,13 @@ describe('kube-workflows worker operations', () => {
     const metrics = (await get(`${base}/metrics`)).text;
     expect(metrics).toMatch(/# TYPE kube_workflows_objects_applied_total counter/);
     expect(metrics).toMatch(/kube_workflows_objects_applied_total\{cluster="local"\} [1-9]/);
+    // what the worker costs the API server; the stack's API server runs API Priority and Fairness, as production
+    // ones do, so client-side limiting has stopped (nothing waited for it after the first answer)
+    expect(metrics).toMatch(/kube_workflows_kube_requests_total\{cluster="local"\} [1-9]/);
+    expect(metrics).toMatch(/# TYPE kube_workflows_kube_watches_open gauge/);
+    expect(metrics).toMatch(/kube_workflows_kube_watch_opens_total\{cluster="local"\} \d+/);
+    expect(metrics).toMatch(/kube_workflows_kube_server_flow_control\{cluster="local"\} 1/);
+    expect(metrics).toMatch(/kube_workflows_kube_client_delayed_total\{cluster="local"\} 0/);
     const runtime = await get(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(runtime.text).toMatch(/temporal_/);
     // SDK logs are JSON lines (our own start-up lines are plain text)

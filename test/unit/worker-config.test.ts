@@ -183,6 +183,7 @@ describe('loadWorkerConfig from the environment only', () => {
       applyConcurrency: 16,
       kubeQps: 200,
       kubeBurst: 400,
+      clientRateLimit: 'auto',
       healthPort: undefined,
       metricsBindAddress: undefined,
       logFormat: 'json',
@@ -322,6 +323,7 @@ describe('loadWorkerConfig from a file with environment overrides', () => {
         applyConcurrency: 4,
         kubeQps: 20,
         kubeBurst: 40,
+        clientRateLimit: 'always', // the file sets a rate: it applies also under the server's flow control
         healthPort: undefined,
         metricsBindAddress: undefined,
         logFormat: 'json',
