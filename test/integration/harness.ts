@@ -12,7 +12,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../../src/client/index.js';
 import type { EncryptionConfig } from '../../src/codec/index.js';
 import { createKubeGateway, type KubeGateway } from '../../src/kube/index.js';
@@ -239,7 +239,12 @@ export function useChildWorkers(env: () => Record<string, string> = () => ({}), 
     start(extra = {}, childLogs = logs) {
       const child = spawnCliWorker({ ...env(), ...extra }, childLogs);
       children.add(child);
-      child.on('exit', () => children.delete(child));
+      childLogs?.push(`[test] worker pid ${child.pid} started`);
+      child.on('exit', (code, signal) => {
+        children.delete(child);
+        // a worker that dies by itself (not our SIGKILL) leaves the test waiting for nobody: say so in its log
+        childLogs?.push(`[test] worker pid ${child.pid} exited (code ${code}, signal ${signal})`);
+      });
       return child;
     },
     kill,
@@ -302,6 +307,12 @@ export function useKillableWorkers(h: Harness, options: KillableWorkersOptions =
       encryption: false,
       defaultCluster: 'local',
     });
+  });
+  // A failed test prints the workers' last lines (start, exit, errors), so a hang on a CI run can be told apart from
+  // a dead or never-polling worker without a second run.
+  afterEach((ctx) => {
+    if (ctx.task.result?.state !== 'fail' || process.env.KWF_DEBUG) return;
+    process.stderr.write(`\n[child workers of "${ctx.task.name}", last 80 lines]\n${k.log.slice(-80).join('\n')}\n`);
   });
   afterAll(async () => {
     await k.client?.close();

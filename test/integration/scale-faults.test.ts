@@ -9,7 +9,7 @@
  * A table of outcomes, write counts and fault-to-report times is printed at the end. A kill during the write costs
  * about 40 s: setScale is one GET and one PATCH, so Temporal retries it after its 40 s start-to-close timeout.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ScaleHandle } from '../../src/client/index.js';
 import { APP_LABEL } from '../../src/domain/deploy-input.js';
 import { deployWorkflowId } from '../../src/domain/workflow-ids.js';
@@ -39,6 +39,21 @@ interface Row {
   faultToReportMs: number;
 }
 const table: Row[] = [];
+/** The run of the current test, described when the test fails. */
+let current: ScaleHandle | undefined;
+
+afterEach(async (ctx) => {
+  const handle = current;
+  current = undefined;
+  if (ctx.task.result?.state !== 'fail' || !handle) return;
+  // where the run stands (pending activities, their attempts and last failures) tells a slow retry from a hang
+  const desc = await handle.raw.describe().catch((err: unknown) => ({ error: String(err) }));
+  const pending = 'raw' in desc ? desc.raw.pendingActivities : undefined;
+  process.stderr.write(
+    `\n[scale run of "${ctx.task.name}"] ${handle.raw.workflowId}: ${'status' in desc ? desc.status.name : JSON.stringify(desc)}\n` +
+      `pending activities: ${JSON.stringify(pending ?? [], null, 1)}\n`,
+  );
+});
 
 beforeAll(async () => {
   proxy = await FaultProxy.start({ kubeconfig: inject('stack').kubeconfig });
@@ -91,6 +106,7 @@ async function scaleThrough(
   const { auditLogPath } = inject('stack');
   const mark = auditMark(auditLogPath);
   const handle = await k.client.scale(input);
+  current = handle;
   await armed(handle);
   const faultAt = Date.now();
   await workers.killAll();
