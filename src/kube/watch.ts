@@ -19,6 +19,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { compactForCache } from './compact.js';
 import type { KubeGateway, LiveObject, WatchEvent } from './gateway.js';
 import { KubeApiError } from './errors.js';
 
@@ -35,7 +36,7 @@ export interface WatchTarget {
   fieldSelector?: string | undefined;
 }
 
-/** What the watches have seen so far: `apiVersion|kind|namespace|name` -> object (without `metadata.managedFields`). */
+/** What the watches have seen so far: `apiVersion|kind|namespace|name` -> object, compacted by `compactForCache`. */
 export type WatchedState = Map<string, LiveObject>;
 
 /** Default of {@link WatchKindsOptions.retryInitialMs}. */
@@ -204,10 +205,8 @@ class SharedCache {
       cacheKey(target.apiVersion, target.kind, obj.metadata.namespace, obj.metadata.name);
     const hold = (key: string, obj: LiveObject): void => {
       held.add(key);
-      // Health never reads who owns which field, and managedFields are a third or more of a Pod or Deployment: a
-      // monitor of thousands of workloads caches them without (drift and autoscaler code read objects by GET/LIST).
-      delete (obj.metadata as { managedFields?: unknown }).managedFields;
-      this.state.set(key, obj);
+      // A monitor of thousands of workloads caches every one: only what health reads is kept (./compact.ts).
+      this.state.set(key, compactForCache(obj));
       const holders = this.holders.get(key) ?? new Set<number>();
       holders.add(index);
       this.holders.set(key, holders);
