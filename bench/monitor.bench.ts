@@ -2,12 +2,29 @@
  * Monitor benchmark: one worker monitoring 5,000 Deployments (50 namespaces × 100, 1 replica each; issue 12's
  * size, `BENCH_MONITOR_TOTAL` / `BENCH_MONITOR_NAMESPACES` change it, `BENCH_QUICK=1` makes it 200) on the bench's
  * own local stack, with one `kube` target per namespace and a local webhook receiver as alert channel
- * (forSeconds 0). Measures, over 30 s of steady state, the Kubernetes API requests the worker sends per second,
- * the watches it holds (counted by wrapping the worker gateway's `list` / `watch`), and the worker process RSS;
- * then breaks 20 Deployments one at a time (pod template label `kube-workflows.dev/chaos: crash`) and measures,
- * for each, the time from the patch to the trigger webhook arriving, and from the first crashing pod being seen
- * (created, and in CrashLoopBackOff) by an observer watch of this process. Prints targets, never asserts them;
- * fails only when the monitor does not see what it must (correctness). Writes bench/results/monitor-latest.json.
+ * (forSeconds 0).
+ *
+ * The worker is a process of its own, as in production: `node bin/kube-workflows.js worker` (the compiled CLI and
+ * the prebuilt workflow bundle, `dist/`, rebuilt first when older than `src/`), configured by environment only.
+ * So its memory is the worker's alone, not vitest's, the bench's observer watches' or webpack's. Measured from
+ * outside the worker:
+ * - memory: `VmRSS` (and its peak, `VmHWM`) of /proc/<pid>/status at the end of the steady window; the bench
+ *   process's own RSS is printed beside it, labelled as such;
+ * - CPU: `utime` + `stime` of /proc/<pid>/stat over the steady window;
+ * - API requests and watches: the worker's `/metrics` (`kube_workflows_kube_requests_total`,
+ *   `_watch_opens_total` and the `_watches_open` gauge of the cluster, scraped over HTTP). /metrics counts per
+ *   cluster, not per namespace and kind, and does not tell LISTs from other requests: so instead of "at most one
+ *   watch per namespace and kind", the bench checks that **exactly** NAMESPACES × 3 watches are open (a
+ *   Deployment, a ReplicaSet and a Pod watch per namespace; more would mean duplicates), and LISTs are not counted
+ *   apart (they are in the requests).
+ *
+ * Measures, over 30 s of steady state, the requests per second, watch opens and watches open, the worker's RSS and
+ * CPU; then breaks 20 Deployments one at a time (pod template label `kube-workflows.dev/chaos: crash`) and
+ * measures, for each, the time from the patch to the trigger webhook arriving, and from the first crashing pod
+ * being seen (created, and in CrashLoopBackOff) by an observer watch of this process; whether the watches stayed
+ * open through each transition comes from the gauge polled every 100 ms and the opens counter. Prints targets,
+ * never asserts them; fails only when the monitor does not see what it must (correctness). Writes
+ * bench/results/monitor-latest.json at the default size.
  *
  * Run with `npm run bench`, or alone: `npx vitest run --config vitest.bench.config.ts bench/monitor.bench.ts`.
  */
@@ -18,20 +35,25 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeWorkflowsClient, MonitorHandle } from '../src/client/index.js';
+import { createKubeWorkflowsClient, type KubeWorkflowsClient, type MonitorHandle } from '../src/client/index.js';
 import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway, type LiveObject } from '../src/kube/index.js';
-import type { KubeWorker, WorkerConfig } from '../src/worker/index.js';
+import { loadWorkerConfig, type WorkerConfig } from '../src/worker/index.js';
 import { startReceiver, type TestReceiver } from '../test/support/http-receiver.js';
 import {
+  ensureFreshBuild,
   log,
+  processCpuSeconds,
+  processMemoryMb,
   run,
+  scrapeMetrics,
+  spawnWorkerProcess,
   startBenchStack,
-  startBenchWorker,
   table,
   writeResults,
   writeRunResult,
   type BenchStack,
+  type WorkerProcess,
 } from './support.js';
 import { machineFacts } from './format.js';
 
@@ -59,8 +81,12 @@ const CHANNEL = 'hook';
 const CHAOS_LABEL = 'kube-workflows.dev/chaos';
 /** What a `kube` target with kinds [Deployment] watches per namespace: the workloads, their ReplicaSets and Pods. */
 const WATCHED_KINDS = ['Deployment', 'ReplicaSet', 'Pod'];
+/** Watches the worker must hold: one per namespace and watched kind, no more (more would be duplicates). */
+const EXPECTED_WATCHES = NAMESPACES * WATCHED_KINDS.length;
+/** How often waits for the watches read the worker's /metrics. */
+const POLL_MS = 100;
 /** Printed targets (not asserted). */
-const TARGETS = { maxWatchesPerNamespaceAndKind: 1, maxRequestsPerSecond: 1, maxP99DetectionMs: 2_000 };
+const TARGETS = { watchesPerNamespace: WATCHED_KINDS.length, maxRequestsPerSecond: 1, maxP99DetectionMs: 2_000 };
 /** Issue 12's goals at 5,000 Deployments in 50 namespaces (printed, not asserted). */
 const GOALS = { maxRequestsPerSecond: 0.2, maxRssMb: 300, moonshotRssMb: 200, maxP99DetectionMs: 1_000 };
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -74,7 +100,7 @@ const deploymentName = (i: number): string => `app-${String(i).padStart(3, '0')}
 
 let stack: BenchStack;
 let admin: KubeGateway;
-let kw: KubeWorker;
+let worker: WorkerProcess;
 let client: KubeWorkflowsClient;
 let hooks: TestReceiver;
 let monitor: MonitorHandle;
@@ -84,19 +110,30 @@ const loadAtStart = loadavg();
 /** Trigger / resolve webhooks as they arrived (performance.now() of this process). */
 const webhooks: { type: string; target: string; at: number }[] = [];
 
-/** What the wrapped worker gateway saw. */
-const calls = {
-  lists: 0,
-  watchOpens: 0,
-  openNow: 0,
-  maxOpen: 0,
-  /** performance.now() when the open watches last reached the expected count (0 while below it). */
-  lastAllOpenAt: 0,
-  /** `kind|namespace` → watches open now, and the most ever open at once. */
-  openByCollection: new Map<string, number>(),
-  maxByCollection: new Map<string, number>(),
-  listsByKind: new Map<string, number>(),
-  watchesByKind: new Map<string, number>(),
+/** The worker's Kubernetes client counters of the cluster, as its /metrics shows them. */
+interface KubeMetrics {
+  /** `kube_workflows_kube_requests_total`: every request, watches and LISTs included. */
+  requests: number;
+  /** `kube_workflows_kube_throttled_total`: 429s (or 503 with Retry-After). */
+  throttled: number;
+  /** `kube_workflows_kube_client_delayed_total`: requests that waited for the client-side rate limit. */
+  clientDelayed: number;
+  /** `kube_workflows_kube_watch_opens_total`: watch streams opened, reconnects included. */
+  watchOpens: number;
+  /** `kube_workflows_kube_watches_open`: watch streams open now. */
+  watchesOpen: number;
+  /** `kube_workflows_kube_server_flow_control`: the API server announced API Priority and Fairness. */
+  serverFlowControl: boolean;
+}
+
+/** The watch gauge polled every {@link POLL_MS} while the detection phase runs (see {@link pollWatches}). */
+const watches = {
+  last: undefined as KubeMetrics | undefined,
+  /**
+   * performance.now() of the first poll since which exactly the expected watches have been open with no watch
+   * opened in between; 0 while not (a close and reopen between two polls moves it to the later poll).
+   */
+  allOpenSince: 0,
 };
 
 /** Observer (admin) watch of crash pods: per `namespace/deployment`, when its first crash pod was seen. */
@@ -114,15 +151,26 @@ interface Detection {
 
 interface SteadyState {
   seconds: number;
+  /** Requests of the worker's client to the API server in the window (/metrics delta), LISTs and watches included. */
   requests: number;
   requestsPerSecond: number;
-  lists: number;
   watchOpens: number;
+  /** The gauge at the end of the window, and what it must be (NAMESPACES × 3). */
   watchesOpen: number;
-  watchesOpenByKind: Record<string, number>;
-  maxWatchesPerNamespaceAndKind: number;
+  expectedWatches: number;
+  throttled: number;
+  clientDelayed: number;
+  serverFlowControl: boolean;
+  /** Whose memory `rssMb` is: the worker process (earlier results measured the bench process holding the worker). */
+  rssOf: 'worker process';
+  /** VmRSS of the worker process at the end of the window, MiB. */
   rssMb: number;
+  /** VmHWM of the worker process (its peak since it started, start-up and first observation included), MiB. */
+  peakRssMb: number;
+  /** utime + stime of the worker process over the window. */
   cpuSeconds: number;
+  /** RSS of this bench process (vitest, the set-up's gateway, the receiver): not the worker's. */
+  benchProcessRssMb: number;
 }
 
 let setupTimes: { deploymentsAvailableS: number; monitorAllHealthyS: number } | undefined;
@@ -135,18 +183,21 @@ const detections: Detection[] = [];
 const reopenMs: number[] = [];
 /** Transitions through which every watch stayed open. */
 let heldThrough = 0;
-let breakPhase: { requests: number; lists: number; watchOpens: number } | undefined;
+let breakPhase:
+  { requests: number; watchOpens: number; throttled: number; workerRssMb: number; workerPeakRssMb: number } | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Stack, workloads, worker, monitor
 
 beforeAll(async () => {
+  // the worker process runs dist/: compile and bundle first when src/ is newer (fails before any set-up)
+  const bundlePath = await ensureFreshBuild();
   stack = await startBenchStack(NODES);
   admin = await createKubeGateway('admin', { kubeconfig: stack.info.kubeconfig });
   stack.onTeardown(() => admin.close());
   await checkPodCapacity();
 
-  // 1,000 Deployments, created with kubectl (one server-side apply per namespace), all Available before timing.
+  // The Deployments, created with kubectl (one server-side apply per namespace), all Available before timing.
   const t0 = performance.now();
   const kubectlBin = resolveToolchain().kubectl;
   let next = 0;
@@ -193,19 +244,28 @@ beforeAll(async () => {
     `alerts:\n  ${CHANNEL}: { type: webhook, url: "${hooks.url}/alerts", secret: "${secret}" }\n`,
   );
 
-  ({
-    kw,
-    client,
-    config: workerConfig,
-  } = await startBenchWorker(stack, {
-    taskQueue: `bench-monitor-${suffix}`,
-    cluster: CLUSTER,
-    env: { KUBE_WORKFLOWS_CONFIG: configFile },
-    beforeRun: (w) => {
-      kw = w;
-      instrument(workerGateway());
-    },
-  }));
+  // The worker: `kube-workflows worker`, a process of its own, configured by environment only.
+  const taskQueue = `bench-monitor-${suffix}`;
+  const workerEnv = {
+    TEMPORAL_ADDRESS: stack.info.temporalAddress,
+    TEMPORAL_NAMESPACE: stack.info.temporalNamespace,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    KUBECONFIG: stack.info.kubeconfig,
+    KUBE_WORKFLOWS_CLUSTER: CLUSTER,
+    KUBE_WORKFLOWS_CONFIG: configFile,
+    KUBE_WORKFLOWS_WORKFLOW_BUNDLE: bundlePath,
+  };
+  workerConfig = loadWorkerConfig(workerEnv); // what the process reads from the same environment (for the results)
+  worker = await spawnWorkerProcess(stack, workerEnv);
+  await worker.ready();
+  log(`worker process ${worker.pid} ready: RSS ${processMemoryMb(worker.pid).rssMb} MB`);
+  client = await createKubeWorkflowsClient({
+    address: stack.info.temporalAddress,
+    namespace: stack.info.temporalNamespace,
+    taskQueue,
+    encryption: false,
+  });
+  stack.onTeardown(() => client.close());
 
   const t1 = performance.now();
   monitor = await client.monitor({
@@ -229,63 +289,74 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Measurements
 
-describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker`, () => {
+describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker process`, () => {
   it(`steady state for ${STEADY_SECONDS}s`, async () => {
-    const gw = workerGateway();
     // The first observation returns at once (every target is new to the workflow); wait for the next one's watches.
-    const expectedWatches = NAMESPACES * WATCHED_KINDS.length;
-    await waitFor(`${expectedWatches} watches open`, 120_000, () => Promise.resolve(calls.openNow === expectedWatches));
-    const before = { requests: gw.stats.requests, lists: calls.lists, watchOpens: calls.watchOpens };
-    const cpu0 = process.cpuUsage();
+    await waitFor(
+      `${EXPECTED_WATCHES} watches open`,
+      120_000,
+      async () => (await kubeMetrics()).watchesOpen === EXPECTED_WATCHES,
+      POLL_MS,
+    );
+    // Nothing polls the worker inside the window: one scrape at each end.
+    const before = await kubeMetrics();
+    const cpu0 = processCpuSeconds(worker.pid);
     const t0 = performance.now();
     await sleep(STEADY_SECONDS * 1000);
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const requests = gw.stats.requests - before.requests;
-    const byKind: Record<string, number> = {};
-    for (const [k, n] of calls.openByCollection) {
-      const kind = k.split('|')[0] ?? '?';
-      byKind[kind] = (byKind[kind] ?? 0) + n;
-    }
+    const cpu = processCpuSeconds(worker.pid) - cpu0;
+    const memory = processMemoryMb(worker.pid);
+    const after = await kubeMetrics();
+    const requests = after.requests - before.requests;
     steady = {
       seconds: round1(seconds),
       requests,
       requestsPerSecond: Math.round((requests / seconds) * 1000) / 1000,
-      lists: calls.lists - before.lists,
-      watchOpens: calls.watchOpens - before.watchOpens,
-      watchesOpen: calls.openNow,
-      watchesOpenByKind: byKind,
-      maxWatchesPerNamespaceAndKind: Math.max(0, ...calls.maxByCollection.values()),
-      rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
-      cpuSeconds: Math.round((cpu.user + cpu.system) / 1e4) / 100,
+      watchOpens: after.watchOpens - before.watchOpens,
+      watchesOpen: after.watchesOpen,
+      expectedWatches: EXPECTED_WATCHES,
+      throttled: after.throttled - before.throttled,
+      clientDelayed: after.clientDelayed - before.clientDelayed,
+      serverFlowControl: after.serverFlowControl,
+      rssOf: 'worker process',
+      rssMb: memory.rssMb,
+      peakRssMb: memory.peakRssMb,
+      cpuSeconds: Math.round(cpu * 100) / 100,
+      benchProcessRssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
     };
     log(`steady state: ${JSON.stringify(steady)}`);
     const status = await monitor.status();
     expect(status.healthy).toBe(TOTAL);
     expect(webhooks).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 
   it(`detection latency: ${BREAKS} Deployments broken one at a time`, async () => {
-    const gw = workerGateway();
     const observer = new AbortController();
     const observing = observeCrashPods(observer.signal);
-    const expectedWatches = NAMESPACES * WATCHED_KINDS.length;
-    const before = { requests: gw.stats.requests, lists: calls.lists, watchOpens: calls.watchOpens };
+    const polling = pollWatches(observer.signal);
+    const before = await kubeMetrics();
+    /** The previous break: when it was patched, and the watch opens counter just before. */
+    let previousBreak: { at: number; watchOpens: number } | undefined;
     try {
       for (let i = 0; i < BREAKS; i++) {
         const namespace = namespaces[i % NAMESPACES] ?? '';
         const name = deploymentName(i);
         const target = `Deployment/${namespace}/${name}`;
         // One at a time, with every watch open (should the previous transition have closed any, wait for them).
-        const reopened = await waitFor(`${expectedWatches} watches open`, 60_000, () =>
-          Promise.resolve(calls.openNow === expectedWatches ? calls.lastAllOpenAt : 0),
+        const allOpenSince = await waitFor(
+          `${EXPECTED_WATCHES} watches open (the gauge shows ${watches.last?.watchesOpen ?? '?'})`,
+          60_000,
+          () => Promise.resolve(watches.allOpenSince),
+          POLL_MS,
         );
-        if (i > 0) {
+        const now = await kubeMetrics();
+        if (previousBreak) {
           const previous = webhooks.filter((w) => w.type === 'alert.triggered').at(-1);
-          if (previous && reopened > previous.at) reopenMs.push(Math.round(reopened - previous.at));
-          else if (previous) heldThrough += 1;
+          if (now.watchOpens === previousBreak.watchOpens && allOpenSince < previousBreak.at) heldThrough += 1;
+          else if (previous) reopenMs.push(Math.max(0, Math.round(allOpenSince - previous.at)));
         }
         const t0 = performance.now();
+        previousBreak = { at: t0, watchOpens: now.watchOpens };
         await admin.apply({
           apiVersion: 'apps/v1',
           kind: 'Deployment',
@@ -302,7 +373,8 @@ describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker`
           log(
             `no trigger for ${target}: observer saw ${JSON.stringify(seen ?? null)}; monitor target ${JSON.stringify(state ?? null)}; ` +
               `pods ${JSON.stringify(pods.items.map((p) => [p.metadata.name, (p.status as { phase?: string } | undefined)?.phase, p.metadata.labels?.[CHAOS_LABEL]]))}; ` +
-              `watches open ${calls.openNow}; webhooks ${webhooks.length}`,
+              `watches open ${watches.last?.watchesOpen ?? '?'}; webhooks ${webhooks.length}; ` +
+              `worker's last lines:\n${worker.logs.slice(-20).join('\n')}`,
           );
           throw err;
         });
@@ -321,12 +393,16 @@ describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker`
       }
     } finally {
       observer.abort();
-      await observing.catch(() => undefined);
+      await Promise.all([observing.catch(() => undefined), polling]);
     }
+    const after = await kubeMetrics();
+    const memory = processMemoryMb(worker.pid);
     breakPhase = {
-      requests: gw.stats.requests - before.requests,
-      lists: calls.lists - before.lists,
-      watchOpens: calls.watchOpens - before.watchOpens,
+      requests: after.requests - before.requests,
+      watchOpens: after.watchOpens - before.watchOpens,
+      throttled: after.throttled - before.throttled,
+      workerRssMb: memory.rssMb,
+      workerPeakRssMb: memory.peakRssMb,
     };
     const status = await monitor.status();
     expect(status.degraded).toBe(BREAKS);
@@ -344,43 +420,41 @@ describe(`monitor: ${TOTAL} Deployments in ${NAMESPACES} namespaces, one worker`
 
 // ---------------------------------------------------------------------------------------------------------------
 
-function workerGateway(): KubeGateway {
-  const gw = kw.gateways.get(CLUSTER);
-  if (!gw) throw new Error(`the worker has no gateway "${CLUSTER}"`);
-  return gw;
+/** The worker's client counters of the bench cluster, scraped from its /metrics. */
+async function kubeMetrics(): Promise<KubeMetrics> {
+  const samples = await scrapeMetrics(`${worker.opsUrl}/metrics`);
+  const value = (name: string): number => {
+    const sample = samples.find((s) => s.name === name && s.labels.cluster === CLUSTER);
+    if (!sample) throw new Error(`the worker's /metrics has no ${name}{cluster="${CLUSTER}"}`);
+    return sample.value;
+  };
+  return {
+    requests: value('kube_workflows_kube_requests_total'),
+    throttled: value('kube_workflows_kube_throttled_total'),
+    clientDelayed: value('kube_workflows_kube_client_delayed_total'),
+    watchOpens: value('kube_workflows_kube_watch_opens_total'),
+    watchesOpen: value('kube_workflows_kube_watches_open'),
+    serverFlowControl: value('kube_workflows_kube_server_flow_control') === 1,
+  };
 }
 
-/** Wraps the worker gateway's `list` and `watch` (the same object the activities use) to count them. */
-function instrument(gw: KubeGateway): void {
-  const list = gw.list.bind(gw);
-  const watch = gw.watch.bind(gw);
-  const bump = (m: Map<string, number>, k: string, by: number): number => {
-    const n = (m.get(k) ?? 0) + by;
-    m.set(k, n);
-    return n;
-  };
-  gw.list = (apiVersion, kind, options) => {
-    calls.lists += 1;
-    bump(calls.listsByKind, kind, 1);
-    return list(apiVersion, kind, options);
-  };
-  gw.watch = async (apiVersion, kind, options, onEvent, signal) => {
-    const key = `${kind}|${options.namespace ?? '*'}|${options.labelSelector ?? ''}`;
-    calls.watchOpens += 1;
-    bump(calls.watchesByKind, kind, 1);
-    calls.openNow += 1;
-    calls.maxOpen = Math.max(calls.maxOpen, calls.openNow);
-    const open = bump(calls.openByCollection, key, 1);
-    calls.maxByCollection.set(key, Math.max(calls.maxByCollection.get(key) ?? 0, open));
-    if (calls.openNow === NAMESPACES * WATCHED_KINDS.length) calls.lastAllOpenAt = performance.now();
-    try {
-      return await watch(apiVersion, kind, options, onEvent, signal);
-    } finally {
-      calls.openNow -= 1;
-      calls.lastAllOpenAt = 0;
-      bump(calls.openByCollection, key, -1);
+/** Reads the worker's watch gauge and opens counter every {@link POLL_MS} into {@link watches} until `signal`. */
+async function pollWatches(signal: AbortSignal): Promise<void> {
+  watches.last = undefined;
+  watches.allOpenSince = 0;
+  while (!signal.aborted) {
+    const m = await kubeMetrics().catch((err: unknown) => {
+      log(`scraping the worker's /metrics failed: ${String(err)}`);
+      return undefined;
+    });
+    if (m) {
+      const reopened = watches.last !== undefined && m.watchOpens !== watches.last.watchOpens;
+      if (m.watchesOpen !== EXPECTED_WATCHES) watches.allOpenSince = 0;
+      else if (reopened || watches.allOpenSince === 0) watches.allOpenSince = performance.now();
+      watches.last = m;
     }
-  };
+    await sleep(POLL_MS, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 /** Watches crash pods cluster-wide (admin gateway, not counted): when each Deployment's first one appears and crashes. */
@@ -510,7 +584,7 @@ function latencies(): Record<
 function verdicts(): { watches: boolean | null; requests: boolean | null; detection: boolean | null } {
   const p99 = latencies().patch.p99;
   return {
-    watches: steady ? steady.maxWatchesPerNamespaceAndKind <= TARGETS.maxWatchesPerNamespaceAndKind : null,
+    watches: steady ? steady.watchesOpen === steady.expectedWatches && steady.watchOpens === 0 : null,
     requests: steady ? steady.requestsPerSecond < TARGETS.maxRequestsPerSecond : null,
     detection: p99 !== null ? p99 < TARGETS.maxP99DetectionMs : null,
   };
@@ -540,7 +614,7 @@ function printSummary(): void {
   const g = goalVerdicts();
   const lines = [
     '',
-    `monitor benchmark: ${TOTAL} Deployments (${NAMESPACES} namespaces × ${PER_NAMESPACE}), one worker, ${NODES} KWOK nodes; ` +
+    `monitor benchmark: ${TOTAL} Deployments (${NAMESPACES} namespaces × ${PER_NAMESPACE}), one worker process, ${NODES} KWOK nodes; ` +
       `${cpus().length} CPUs, load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
     setupTimes
       ? `set-up: Deployments Available after ${setupTimes.deploymentsAvailableS}s; monitor saw all ${TOTAL} healthy ${setupTimes.monitorAllHealthyS}s after its start`
@@ -549,24 +623,32 @@ function printSummary(): void {
   ];
   if (steady) {
     lines.push(
-      `steady state over ${steady.seconds}s:`,
+      `steady state over ${steady.seconds}s (the worker process's /metrics and /proc):`,
       table(
-        ['API requests', 'requests/s', 'lists', 'watch opens', 'watches open', 'max per ns+kind', 'RSS MB', 'CPU s'],
+        [
+          'API requests',
+          'requests/s',
+          'watch opens',
+          'watches open',
+          '429s',
+          'worker RSS MB',
+          'worker peak RSS MB',
+          'worker CPU s',
+        ],
         [
           [
             String(steady.requests),
             steady.requestsPerSecond.toFixed(3),
-            String(steady.lists),
             String(steady.watchOpens),
-            `${steady.watchesOpen} (${Object.entries(steady.watchesOpenByKind)
-              .map(([k, n]) => `${n} ${k}`)
-              .join(', ')})`,
-            String(steady.maxWatchesPerNamespaceAndKind),
+            `${steady.watchesOpen} (expected ${steady.expectedWatches}: ${NAMESPACES} × ${WATCHED_KINDS.join(', ')})`,
+            String(steady.throttled),
             String(steady.rssMb),
+            String(steady.peakRssMb),
             steady.cpuSeconds.toFixed(2),
           ],
         ],
       ),
+      `bench process RSS (vitest, set-up gateway, observer watch, webhook receiver; NOT the worker): ${steady.benchProcessRssMb} MB`,
       '',
     );
   }
@@ -585,11 +667,12 @@ function printSummary(): void {
         ? `; after the others they were open again p50 ${ms(percentile(reopenMs, 50))} ms / max ${ms(Math.max(...reopenMs))} ms after the webhook`
         : ''),
     breakPhase
-      ? `while breaking: ${breakPhase.requests} API requests (${breakPhase.lists} lists, ${breakPhase.watchOpens} watch opens), ` +
-          `${(breakPhase.requests / Math.max(1, detections.length)).toFixed(1)} per broken Deployment`
+      ? `while breaking: ${breakPhase.requests} API requests (${breakPhase.watchOpens} watch opens, ${breakPhase.throttled} × 429), ` +
+          `${(breakPhase.requests / Math.max(1, detections.length)).toFixed(1)} per broken Deployment; ` +
+          `worker RSS after ${breakPhase.workerRssMb} MB (peak ${breakPhase.workerPeakRssMb} MB)`
       : '',
     '',
-    `targets: <= ${TARGETS.maxWatchesPerNamespaceAndKind} watch per namespace and kind: ${met(v.watches)}; ` +
+    `targets: exactly ${TARGETS.watchesPerNamespace} watches per namespace (${EXPECTED_WATCHES}), none reopened in the steady window: ${met(v.watches)}; ` +
       `< ${TARGETS.maxRequestsPerSecond} request/s steady: ${met(v.requests)}; p99 detection < ${TARGETS.maxP99DetectionMs} ms: ${met(v.detection)}`,
     `issue 12 (5,000 Deployments in 50 namespaces; this run ${TOTAL} in ${NAMESPACES}): steady <= ${GOALS.maxRequestsPerSecond} ` +
       `request/s: ${met(g.requests)}; worker RSS <= ${GOALS.maxRssMb} MB: ${met(g.rss)} (moonshot <= ${GOALS.moonshotRssMb} MB: ` +
@@ -608,9 +691,11 @@ async function saveResults(): Promise<void> {
     benchmark: 'monitor',
     date: new Date().toISOString(),
     machine: machineFacts(loadAtStart),
+    quick: QUICK,
     stack: { nodes: NODES },
     workload: { namespaces: NAMESPACES, deploymentsPerNamespace: PER_NAMESPACE, replicas: 1, forSeconds: 0 },
     worker: {
+      process: 'node bin/kube-workflows.js worker (dist/, prebuilt workflow bundle)',
       kubeQps: workerConfig.worker.kubeQps,
       kubeBurst: workerConfig.worker.kubeBurst,
       clientRateLimit: workerConfig.worker.clientRateLimit,
@@ -623,8 +708,6 @@ async function saveResults(): Promise<void> {
     reopenAfterTransitionMs: reopenMs.length
       ? { count: reopenMs.length, p50: percentile(reopenMs, 50), max: Math.max(...reopenMs) }
       : null,
-    watchesByKind: Object.fromEntries(calls.watchesByKind),
-    listsByKind: Object.fromEntries(calls.listsByKind),
     targets: { ...TARGETS, met: verdicts() },
     goals: { ...GOALS, met: goalVerdicts() },
   };

@@ -134,7 +134,10 @@ export function summaryTable(): string {
   add(
     `monitor: ${mTotal ?? 5000} Deployments in ${m?.workload?.namespaces ?? 50} namespaces`,
     m
-      ? `${num(m.steadyState?.requestsPerSecond, 3)} req/s, RSS ${m.steadyState?.rssMb} MB, p99 ${m.detection?.latenciesMs?.patch?.p99} ms`
+      ? `${num(m.steadyState?.requestsPerSecond, 3)} req/s, ` +
+          // results before the worker ran as a process of its own measured the bench process holding it
+          `${m.steadyState?.rssOf === 'worker process' ? 'worker RSS' : 'RSS of bench + in-process worker'} ${m.steadyState?.rssMb} MB, ` +
+          `p99 ${m.detection?.latenciesMs?.patch?.p99} ms`
       : '-',
     '-',
     '-',

@@ -4,8 +4,20 @@
  * generation and table formatting. Not a test file: vitest only runs `bench/**\/*.bench.ts`.
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -47,6 +59,8 @@ export interface BenchStack {
 }
 
 const running = new Set<ChildProcess>();
+/** Worker processes ({@link spawnWorkerProcess}): SIGKILLed on the emergency path (a graceful stop could wait). */
+const workerProcesses = new Set<ChildProcess>();
 
 /**
  * Starts a local stack in a fresh temp folder under a unique name. Until `teardown()` has run, SIGINT, SIGTERM
@@ -84,6 +98,7 @@ export async function startBenchStack(nodes: number): Promise<BenchStack> {
     }
     abort.abort(new Error(`interrupted by ${why}`));
     for (const child of running) child.kill('SIGTERM');
+    for (const child of workerProcesses) child.kill('SIGKILL');
     stopping = stopAndRemove()
       .catch(noop)
       .finally(() => exitNow(code));
@@ -213,6 +228,191 @@ export async function startBenchWorker(
   });
   stack.onTeardown(() => client.close());
   return { kw, client, config };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The worker as a process of its own (the production shape: `kube-workflows worker`)
+
+/** Newest modification time of any file under `dir` (ms since the epoch; 0 for an empty tree). */
+function newestMtime(dir: string): number {
+  return Math.max(
+    0,
+    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? newestMtime(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+    ),
+  );
+}
+
+/**
+ * Makes `dist/` current for a worker child process, as `npm run build` would, and returns the prebuilt workflow
+ * bundle's path (`dist/workflow-bundle.js`). The same check as the tests' global set-up: when `dist/cli/main.js`
+ * is missing or older than a file of `src/`, compiles `src/` (tsc emits despite type errors; those are logged, as
+ * other people's work in progress must not stop a benchmark of code that compiles), and when the bundle is missing
+ * or older than `src/`, bundles the workflow code in a child process (`node dist/worker/bundle.js`, the build's
+ * step), so webpack never runs in the bench process.
+ */
+export async function ensureFreshBuild(): Promise<string> {
+  const root = findProjectRoot();
+  const srcNewest = newestMtime(join(root, 'src'));
+  const fresh = (file: string): boolean => existsSync(file) && statSync(file).mtimeMs >= srcNewest;
+  const main = join(root, 'dist', 'cli', 'main.js');
+  const bundle = join(root, 'dist', 'workflow-bundle.js');
+  if (!fresh(main)) {
+    log('compiling src/ to dist/ (the worker process runs the compiled CLI)');
+    await run(process.execPath, [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(root, 'tsconfig.build.json'),
+    ]).catch((err: unknown) => log(`tsc reported errors; dist/ was emitted anyway, continuing: ${String(err)}`));
+    if (!fresh(main)) throw new Error(`${main} is still older than src/ after tsc`);
+  }
+  if (!fresh(bundle)) {
+    log('bundling the workflow code into dist/workflow-bundle.js (node dist/worker/bundle.js)');
+    await run(process.execPath, [join(root, 'dist', 'worker', 'bundle.js')]);
+  }
+  return bundle;
+}
+
+/** A TCP port free on 127.0.0.1 at the time of the call. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A `kube-workflows worker` child process started by {@link spawnWorkerProcess}. */
+export interface WorkerProcess {
+  pid: number;
+  /** The last 300 lines it wrote (stderr and stdout). */
+  logs: string[];
+  /** Its ops server: `/healthz`, `/readyz`, `/metrics`. */
+  opsUrl: string;
+  /** Resolves once `/readyz` answers 200; rejects when the process exits first or after `timeoutMs`. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** SIGKILLs it by pid (if still running) and waits for its exit. Idempotent; also run by the stack's teardown. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node bin/kube-workflows.js worker` (the compiled CLI, see {@link ensureFreshBuild}) with `env` plus PATH,
+ * HOME and `KUBE_WORKFLOWS_HEALTH_PORT` (a free port), nothing else of this process's environment. The stack's
+ * teardown kills it by pid, and so do Ctrl-C, SIGTERM and the loss of the vitest parent.
+ */
+export async function spawnWorkerProcess(stack: BenchStack, env: Record<string, string>): Promise<WorkerProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(findProjectRoot(), 'bin', 'kube-workflows.js'), 'worker'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      KUBE_WORKFLOWS_HEALTH_PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the worker process did not start');
+  workerProcesses.add(child);
+  const logs: string[] = [];
+  const keep = (stream: NodeJS.ReadableStream): void => {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      logs.push(...lines.filter(Boolean));
+      if (logs.length > 300) logs.splice(0, logs.length - 300);
+    });
+  };
+  keep(child.stdout);
+  keep(child.stderr);
+  let stopping = false;
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      workerProcesses.delete(child);
+      const how = `exited with ${code ?? signal}`;
+      if (!stopping) log(`worker process ${pid} ${how}; its last lines:\n${logs.slice(-40).join('\n')}`);
+      resolve(how);
+    });
+  });
+  const opsUrl = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
+    await exited;
+  };
+  stack.onTeardown(stop);
+  log(`worker process ${pid} started (ops server ${opsUrl})`);
+  return {
+    pid,
+    logs,
+    opsUrl,
+    stop,
+    async ready(timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      let gone: string | undefined;
+      void exited.then((how) => (gone = how));
+      for (;;) {
+        if (gone) throw new Error(`the worker process ${gone} before it was ready:\n${logs.slice(-40).join('\n')}`);
+        const status = await fetch(`${opsUrl}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (status === 200) return;
+        if (Date.now() > deadline)
+          throw new Error(`the worker process was not ready after ${timeoutMs / 1000}s (last /readyz: ${status})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+  };
+}
+
+/** Resident set now and its peak (`VmRSS`, `VmHWM` of /proc/<pid>/status), in MiB. */
+export function processMemoryMb(pid: number): { rssMb: number; peakRssMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!m?.[1]) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(m[1]);
+  };
+  return { rssMb: Math.round(kb('VmRSS') / 1024), peakRssMb: Math.round(kb('VmHWM') / 1024) };
+}
+
+let clockTicks: number | undefined;
+
+/** CPU seconds a process has used so far, user + system (`utime` + `stime` of /proc/<pid>/stat). */
+export function processCpuSeconds(pid: number): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // after the command name (in parentheses, may hold spaces): state is field 3, utime 14, stime 15
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** One sample of a Prometheus text exposition. */
+export interface MetricSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** GETs a Prometheus text exposition (`/metrics`) and parses its samples (label values are kept as written, not unescaped). */
+export async function scrapeMetrics(url: string): Promise<MetricSample[]> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
+  const samples: MetricSample[] = [];
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (!m?.[1] || m[3] === undefined) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) if (l[1]) labels[l[1]] = l[2] ?? '';
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
