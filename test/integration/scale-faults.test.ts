@@ -49,9 +49,19 @@ afterEach(async (ctx) => {
   // where the run stands (pending activities, their attempts and last failures) tells a slow retry from a hang
   const desc = await handle.raw.describe().catch((err: unknown) => ({ error: String(err) }));
   const pending = 'raw' in desc ? desc.raw.pendingActivities : undefined;
+  // and what the cluster did: pods that never got Ready, nodes NotReady or tainted (the simulated kubelets late)
+  const cond = (o: { status?: unknown }, type: string): string =>
+    ((o.status as { conditions?: { type: string; status: string; reason?: string }[] } | undefined)?.conditions ?? [])
+      .filter((c) => c.type === type)
+      .map((c) => `${c.status}${c.reason ? ` (${c.reason})` : ''}`)
+      .join() || '-';
+  const pods = await h.kube.list('v1', 'Pod', { namespace: h.namespace }).catch(() => ({ items: [] }));
+  const nodes = await h.kube.list('v1', 'Node').catch(() => ({ items: [] }));
   process.stderr.write(
     `\n[scale run of "${ctx.task.name}"] ${handle.raw.workflowId}: ${'status' in desc ? desc.status.name : JSON.stringify(desc)}\n` +
-      `pending activities: ${JSON.stringify(pending ?? [], null, 1)}\n`,
+      `pending activities: ${JSON.stringify(pending ?? [], null, 1)}\n` +
+      `pods: ${pods.items.map((p) => `${p.metadata.name} ${(p.status as { phase?: string } | undefined)?.phase} on ${(p.spec as { nodeName?: string } | undefined)?.nodeName ?? '-'} Ready=${cond(p, 'Ready')}`).join('; ')}\n` +
+      `nodes: ${nodes.items.map((n) => `${n.metadata.name} Ready=${cond(n, 'Ready')} taints=${JSON.stringify((n.spec as { taints?: unknown } | undefined)?.taints ?? [])}`).join('; ')}\n`,
   );
 });
 
