@@ -2,8 +2,8 @@
  * Kubernetes adapter: the only code that talks to API servers.
  * @module
  */
-import { KubeConfig } from '@kubernetes/client-node';
 import { HttpKubeGateway, type KubeGateway } from './gateway.js';
+import { loadInCluster, loadKubeconfigFile } from './kubeconfig.js';
 import { KubeTransport, type TransportOptions } from './transport.js';
 
 export { FIELD_MANAGER, HttpKubeGateway, keyOf, MALFORMED_WATCH_EVENT_REASON, parseWatchEvent } from './gateway.js';
@@ -26,6 +26,8 @@ export {
   USER_AGENT,
 } from './transport.js';
 export type { ClientRateLimit, StreamOptions, TransportOptions, TransportStats } from './transport.js';
+export { loadInCluster, loadKubeconfigFile, SERVICE_ACCOUNT_DIR } from './kubeconfig.js';
+export type { KubeCredentialSource } from './kubeconfig.js';
 export { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
 export { DEFAULT_RETRY_INITIAL_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_WATCH_TIMEOUT_SECONDS, watchKinds } from './watch.js';
 export type { WatchKindsOptions, WatchTarget, WatchedState } from './watch.js';
@@ -42,17 +44,11 @@ export async function createKubeGateway(
   creds: ClusterCredentials,
   options: TransportOptions = {},
 ): Promise<KubeGateway> {
-  const kc = new KubeConfig();
-  if ('inCluster' in creds) {
-    kc.loadFromCluster();
-  } else {
-    kc.loadFromFile(creds.kubeconfig);
-    if (creds.context) {
-      if (!kc.getContextObject(creds.context)) {
-        throw new Error(`cluster "${name}": kubeconfig ${creds.kubeconfig} has no context "${creds.context}"`);
-      }
-      kc.setCurrentContext(creds.context);
-    }
+  let kc;
+  try {
+    kc = 'inCluster' in creds ? loadInCluster() : await loadKubeconfigFile(creds.kubeconfig, creds.context);
+  } catch (err) {
+    throw new Error(`cluster "${name}": ${(err as Error).message}`);
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {

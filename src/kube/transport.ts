@@ -1,7 +1,8 @@
 /**
- * HTTP transport to one Kubernetes API server: credentials from a `KubeConfig` (client-node does the kubeconfig
- * parsing and auth plugins), one keep-alive agent, a client-side token bucket, `Retry-After` honoured on 429 and
- * 503, and errors classified once through {@link kubeErrorFromResponse}.
+ * HTTP transport to one Kubernetes API server: credentials from a {@link KubeCredentialSource} (./kubeconfig.ts, or
+ * client-node's `KubeConfig`), keep-alive agents (requests, watches), a client-side token bucket while the server
+ * shows no flow control, `Retry-After` honoured on 429 and 503, and errors classified once through
+ * {@link kubeErrorFromResponse}.
  *
  * Streams (watches) never throw from an event listener: whatever goes wrong inside one (a failing line callback,
  * a dropped connection, a stall) destroys the response and rejects {@link KubeTransport.stream}'s promise, so the
@@ -11,8 +12,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { kubeErrorFromNetwork, kubeErrorFromResponse, KubeApiError } from './errors.js';
+import type { KubeCredentialSource } from './kubeconfig.js';
 import { DEFAULT_BURST, DEFAULT_QPS, TokenBucket } from './rate-limit.js';
 
 /**
@@ -126,7 +127,7 @@ export class KubeTransport {
   private headersAt = 0;
 
   private constructor(
-    private readonly kc: KubeConfig,
+    private readonly kc: KubeCredentialSource,
     /** The API server URL, without a trailing slash. */
     readonly server: string,
     private readonly agent: http.Agent,
@@ -138,7 +139,7 @@ export class KubeTransport {
   }
 
   /** Builds a transport for the current context of `kc`. Throws when the context names no cluster. */
-  static async fromKubeConfig(kc: KubeConfig, options: TransportOptions = {}): Promise<KubeTransport> {
+  static async fromKubeConfig(kc: KubeCredentialSource, options: TransportOptions = {}): Promise<KubeTransport> {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error(`kubeconfig context "${kc.getCurrentContext()}" names no cluster`);
     const full: Required<TransportOptions> = {
