@@ -38,7 +38,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient, type MonitorHandle } from '../src/client/index.js';
 import { resolveToolchain } from '../src/dev/index.js';
 import { createKubeGateway, type KubeGateway, type LiveObject } from '../src/kube/index.js';
-import { loadWorkerConfig, type WorkerConfig } from '../src/worker/index.js';
+import { loadWorkerConfig, WORKER_PROCESS_ENV, type WorkerConfig } from '../src/worker/index.js';
 import { startReceiver, type TestReceiver } from '../test/support/http-receiver.js';
 import {
   ensureFreshBuild,
@@ -247,6 +247,7 @@ beforeAll(async () => {
   // The worker: `kube-workflows worker`, a process of its own, configured by environment only.
   const taskQueue = `bench-monitor-${suffix}`;
   const workerEnv = {
+    ...WORKER_PROCESS_ENV, // as the worker image runs it (Dockerfile ENV)
     TEMPORAL_ADDRESS: stack.info.temporalAddress,
     TEMPORAL_NAMESPACE: stack.info.temporalNamespace,
     TEMPORAL_TASK_QUEUE: taskQueue,

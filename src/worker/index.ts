@@ -24,4 +24,5 @@ export type { ClusterConfig, WorkerConfig } from './config.js';
 export { WORKFLOW_BUNDLE_PATH, workflowCodeOption, workflowsPath } from './workflow-code.js';
 export { workflowInputReader, WORKFLOW_INPUT_CACHE_SIZE } from './workflow-input.js';
 export { Counters, createCounters, installRuntime, jsonLogLine, startOpsServer } from './ops.js';
+export { WORKER_PROCESS_ENV } from './process-env.js';
 export type { OpsServerOptions } from './ops.js';
