@@ -13,11 +13,11 @@
  * @module
  */
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { metricsComponentsPatches, metricsNodeResource, metricsServerKwokctlOptions } from './metrics.js';
 import { kubeletReachableNodeResource, podLogsComponentsPatches, podLogsKwokctlOptions } from './pod-logs.js';
-import { freePorts, pollUntil, runCommand, tailLines } from './process.js';
+import { freePorts, isAlive, pollUntil, runCommand, tailLines } from './process.js';
 import { clusterDirOf, readText, writeFileAtomic } from './state.js';
 import type { ClusterPorts, Progress } from './state.js';
 import type { ClusterRecord } from './clusters.js';
@@ -271,7 +271,59 @@ export async function createCluster(
   );
 
   await waitForNodesReady(toolchain.kubectl, kubeconfig, nodes, { env, signal, logsDir: join(clusterDir, 'logs') });
+  await ensureControlPlaneRunning(clusterName, clusterDir, progress, async () => {
+    try {
+      await runKwokctl(toolchain, env, ['start', 'cluster', '--name', clusterName], logFile, 60_000, signal);
+    } finally {
+      recordPids(readClusterPids(clusterDir));
+    }
+  });
   progress(`cluster ${clusterName}: ${nodes} nodes Ready`);
+}
+
+/**
+ * Every control-plane component kwokctl started must still run once the nodes are Ready. Nodes turn Ready without
+ * kube-controller-manager or kube-scheduler, and then no pod is ever created or placed: a test would wait minutes for
+ * pods and fail far from the cause. A component that exited (the likely cause: its port, free when the stack picked
+ * it, taken meanwhile by another process's outgoing connection while two stacks start at once) is started again once
+ * with its recorded command line (`start`); if it exits again, creation fails naming it, with its log's last lines.
+ */
+export async function ensureControlPlaneRunning(
+  clusterName: string,
+  clusterDir: string,
+  progress: Progress,
+  start: () => Promise<void>,
+): Promise<void> {
+  const dead = (): string[] =>
+    Object.entries(readClusterPids(clusterDir))
+      .filter(([, pid]) => !isAlive(pid))
+      .map(([component]) => component);
+  const logTail = (component: string): string => {
+    try {
+      return tailLines(readText(join(clusterDir, 'logs', `${component}.log`)), 8);
+    } catch {
+      return '(no log)';
+    }
+  };
+  const exited = dead();
+  if (exited.length === 0) return;
+  progress(
+    `cluster ${clusterName}: ${exited.join(', ')} exited after the start; starting again. Last lines:\n` +
+      exited.map((c) => `${c}: ${logTail(c)}`).join('\n'),
+  );
+  // kwokctl takes a dead component's pid file for a running component: drop those, then start what is stopped
+  for (const component of exited) rmSync(join(clusterDir, 'pids', `${component}.pid`), { force: true });
+  await start();
+  // a component that cannot run exits within a second or two (a port in use, a bad flag)
+  await pollUntil(() => dead().length > 0, 3_000, 250);
+  const still = dead();
+  if (still.length > 0) {
+    throw new Error(
+      `kube-workflows: cluster ${clusterName}: ${still.join(', ')} exited again after a restart:\n` +
+        still.map((c) => `${c}: ${logTail(c)}`).join('\n') +
+        `\nSee ${join(clusterDir, 'logs')}`,
+    );
+  }
 }
 
 /** Options of {@link waitForNodesReady}. */
