@@ -12,10 +12,17 @@ import type { ApprovalInput, DecideAnalysisInput, ObjectReport } from '../schema
  * - {@link SAGA_PATCH}: failures after the first write compensate through the ledger (`compensateObjects`);
  *   before it, only failed health and cancellation rolled back (`restoreObjects` + `deleteObjects`).
  * - {@link REPLAN_PATCH}: an approved plan is re-planned and compared before anything is written.
+ * - {@link INVENTORY_LOCAL_PATCH}: a deploy that prunes nothing records its inventory in a local activity.
  */
 export const SAGA_PATCH = 'deploy-saga-ledger';
 /** See {@link SAGA_PATCH}. */
 export const REPLAN_PATCH = 'deploy-replan-after-approval';
+/**
+ * See {@link SAGA_PATCH}. Recording the inventory (one write) between "all Current" and the report as a local
+ * activity saves an activity task's dispatch and a workflow task: readiness lag, issue 12. With `prune` it stays an
+ * activity (deletions heartbeat their progress, which local activities cannot).
+ */
+export const INVENTORY_LOCAL_PATCH = 'deploy-inventory-local';
 
 /** Above this many bytes of objects, activities read them from the start event instead of their own input. */
 export const INLINE_OBJECTS_LIMIT = 128 * 1024;

@@ -15,6 +15,7 @@ import {
   isCancellation,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   TimeoutFailure,
@@ -59,6 +60,7 @@ import {
   INLINE_OBJECTS_LIMIT,
   progressQuery,
   rejectUpdate,
+  INVENTORY_LOCAL_PATCH,
   REPLAN_PATCH,
   SAGA_PATCH,
   type AnalysisDecisionResult,
@@ -77,6 +79,12 @@ const { planDeploy, applyObjects, deleteObjects, restoreObjects, recordInventory
   scheduleToCloseTimeout: '15m',
   // Activities heartbeat after every object: a worker that dies is noticed within this and the work resumes.
   heartbeatTimeout: '20s',
+  retry,
+});
+/** The inventory write of a deploy that prunes nothing, in the workflow task that saw health (see the patch). */
+const { recordInventory: recordInventoryLocally } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '15m',
   retry,
 });
 /** The undo: retried longer than the do, since giving up leaves the app half-changed. */
@@ -300,13 +308,15 @@ export class DeployRun {
     let pruned: string[] = [];
     if (this.input.app && this.homeNamespace) {
       if (this.input.prune) this.enter('pruning', 'deleting objects that left the set');
-      const inv = await recordInventory({
+      const args = {
         cluster: this.plan.cluster,
         app: this.input.app,
         namespace: this.homeNamespace,
         objects: this.plan.entries.map(refOf),
         prune: this.input.prune,
-      });
+      };
+      const local = !this.input.prune && patched(INVENTORY_LOCAL_PATCH);
+      const inv = await (local ? recordInventoryLocally(args) : recordInventory(args));
       pruned = inv.pruned;
       for (const subject of pruned) this.progress.objects.push({ subject, action: 'pruned' });
     }

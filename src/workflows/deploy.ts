@@ -26,6 +26,7 @@ export {
   approveUpdate,
   decideAnalysisUpdate,
   INLINE_OBJECTS_LIMIT,
+  INVENTORY_LOCAL_PATCH,
   progressQuery,
   rejectUpdate,
   REPLAN_PATCH,

@@ -379,6 +379,34 @@ describe('the other outcomes', () => {
     expect(s.calls.map((c) => c.name)).toEqual(['planDeploy', 'applyObjects', 'waitForHealth', 'recordInventory']);
   });
 
+  it('the inventory is recorded by a local activity, or by an activity when the deploy prunes', async () => {
+    const scheduledIn = async (prune: boolean): Promise<{ scheduled: string[]; markers: number }> => {
+      const s = script();
+      active = s;
+      const workflowId = `saga-inv-${randomBytes(4).toString('hex')}`;
+      await ts.env.client.workflow.execute('deployManifests', {
+        taskQueue,
+        workflowId,
+        args: [{ manifests, app: 'shop', prune }],
+      });
+      const events = (await ts.env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+      return {
+        scheduled: events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []),
+        markers: events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity').length,
+      };
+    };
+    // between "all Current" and the report: no activity task to dispatch, no extra workflow task
+    expect(await scheduledIn(false)).toEqual({
+      scheduled: ['planDeploy', 'applyObjects', 'waitForHealth'],
+      markers: 1,
+    });
+    // deletions heartbeat their progress: an activity, as before
+    expect(await scheduledIn(true)).toEqual({
+      scheduled: ['planDeploy', 'applyObjects', 'waitForHealth', 'recordInventory'],
+      markers: 0,
+    });
+  });
+
   it('a dry run is planned and writes nothing', async () => {
     const s = script();
     const report = await deploy(s, { dryRun: true });
