@@ -9,6 +9,7 @@ import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
 import { appManifests } from '../support/workloads.js';
+import { inventoryName, parseInventory } from '../../src/activities/deploy.js';
 import { recordHistory, useHarness } from './harness.js';
 
 const h = useHarness('deploy');
@@ -59,6 +60,27 @@ async function readyPods(name: string): Promise<number> {
 }
 
 describe('deployManifests', () => {
+  it('records its inventory in a local activity (no recordInventory task after health)', async () => {
+    const name = 'inv-local';
+    const manifests = `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name}, namespace: ${h.namespace} }\ndata: { a: b }\n`;
+    const handle = await h.client.deploy({ manifests, app: name, timeoutSeconds: 90 });
+    expect((await handle.result()).outcome).toBe('succeeded');
+    const events = (await handle.raw.fetchHistory()).events ?? [];
+    expect(events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [])).not.toContain(
+      'recordInventory',
+    );
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
+    // the inventory the local activity wrote lists the object
+    const inventory = await h.kube.get({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: h.namespace,
+      name: inventoryName(name),
+    });
+    expect(parseInventory(inventory).map((e) => e.subject)).toEqual([`ConfigMap/${h.namespace}/${name}`]);
+    await recordHistory('deploy-inventory-local', handle.raw);
+  });
+
   it('applies a ConfigMap, Deployment and Service and waits until the Deployment pods are Ready', async () => {
     const name = 'web-new';
     const report = await deploy(name, webApp(h.namespace, name), {}, 'deploy-created');
