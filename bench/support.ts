@@ -5,19 +5,7 @@
  * @module
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -39,6 +27,8 @@ import {
   type KubeWorker,
   type WorkerConfig,
 } from '../src/worker/index.js';
+import { freePort } from '../test/support/daemon.js';
+import { builtFromCurrentSources } from '../test/support/fresh-build.js';
 
 /** Progress lines go to stderr so the result table on stdout stays readable. */
 export const log = (line: string): void => {
@@ -234,15 +224,6 @@ export async function startBenchWorker(
 // The worker as a process of its own (the production shape: `kube-workflows worker`)
 
 /** Newest modification time of any file under `dir` (ms since the epoch; 0 for an empty tree). */
-function newestMtime(dir: string): number {
-  return Math.max(
-    0,
-    ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-      e.isDirectory() ? newestMtime(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-    ),
-  );
-}
-
 /**
  * Makes `dist/` current for a worker child process, as `npm run build` would, and returns the prebuilt workflow
  * bundle's path (`dist/workflow-bundle.js`). The same check as the tests' global set-up: when `dist/cli/main.js`
@@ -253,8 +234,7 @@ function newestMtime(dir: string): number {
  */
 export async function ensureFreshBuild(): Promise<string> {
   const root = findProjectRoot();
-  const srcNewest = newestMtime(join(root, 'src'));
-  const fresh = (file: string): boolean => existsSync(file) && statSync(file).mtimeMs >= srcNewest;
+  const fresh = (file: string): boolean => builtFromCurrentSources(root, file);
   const main = join(root, 'dist', 'cli', 'main.js');
   const bundle = join(root, 'dist', 'workflow-bundle.js');
   if (!fresh(main)) {
@@ -271,18 +251,6 @@ export async function ensureFreshBuild(): Promise<string> {
     await run(process.execPath, [join(root, 'dist', 'worker', 'bundle.js')]);
   }
   return bundle;
-}
-
-/** A TCP port free on 127.0.0.1 at the time of the call. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A `kube-workflows worker` child process started by {@link spawnWorkerProcess}. */

@@ -5,7 +5,7 @@
  * skipped.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,7 @@ import {
   type StackInfo,
 } from '../src/dev/index.js';
 import { workflowsPath } from '../src/worker/workflow-code.js';
+import { builtFromCurrentSources } from './support/fresh-build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,15 +36,7 @@ const log = (line: string): void => {
 /** Compiles src/ to dist/ when dist is missing or older than a source file (worker child processes run dist). */
 function ensureFreshBuild(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const built = join(root, 'dist', 'cli', 'main.js');
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-      ),
-    );
-  if (existsSync(built) && statSync(built).mtimeMs >= newest(join(root, 'src'))) return;
+  if (builtFromCurrentSources(root, join(root, 'dist', 'cli', 'main.js'))) return;
   log('compiling src/ to dist/ (worker processes in the durability tests run the compiled CLI)');
   try {
     execFileSync(

@@ -294,10 +294,7 @@ export async function ensureControlPlaneRunning(
   progress: Progress,
   start: () => Promise<void>,
 ): Promise<void> {
-  const dead = (): string[] =>
-    Object.entries(readClusterPids(clusterDir))
-      .filter(([, pid]) => !isAlive(pid))
-      .map(([component]) => component);
+  const dead = (): string[] => deadComponents(clusterDir);
   const logTail = (component: string): string => {
     try {
       return tailLines(readText(join(clusterDir, 'logs', `${component}.log`)), 8);
@@ -311,8 +308,7 @@ export async function ensureControlPlaneRunning(
     `cluster ${clusterName}: ${exited.join(', ')} exited after the start; starting again. Last lines:\n` +
       exited.map((c) => `${c}: ${logTail(c)}`).join('\n'),
   );
-  // kwokctl takes a dead component's pid file for a running component: drop those, then start what is stopped
-  for (const component of exited) rmSync(join(clusterDir, 'pids', `${component}.pid`), { force: true });
+  dropDeadPidFiles(clusterDir);
   await start();
   // a component that cannot run exits within a second or two (a port in use, a bad flag)
   await pollUntil(() => dead().length > 0, 3_000, 250);
@@ -399,6 +395,23 @@ function countReadyNodes(json: string): number {
   const list = JSON.parse(json) as NodeList;
   return (list.items ?? []).filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     .length;
+}
+
+/** The control-plane components whose recorded pid no longer runs. */
+function deadComponents(clusterDir: string): string[] {
+  return Object.entries(readClusterPids(clusterDir))
+    .filter(([, pid]) => !isAlive(pid))
+    .map(([component]) => component);
+}
+
+/**
+ * Removes the pid files of components that are gone, before `kwokctl start cluster`: a killed process stays a zombie
+ * until something reaps it, and kwokctl takes a dead component's pid for a running one and would not start it.
+ */
+export function dropDeadPidFiles(clusterDir: string): void {
+  for (const component of deadComponents(clusterDir)) {
+    rmSync(join(clusterDir, 'pids', `${component}.pid`), { force: true });
+  }
 }
 
 /** The control-plane pids kwokctl recorded in `<clusterDir>/pids/*.pid`, by component. */

@@ -12,10 +12,9 @@
  * @module
  */
 
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive, pollUntil, runCommand, sendSignal, sleep, tailLines, waitForExit } from './process.js';
-import { kwokctlEnv, readClusterPids, runKwokctl, waitForNodesReady } from './cluster.js';
+import { pollUntil, runCommand, sendSignal, sleep, tailLines, waitForExit } from './process.js';
+import { dropDeadPidFiles, kwokctlEnv, readClusterPids, runKwokctl, waitForNodesReady } from './cluster.js';
 import { clusterRecordNamed, FIRST_CLUSTER_NAME, withClusterPids } from './clusters.js';
 import type { ClusterRecord } from './clusters.js';
 import { aliveAndOurs } from './reaper.js';
@@ -135,11 +134,7 @@ export async function startControlPlane(
   const clusterDir = folderOf(cluster);
   const deadline = Date.now() + timeoutMs;
   await withLock(dir, async () => {
-    // A killed process stays a zombie until something reaps it, and kwokctl takes a zombie's pid for a running
-    // component: drop the pid files of components that are gone.
-    for (const [component, pid] of Object.entries(readClusterPids(clusterDir))) {
-      if (!isAlive(pid)) rmSync(join(clusterDir, 'pids', `${component}.pid`), { force: true });
-    }
+    dropDeadPidFiles(clusterDir);
     progress(`starting the stopped control-plane components of ${cluster.kwokName} (${cluster.name})`);
     await runKwokctl(
       state.binaries,

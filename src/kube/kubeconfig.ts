@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type https from 'node:https';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 
@@ -192,7 +192,7 @@ class LiteCredentials implements KubeCredentialSource {
 /** Reads a file named by a kubeconfig (relative to the kubeconfig's folder) or decodes inline base64 data. */
 function material(base: string, file: string | undefined, data: string | undefined): Buffer | undefined {
   if (data) return Buffer.from(data, 'base64');
-  if (file) return readFileSync(isAbsolute(file) ? file : resolve(base, file));
+  if (file) return readFileSync(resolve(base, file)); // an absolute path stays as it is
   return undefined;
 }
 
@@ -228,9 +228,7 @@ export async function loadKubeconfigFile(file: string, context?: string): Promis
     },
     {
       ...(user.token ? { token: user.token } : {}),
-      ...(user.tokenFile
-        ? { tokenFile: isAbsolute(user.tokenFile) ? user.tokenFile : resolve(base, user.tokenFile) }
-        : {}),
+      ...(user.tokenFile ? { tokenFile: resolve(base, user.tokenFile) } : {}),
       ...(user.username !== undefined && user.password !== undefined
         ? { basic: { username: user.username, password: user.password } }
         : {}),

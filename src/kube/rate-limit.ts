@@ -32,7 +32,7 @@ export class TokenBucket {
 
   /** True when a `take()` now would be granted without waiting (a token is there and nobody queues before it). */
   ready(): boolean {
-    return this.waiting === 0 && Math.min(this.burst, this.tokens + ((this.now() - this.last) / 1000) * this.qps) >= 1;
+    return this.waiting === 0 && this.tokensAt(this.now()) >= 1;
   }
 
   /** Waits for one token. */
@@ -43,10 +43,15 @@ export class TokenBucket {
     return next;
   }
 
+  /** The tokens there are at time `t`: what is left, refilled at `qps` since the last take, at most `burst`. */
+  private tokensAt(t: number): number {
+    return Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);
+  }
+
   private async waitForToken(): Promise<void> {
     for (;;) {
       const t = this.now();
-      this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);
+      this.tokens = this.tokensAt(t);
       this.last = t;
       if (this.tokens >= 1) {
         this.tokens -= 1;
