@@ -20,14 +20,11 @@
  * Alone: `npx vitest run --config vitest.bench.config.ts bench/capacity.bench.ts` (`BENCH_QUICK=1`: small sizes).
  */
 import { randomBytes } from 'node:crypto';
-import https from 'node:https';
-import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeWorkflowsClient } from '../src/client/index.js';
 import { resolveToolchain } from '../src/dev/index.js';
@@ -46,6 +43,10 @@ import {
   writeResults,
   writeRunResult,
   type BenchStack,
+  allDeploymentsAvailable,
+  cpuBetween,
+  ssaPatcher,
+  stackCpuSeconds,
 } from './support.js';
 import { machineFacts } from './format.js';
 
@@ -72,10 +73,10 @@ const DEFAULTS =
   !process.env.BENCH_SCALE_REPEATS;
 /** Our side of the ceiling row runs this many times (before and after the loop), the best counts, like the loop's. */
 const OUR_APPLY_RUNS = 2;
-/** Pods: every Deployment of the ceiling row (each concurrency and our runs), the throughput apps twice, scale peaks. */
+/** Pods: every Deployment of the ceiling row (each concurrency and our runs), the throughput apps thrice, scale peaks. */
 const PODS_NEEDED =
   (CEILING_CONCURRENCY.length + OUR_APPLY_RUNS) * objectNames(CEILING_N).deployments.length +
-  2 * THROUGHPUT_APPS +
+  3 * THROUGHPUT_APPS +
   2 * SCALE.to +
   10;
 const NODES = process.env.BENCH_NODES
@@ -93,6 +94,8 @@ const GOALS = {
 const CLUSTER = 'local';
 const FIELD_MANAGER = 'bench-ceiling';
 const ROLLOUT_TIMEOUT = '600s';
+/** In-flight PATCHes of the throughput row's cluster-limit side (the ceiling loop's best is at 32–64). */
+const LIMIT_CONCURRENCY = 32;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 function intEnv(name: string, fallback: number): number {
@@ -122,6 +125,8 @@ interface CeilingResult {
     /** The applyObjects activity's own run time (started → completed), from the history. */
     activityRanMs: number | null;
     totalMs: number;
+    /** CPU seconds per process during the deploy (the worker runs in the bench process). */
+    cpu: CpuShare[];
   }[];
   /** Best of ours / best of the loop. */
   fractionOfCeiling: number;
@@ -134,14 +139,27 @@ interface ThroughputSide {
   completedPerS: number;
   perAppP50Ms: number;
   perAppP99Ms: number;
+  /** CPU seconds per process of the stack during the side's run, largest first (`bench`: worker + client). */
+  cpu: CpuShare[];
 }
+
+/** One process's CPU over a measured span (see bench/support.ts `cpuBetween`). */
+type CpuShare = ReturnType<typeof cpuBetween>[number];
 
 interface ThroughputResult {
   objectsPerApp: 3;
   ours: ThroughputSide & { throttled429: number; apiRequests: number; rssMb: number };
   kubectl: ThroughputSide & { lanes: number };
+  /**
+   * The cluster's own limit: every app's objects sent at once by the bare SSA PATCH loop (concurrency
+   * {@link LIMIT_CONCURRENCY}), then a watch until every Deployment is Available. Nothing a client does can finish
+   * all apps sooner on this stack, so it bounds completed/s from above.
+   */
+  clusterLimit: { wallMs: number; patchMs: number; completedPerS: number; cpu: CpuShare[] };
   /** Our wall time / kubectl's. */
   ratio: number;
+  /** Our wall time / the cluster limit's. */
+  ratioToLimit: number;
   load: { start: Load; end: Load };
 }
 
@@ -221,10 +239,12 @@ describe('capacity: apply ceiling, throughput, scale', () => {
     const ourApply = async (label: string): Promise<void> => {
       const [ns] = await freshNamespaces([label]);
       log(`ceiling: our deploy of ${CEILING_N} objects in ${ns}`);
+      const cpu0 = stackCpuSeconds(stack);
       const t0 = performance.now();
       const handle = await client.deploy({ manifests, app: 'ceiling', namespace: ns, timeoutSeconds: 600 });
       const report = await handle.result();
       const totalMs = Math.round(performance.now() - t0);
+      const cpu = cpuBetween(cpu0, stackCpuSeconds(stack), totalMs);
       expect(report.outcome, report.message).toBe('succeeded');
       const applyingMs = report.durationsMs.applying ?? 0;
       expect(applyingMs, 'the deploy report has an applying phase').toBeGreaterThan(0);
@@ -234,13 +254,14 @@ describe('capacity: apply ceiling, throughput, scale', () => {
         objectsPerS: round1(CEILING_N / (applyingMs / 1000)),
         activityRanMs: await activityRanMs(handle.raw, 'applyObjects'),
         totalMs,
+        cpu,
       });
       log(`ceiling: ours applying ${applyingMs} ms = ${ours.at(-1)?.objectsPerS} objects/s`);
     };
 
     await ourApply('ceil-kw-1');
     const loop: CeilingResult['loop'] = [];
-    const patcher = await ssaPatcher(stack.info.kubeconfig);
+    const patcher = await ssaPatcher(stack.info.kubeconfig, FIELD_MANAGER);
     try {
       for (const concurrency of CEILING_CONCURRENCY) {
         const [ns] = await freshNamespaces([`ceil-c${concurrency}`]);
@@ -270,12 +291,14 @@ describe('capacity: apply ceiling, throughput, scale', () => {
     const apps = Array.from({ length: THROUGHPUT_APPS }, (_, i) => `tp-${String(i).padStart(3, '0')}`);
     const oursNs = await freshNamespaces(apps.map((a) => `${a}-w`));
     const kubectlNs = await freshNamespaces(apps.map((a) => `${a}-k`));
+    const limitNs = await freshNamespaces(apps.map((a) => `${a}-l`));
 
     // ours: every deploy started at once, on the one worker
     const gw = kw.gateways.get(CLUSTER);
     if (!gw) throw new Error(`the worker has no gateway "${CLUSTER}"`);
     const before = { ...gw.stats };
     log(`throughput: ${apps.length} deploys of ours at once`);
+    const oursCpu0 = stackCpuSeconds(stack);
     const t0 = performance.now();
     const oursEach = await Promise.all(
       apps.map(async (app, i) => {
@@ -287,6 +310,7 @@ describe('capacity: apply ceiling, throughput, scale', () => {
       }),
     );
     const oursWall = performance.now() - t0;
+    const oursCpu = cpuBetween(oursCpu0, stackCpuSeconds(stack), oursWall);
     const after = { ...gw.stats };
     const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
     for (const ns of oursNs) await settled(ns, 1);
@@ -298,6 +322,7 @@ describe('capacity: apply ceiling, throughput, scale', () => {
       writeFileSync(file, smallApp(app));
       return file;
     });
+    const kubectlCpu0 = stackCpuSeconds(stack);
     const k0 = performance.now();
     const kubectlEach: number[] = [];
     let next = 0;
@@ -312,23 +337,55 @@ describe('capacity: apply ceiling, throughput, scale', () => {
       }),
     );
     const kubectlWall = performance.now() - k0;
-    const side = (each: number[], wall: number): ThroughputSide => ({
+    const kubectlCpu = cpuBetween(kubectlCpu0, stackCpuSeconds(stack), kubectlWall);
+    for (const ns of kubectlNs) await settled(ns, 1);
+
+    // the cluster's limit: all apps' objects PATCHed at once by the bare loop, then every Deployment Available
+    log(`throughput: the cluster's limit (bare PATCH loop of ${apps.length * 3} objects, then all Available)`);
+    const label = `bench-limit=${suffix}`;
+    const requests = apps.flatMap((app, i) => smallAppRequests(app, limitNs[i] ?? '', label));
+    const patcher = await ssaPatcher(stack.info.kubeconfig, FIELD_MANAGER);
+    const limitCpu0 = stackCpuSeconds(stack);
+    const l0 = performance.now();
+    let limitWall: number;
+    let patchMs: number;
+    try {
+      const available = allDeploymentsAvailable(admin, { labelSelector: label }, apps.length);
+      patchMs = await patcher.applyAll(
+        requests.map((r) => r.path),
+        requests.map((r) => r.body),
+        LIMIT_CONCURRENCY,
+      );
+      limitWall = (await available) - l0;
+    } finally {
+      patcher.close();
+    }
+    const limitCpu = cpuBetween(limitCpu0, stackCpuSeconds(stack), limitWall);
+    const side = (each: number[], wall: number, cpu: CpuShare[]): ThroughputSide => ({
       apps: each.length,
       wallMs: Math.round(wall),
       completedPerS: round2(each.length / (wall / 1000)),
       perAppP50Ms: Math.round(percentile(each, 50)),
       perAppP99Ms: Math.round(percentile(each, 99)),
+      cpu,
     });
     throughput = {
       objectsPerApp: 3,
       ours: {
-        ...side(oursEach, oursWall),
+        ...side(oursEach, oursWall, oursCpu),
         throttled429: after.throttled - before.throttled,
         apiRequests: after.requests - before.requests,
         rssMb,
       },
-      kubectl: { ...side(kubectlEach, kubectlWall), lanes: KUBECTL_LANES },
+      kubectl: { ...side(kubectlEach, kubectlWall, kubectlCpu), lanes: KUBECTL_LANES },
+      clusterLimit: {
+        wallMs: Math.round(limitWall),
+        patchMs: Math.round(patchMs),
+        completedPerS: round2(apps.length / (limitWall / 1000)),
+        cpu: limitCpu,
+      },
       ratio: round3(oursWall / kubectlWall),
+      ratioToLimit: round3(oursWall / limitWall),
       load: { start, end: load() },
     };
     log(`throughput: ${JSON.stringify(throughput)}`);
@@ -403,76 +460,6 @@ describe('capacity: apply ceiling, throughput, scale', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The bare SSA loop
-
-/**
- * Server-side apply PATCHes with nothing but Node's `https` and a keep-alive agent: no rate limit, no retries, no
- * parsing beyond the status code. Credentials are the kubeconfig's (client-node reads them, as everywhere).
- */
-async function ssaPatcher(kubeconfig: string): Promise<{
-  applyAll(paths: string[], bodies: string[], concurrency: number): Promise<number>;
-  close(): void;
-}> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const server = kc.getCurrentCluster()?.server;
-  if (!server) throw new Error(`${kubeconfig}: no server`);
-  const opts: https.RequestOptions = {};
-  await kc.applyToHTTPSOptions(opts);
-  const agents: http.Agent[] = [];
-  return {
-    async applyAll(paths, bodies, concurrency) {
-      const secure = server.startsWith('https:');
-      const agent = secure
-        ? new https.Agent({
-            keepAlive: true,
-            maxSockets: concurrency,
-            ...(opts.ca ? { ca: opts.ca } : {}),
-            ...(opts.cert ? { cert: opts.cert } : {}),
-            ...(opts.key ? { key: opts.key } : {}),
-            ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
-          })
-        : new http.Agent({ keepAlive: true, maxSockets: concurrency });
-      agents.push(agent);
-      const headers: Record<string, string> = {
-        'Content-Type': 'application/apply-patch+yaml',
-        Accept: 'application/json',
-        ...Object.fromEntries(Object.entries(opts.headers ?? {}).map(([k, v]) => [k, String(v)])),
-      };
-      const send = (path: string, body: string): Promise<void> =>
-        new Promise((resolve, reject) => {
-          const url = new URL(`${server}${path}?fieldManager=${FIELD_MANAGER}&force=true`);
-          const req = (secure ? https : http).request(
-            url,
-            { method: 'PATCH', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } },
-            (res) => {
-              let text = '';
-              res.setEncoding('utf8');
-              res.on('data', (c: string) => (text += c));
-              res.on('end', () => {
-                const code = res.statusCode ?? 0;
-                if (code >= 200 && code < 300) resolve();
-                else reject(new Error(`PATCH ${path}: HTTP ${code}: ${text.slice(0, 500)}`));
-              });
-              res.on('error', reject);
-            },
-          );
-          req.on('error', reject);
-          req.end(body);
-        });
-      const t0 = performance.now();
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          for (let i = next++; i < paths.length; i = next++) await send(paths[i] ?? '', bodies[i] ?? '');
-        }),
-      );
-      return performance.now() - t0;
-    },
-    close() {
-      for (const a of agents) a.destroy();
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -635,6 +622,7 @@ function printSummary(): void {
         `${Math.max(...c.ours.map((o) => o.objectsPerS)).toFixed(1)} objects/s = ${(c.fractionOfCeiling * 100).toFixed(0)} % ` +
         `of the ceiling (goal >= ${GOALS.applyOfCeiling * 100} %: ${c.fractionOfCeiling >= GOALS.applyOfCeiling ? 'met' : 'NOT met'}; ` +
         `moonshot ${GOALS.applyOfCeilingMoonshot * 100} %)`,
+      ...c.ours.map((o, i) => `CPU during ours #${i + 1} (whole deploy; bench = worker + client): ${formatCpu(o.cpu)}`),
       '',
     );
   }
@@ -661,11 +649,23 @@ function printSummary(): void {
             secs(t.kubectl.perAppP99Ms),
             '-',
           ],
+          [
+            `cluster limit: bare PATCH loop (${LIMIT_CONCURRENCY} in flight, ${secs(t.clusterLimit.patchMs)} s), all Available`,
+            secs(t.clusterLimit.wallMs),
+            t.clusterLimit.completedPerS.toFixed(2),
+            '-',
+            '-',
+            '-',
+          ],
         ],
       ),
+      `ours / cluster limit wall time ${t.ratioToLimit.toFixed(2)}`,
       `ours / kubectl wall time ${t.ratio.toFixed(2)}; ${t.ours.apiRequests} API requests, worker RSS ${t.ours.rssMb} MB; ` +
         `goal >= ${GOALS.throughputPerS}/s with no 429: ${t.ours.completedPerS >= GOALS.throughputPerS && t.ours.throttled429 === 0 ? 'met' : 'NOT met'} ` +
         `(moonshot ${GOALS.throughputPerSMoonshot}/s)`,
+      `CPU during ours (cores busy; bench = worker + client): ${formatCpu(t.ours.cpu)}`,
+      `CPU during kubectl's (kubectl's own processes not counted): ${formatCpu(t.kubectl.cpu)}`,
+      `CPU during the cluster limit's: ${formatCpu(t.clusterLimit.cpu)}`,
       '',
     );
   }
@@ -739,4 +739,34 @@ async function saveResults(): Promise<void> {
     return;
   }
   await writeResults(file, doc);
+}
+
+/**
+ * The PATCH requests of {@link smallApp} into `namespace`, every object also labelled `label` (`key=value`) so that
+ * `allDeploymentsAvailable` can watch them alone.
+ */
+function smallAppRequests(app: string, namespace: string, label: string): { path: string; body: string }[] {
+  const [key, value] = label.split('=');
+  const paths: Record<string, string> = {
+    ConfigMap: `/api/v1/namespaces/${namespace}/configmaps/${app}-config`,
+    Deployment: `/apis/apps/v1/namespaces/${namespace}/deployments/${app}`,
+    Service: `/api/v1/namespaces/${namespace}/services/${app}`,
+  };
+  return smallApp(app)
+    .split('\n---\n')
+    .map((doc) => {
+      const kind = /^kind: (\w+)$/m.exec(doc)?.[1] ?? '';
+      const path = paths[kind];
+      if (!path) throw new Error(`smallApp has a ${kind}: no path for it`);
+      // the object's own labels (`  labels:` under metadata), not the selector's or the pod template's
+      return { path, body: doc.replace(/^ {2}labels: \{ /m, `  labels: { ${key}: ${value}, `) };
+    });
+}
+
+/** `kube-apiserver 0.91, bench 0.52, …`: cores busy per process over the span (top 6). */
+function formatCpu(cpu: readonly { component: string; cpuS: number; coresBusy: number }[]): string {
+  return cpu
+    .slice(0, 6)
+    .map((c) => `${c.component} ${c.coresBusy.toFixed(2)} (${c.cpuS.toFixed(1)} s)`)
+    .join(', ');
 }

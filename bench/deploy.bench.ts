@@ -28,6 +28,7 @@ import { prometheusOperatorCrds } from '../test/support/fixtures.js';
 import { readAuditEvents } from '../test/support/audit.js';
 import { historyPayloads } from '../test/support/history.js';
 import {
+  allDeploymentsAvailable,
   log,
   manifestSet,
   objectNames,
@@ -35,6 +36,7 @@ import {
   resolveHelm,
   run,
   secs,
+  ssaPatcher,
   startBenchStack,
   startBenchWorker,
   table,
@@ -59,8 +61,11 @@ const WARMUP_OBJECTS = 4;
 /** The readiness-lag case: this many deploys of ours, one after the other, each of LAG_OBJECTS objects. */
 const LAG_DEPLOYS = 20;
 const LAG_OBJECTS = 10;
-/** The four sides of each size: kubectl + rollout status, kubectl + wait --all, Helm 4, kube-workflows. */
-const SIDES = 4;
+/**
+ * The sides of each size: kubectl + rollout status, kubectl + wait --all, Helm 4, the cluster limit (bare PATCH
+ * loop + watch), kube-workflows.
+ */
+const SIDES = 5;
 /**
  * Pods the run creates: every size and the warm-up once per side, plus the readiness-lag deploys (namespaces are
  * kept, so nothing is deleted while a measurement runs).
@@ -80,6 +85,8 @@ const OVERRIDES = {
 };
 /** A folder: write a CPU profile of the worker's main thread (activities) during each of our deploys. */
 const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
+/** In-flight PATCHes of the cluster-limit side (the capacity bench's ceiling loop peaks at 32–64). */
+const LIMIT_CONCURRENCY = 32;
 const CLUSTER = 'local';
 const APP = 'bench';
 /** The first target: at N = 500 our wall time is at most half of kubectl + rollout status's, with no 429s. */
@@ -194,6 +201,16 @@ interface SizeResult {
   ratioKubectlWait: number;
   /** Ours / Helm 4. */
   ratioHelm: number;
+  /**
+   * The cluster's own limit: the same objects sent by the bare SSA PATCH loop (no parse, no retry, no rate limit,
+   * {@link LIMIT_CONCURRENCY} in flight), then a watch until every Deployment is Available. No client can have
+   * them all Available sooner on this stack; the distance to it is all a deploy tool can win.
+   */
+  clusterLimit: { namespace: string; patchMs: number; totalMs: number };
+  /** Ours / the cluster limit. */
+  ratioLimit: number;
+  /** Helm 4 / the cluster limit. */
+  ratioHelmLimit: number;
   rssMb: number;
   /** Epoch ms when each side ended (for the readiness lag, computed from the audit log at the end of the run). */
   endedAt: { kubectl: number; kubectlWait: number; helm: number; kubeWorkflows: number };
@@ -325,7 +342,7 @@ describe('deploy: kube-workflows vs kubectl (rollout status, wait --all) and Hel
     it(`N = ${n}`, async () => {
       const manifests = manifestSet(n);
       const { configMaps, deployments } = objectNames(n);
-      const [nsK, nsKW, nsH, nsW] = await freshNamespaces(String(n));
+      const [nsK, nsKW, nsH, nsW, nsL] = await freshNamespaces(String(n));
       const file = join(stack.dir, `set-${n}.yaml`);
       writeFileSync(file, manifests);
       const chart = writeChart(stack.dir, `bench-${n}`, manifests);
@@ -350,6 +367,10 @@ describe('deploy: kube-workflows vs kubectl (rollout status, wait --all) and Hel
       const h = await helmDeploy(chart, nsH);
       const hEnd = Date.now();
       const hAvailable = await lastAvailableAt(nsH);
+
+      // (a4) the cluster's limit: the bare PATCH loop, then a watch until every Deployment is Available
+      log(`N=${n}: the cluster's limit: bare SSA PATCH loop (${LIMIT_CONCURRENCY} in flight) + watch in ${nsL}`);
+      const limit = await clusterLimit(manifests, nsL, n);
 
       // (b) kube-workflows: an in-process worker, client.deploy → result
       log(`N=${n}: kube-workflows deploy in ${nsW}`);
@@ -399,6 +420,9 @@ describe('deploy: kube-workflows vs kubectl (rollout status, wait --all) and Hel
         ratio: totalMs / k.totalMs,
         ratioKubectlWait: totalMs / kw2.totalMs,
         ratioHelm: totalMs / h.totalMs,
+        clusterLimit: { namespace: nsL, ...limit },
+        ratioLimit: totalMs / limit.totalMs,
+        ratioHelmLimit: h.totalMs / limit.totalMs,
         rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
         endedAt: { kubectl: kEnd, kubectlWait: kwEnd, helm: hEnd, kubeWorkflows: wEnd },
       };
@@ -413,7 +437,8 @@ describe('deploy: kube-workflows vs kubectl (rollout status, wait --all) and Hel
           `${result.kubeWorkflows.apiRequests} API requests, ${result.kubeWorkflows.throttled429} x 429, ` +
           `${result.kubeWorkflows.cpuSeconds} CPU s, event loop stalled up to ${result.kubeWorkflows.eventLoopMaxLagMs} ms; ` +
           `ratios: / rollout status ${result.ratio.toFixed(2)}, / wait --all ${result.ratioKubectlWait.toFixed(2)}, ` +
-          `/ helm ${result.ratioHelm.toFixed(2)}`,
+          `/ helm ${result.ratioHelm.toFixed(2)}, / cluster limit ${result.ratioLimit.toFixed(2)} ` +
+          `(cluster limit ${secs(limit.totalMs)}s, PATCH loop ${secs(limit.patchMs)}s)`,
       );
     }, 3_600_000);
   }
@@ -511,12 +536,41 @@ async function checkPodCapacity(): Promise<void> {
  * Four new namespaces (kubectl + rollout status, kubectl + wait --all, Helm, ours), created before timing, each with
  * its `default` ServiceAccount; `only: 'kw'` creates ours alone (the other names are returned all the same).
  */
-async function freshNamespaces(label: string, only?: 'kw'): Promise<[string, string, string, string]> {
-  const names: [string, string, string, string] = [
+/**
+ * The cluster limit of one size: `manifests` (the bench's ConfigMaps and Deployments) PATCHed into `namespace` by
+ * the bare loop, timed until the watch saw every Deployment Available.
+ */
+async function clusterLimit(
+  manifests: string,
+  namespace: string,
+  n: number,
+): Promise<{ patchMs: number; totalMs: number }> {
+  const { configMaps, deployments } = objectNames(n);
+  const paths = [
+    ...configMaps.map((name) => `/api/v1/namespaces/${namespace}/configmaps/${name}`),
+    ...deployments.map((name) => `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`),
+  ];
+  const docs = manifests.split('\n---\n');
+  if (docs.length !== paths.length)
+    throw new Error(`manifestSet(${n}) has ${docs.length} documents, not ${paths.length}`);
+  const patcher = await ssaPatcher(stack.info.kubeconfig, 'bench-limit');
+  try {
+    const t0 = performance.now();
+    const available = allDeploymentsAvailable(admin, { namespace }, deployments.length);
+    const patchMs = await patcher.applyAll(paths, docs, LIMIT_CONCURRENCY);
+    return { patchMs: round(patchMs), totalMs: round((await available) - t0) };
+  } finally {
+    patcher.close();
+  }
+}
+
+async function freshNamespaces(label: string, only?: 'kw'): Promise<[string, string, string, string, string]> {
+  const names: [string, string, string, string, string] = [
     `bench-kubectl-${label}-${suffix}`,
     `bench-kwait-${label}-${suffix}`,
     `bench-helm-${label}-${suffix}`,
     `bench-kw-${label}-${suffix}`,
+    `bench-limit-${label}-${suffix}`,
   ];
   const created = only === 'kw' ? [names[3]] : names;
   for (const name of created) await admin.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -718,6 +772,9 @@ function printSummary(): void {
     r.ratio.toFixed(2),
     r.ratioKubectlWait.toFixed(2),
     r.ratioHelm.toFixed(2),
+    secs(r.clusterLimit.totalMs),
+    r.ratioLimit.toFixed(2),
+    r.ratioHelmLimit.toFixed(2),
     String(r.kubeWorkflows.throttled429),
     String(r.rssMb),
   ]);
@@ -774,6 +831,9 @@ function printSummary(): void {
         'ours/rollout',
         'ours/wait',
         'ours/helm',
+        'limit s',
+        'ours/limit',
+        'helm/limit',
         '429s',
         'worker RSS MB',
       ],
@@ -889,6 +949,8 @@ async function saveResults(): Promise<void> {
       ratio: Math.round(r.ratio * 1000) / 1000,
       ratioKubectlWait: Math.round(r.ratioKubectlWait * 1000) / 1000,
       ratioHelm: Math.round(r.ratioHelm * 1000) / 1000,
+      ratioLimit: Math.round(r.ratioLimit * 1000) / 1000,
+      ratioHelmLimit: Math.round(r.ratioHelmLimit * 1000) / 1000,
     })),
     readinessLag: lagResult ?? null,
     crdBundle: crdResult ? { ...crdResult, ratio: Math.round(crdResult.ratio * 1000) / 1000 } : null,

@@ -6,15 +6,20 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createKubeWorkflowsClient, type KubeWorkflowsClient } from '../src/client/index.js';
+import type { KubeGateway } from '../src/kube/index.js';
 import {
   cacheRoot,
   ensureToolchain,
   findProjectRoot,
   parseEnvFile,
+  readStackState,
   STACK_BINARIES,
   startStack,
   stopStack,
@@ -359,6 +364,177 @@ export function processCpuSeconds(pid: number): number {
   // after the command name (in parentheses, may hold spaces): state is field 3, utime 14, stime 15
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+}
+
+/** CPU seconds used so far by each process of a stack, by component, plus this process (`bench`). */
+export type CpuByComponent = Record<string, number>;
+
+/**
+ * Samples {@link processCpuSeconds} of this process (`bench`: the in-process worker and the client), the stack's
+ * Temporal dev server and every control-plane component of its first cluster (kube-apiserver, etcd,
+ * kube-controller-manager, kube-scheduler, kwok-controller, …). A process that is gone reads 0.
+ */
+export function stackCpuSeconds(stack: Pick<BenchStack, 'dir'>, extra: Record<string, number> = {}): CpuByComponent {
+  const state = readStackState(stack.dir);
+  const pids: Record<string, number> = { bench: process.pid, ...extra };
+  if (state) {
+    pids.temporal = state.temporal.pid;
+    for (const [component, pid] of Object.entries(state.clusterPids)) pids[component] = pid;
+  }
+  const out: CpuByComponent = {};
+  for (const [component, pid] of Object.entries(pids)) {
+    try {
+      out[component] = processCpuSeconds(pid);
+    } catch {
+      out[component] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * CPU seconds each component used between two {@link stackCpuSeconds} samples, largest first, with its share of the
+ * machine over `wallMs` (100 % = one core busy the whole time).
+ */
+export function cpuBetween(
+  before: CpuByComponent,
+  after: CpuByComponent,
+  wallMs: number,
+): { component: string; cpuS: number; coresBusy: number }[] {
+  return Object.keys(after)
+    .map((component) => {
+      const cpuS = Math.round(((after[component] ?? 0) - (before[component] ?? 0)) * 100) / 100;
+      return { component, cpuS, coresBusy: Math.round((cpuS / (wallMs / 1000)) * 100) / 100 };
+    })
+    .sort((a, b) => b.cpuS - a.cpuS);
+}
+
+/**
+ * Server-side apply PATCHes with nothing but Node's `https` and a keep-alive agent: no rate limit, no retries, no
+ * parsing beyond the status code: the API server's ceiling for a client, as far as one can measure it from here.
+ * `applyAll` sends `bodies[i]` to `paths[i]` with `concurrency` in flight and returns the wall time in ms. Credentials are the kubeconfig's (client-node reads them, as everywhere).
+ */
+export async function ssaPatcher(
+  kubeconfig: string,
+  fieldManager: string,
+): Promise<{
+  applyAll(paths: string[], bodies: string[], concurrency: number): Promise<number>;
+  close(): void;
+}> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error(`${kubeconfig}: no server`);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const agents: http.Agent[] = [];
+  return {
+    async applyAll(paths, bodies, concurrency) {
+      const secure = server.startsWith('https:');
+      const agent = secure
+        ? new https.Agent({
+            keepAlive: true,
+            maxSockets: concurrency,
+            ...(opts.ca ? { ca: opts.ca } : {}),
+            ...(opts.cert ? { cert: opts.cert } : {}),
+            ...(opts.key ? { key: opts.key } : {}),
+            ...(opts.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: opts.rejectUnauthorized }),
+          })
+        : new http.Agent({ keepAlive: true, maxSockets: concurrency });
+      agents.push(agent);
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/apply-patch+yaml',
+        Accept: 'application/json',
+        ...Object.fromEntries(Object.entries(opts.headers ?? {}).map(([k, v]) => [k, String(v)])),
+      };
+      const send = (path: string, body: string): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const url = new URL(`${server}${path}?fieldManager=${fieldManager}&force=true`);
+          const req = (secure ? https : http).request(
+            url,
+            { method: 'PATCH', agent, headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => (text += c));
+              res.on('end', () => {
+                const code = res.statusCode ?? 0;
+                if (code >= 200 && code < 300) resolve();
+                else reject(new Error(`PATCH ${path}: HTTP ${code}: ${text.slice(0, 500)}`));
+              });
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      const t0 = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = next++; i < paths.length; i = next++) await send(paths[i] ?? '', bodies[i] ?? '');
+        }),
+      );
+      return performance.now() - t0;
+    },
+    close() {
+      for (const a of agents) a.destroy();
+    },
+  };
+}
+
+/**
+ * Resolves with `performance.now()` of the moment a watch saw the `count`-th Deployment matching `selector` (one
+ * namespace, or cluster-wide by label) Available (all its replicas available): one list, then a watch from its
+ * resourceVersion. Fails after 10 minutes.
+ */
+export async function allDeploymentsAvailable(
+  admin: KubeGateway,
+  selector: { namespace?: string; labelSelector?: string },
+  count: number,
+): Promise<number> {
+  const ready = new Set<string>();
+  const isAvailable = (d: { status?: unknown }): boolean => {
+    const s = d.status as { availableReplicas?: number; replicas?: number } | undefined;
+    return (s?.availableReplicas ?? 0) >= 1 && s?.availableReplicas === s?.replicas;
+  };
+  const keyOf = (d: { metadata: { namespace?: string | undefined; name: string } }): string =>
+    `${d.metadata.namespace}/${d.metadata.name}`;
+  const list = await admin.list('apps/v1', 'Deployment', selector);
+  for (const d of list.items) if (isAvailable(d)) ready.add(keyOf(d));
+  if (ready.size >= count) return performance.now();
+  const abort = new AbortController();
+  let doneAt: number | undefined;
+  let resourceVersion = list.resourceVersion;
+  const deadline = Date.now() + 600_000;
+  while (doneAt === undefined) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${count} Deployments of ${JSON.stringify(selector)}`);
+    await admin
+      .watch(
+        'apps/v1',
+        'Deployment',
+        { ...selector, resourceVersion, timeoutSeconds: 60 },
+        (event) => {
+          if (event.type === 'BOOKMARK') {
+            resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+            return;
+          }
+          if (event.type === 'ERROR') return;
+          resourceVersion = event.object.metadata.resourceVersion ?? resourceVersion;
+          if (isAvailable(event.object)) ready.add(keyOf(event.object));
+          if (ready.size >= count && doneAt === undefined) {
+            doneAt = performance.now();
+            abort.abort();
+          }
+        },
+        abort.signal,
+      )
+      .catch((err: unknown) => {
+        if (!abort.signal.aborted) throw err;
+      });
+  }
+  return doneAt;
 }
 
 /** One sample of a Prometheus text exposition. */
