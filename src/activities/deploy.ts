@@ -43,7 +43,7 @@ import { cacheKey, type WatchTarget } from '../kube/watch.js';
 import { classified, parseInput, toApplicationFailure } from './failures.js';
 import { HealthWatch } from './health-watch.js';
 import { DEFAULT_APPLY_CONCURRENCY, mapSettledLimit } from './pool.js';
-import { relatedIndex } from './related.js';
+import { AssessmentMemo, assessmentSignature, relatedIndex } from './related.js';
 import {
   ApplyObjectsInput,
   DeleteObjectsInput,
@@ -481,12 +481,14 @@ export function createDeployActivities(deps: DeployActivityDeps) {
           ),
         };
       });
+      // Only what a watch event touched is assessed again (plus what a timer made due): see AssessmentMemo.
+      const memo = new AssessmentMemo<RememberedHealth>();
       return watch.run({
         gateway: deps.gateway(input.cluster),
         targets: watchTargets(input.objects),
         assess(state, now) {
           synced = state;
-          const assessed = assessObjects(input.objects, state, now);
+          const assessed = assessObjects(input.objects, state, now, false, memo);
           latest = assessed.health;
           const failed = latest.filter((h) => h.status === HealthStatus.Failed);
           if (failed.length) {
@@ -572,32 +574,48 @@ function watchTargets(objects: readonly ObjectRefWithSubject[]): WatchTarget[] {
   return [...seen.values()];
 }
 
+/** What {@link assessObjects} remembers per awaited object between passes (see {@link AssessmentMemo}). */
+interface RememberedHealth {
+  assessment: HealthAssessment;
+  /** When a rule with a duration is next due for this object (epoch ms), if it is neither Current nor Failed. */
+  dueAt: number | undefined;
+}
+
 /**
  * Assesses every awaited object from the watch cache at `now`: its health, when a rule with a duration is next
- * due among them, and (with `withDetails`, for the timeout message) what blocks each one.
+ * due among them, and (with `withDetails`, for the timeout message) what blocks each one. With a `memo`, an object
+ * whose own resourceVersion and related objects' are unchanged since its last pass, and whose due time has not come,
+ * keeps its last result instead of being assessed again.
  */
 function assessObjects(
   refs: readonly ObjectRefWithSubject[],
   state: Map<string, LiveObject>,
   now: Date,
   withDetails = false,
+  memo?: AssessmentMemo<RememberedHealth>,
 ): { health: ObjectHealth[]; recheckAt: Date | undefined; details: Map<string, string[]> } {
   const related = relatedIndex(state.values());
-  let recheckAt: Date | undefined;
+  const nowMs = now.getTime();
+  let recheckMs: number | undefined;
   const details = new Map<string, string[]>();
   const health = refs.map((ref): ObjectHealth => {
     const obj = state.get(cacheKey(ref.apiVersion, ref.kind, ref.namespace, ref.name));
     if (!obj) return { subject: ref.subject, status: HealthStatus.NotFound, reason: 'NotFound', message: 'not found' };
     const objRelated = related(obj);
-    const a: HealthAssessment = assessHealth(obj, objRelated, { now });
-    if (a.status !== HealthStatus.Current && a.status !== HealthStatus.Failed) {
-      const at = healthRecheckAt(obj, objRelated, { now });
-      if (at !== undefined && (recheckAt === undefined || at < recheckAt)) recheckAt = at;
-      if (withDetails) details.set(ref.subject, describeBlockers(obj, objRelated, { now }));
+    const signature = memo && !withDetails ? assessmentSignature(obj, objRelated) : '';
+    let remembered = memo && !withDetails ? memo.lookup(ref.subject, signature, nowMs) : undefined;
+    if (!remembered) {
+      const a: HealthAssessment = assessHealth(obj, objRelated, { now });
+      const pending = a.status !== HealthStatus.Current && a.status !== HealthStatus.Failed;
+      remembered = { assessment: a, dueAt: pending ? healthRecheckAt(obj, objRelated, { now })?.getTime() : undefined };
+      if (withDetails && pending) details.set(ref.subject, describeBlockers(obj, objRelated, { now }));
+      memo?.remember(ref.subject, signature, remembered, nowMs, remembered.dueAt);
     }
-    return { subject: ref.subject, ...a };
+    const dueAt = remembered.dueAt;
+    if (dueAt !== undefined && (recheckMs === undefined || dueAt < recheckMs)) recheckMs = dueAt;
+    return { subject: ref.subject, ...remembered.assessment };
   });
-  return { health, recheckAt, details };
+  return { health, recheckAt: recheckMs === undefined ? undefined : new Date(recheckMs), details };
 }
 
 function summarize(health: readonly ObjectHealth[]): { current: number; total: number; pending: string[] } {

@@ -1,10 +1,10 @@
 /**
  * coalesce (health watches): the first event of a burst is assessed at once (one timer tick later), a burst is
- * assessed once with its latest state, and an expensive assessment spaces the next ones by twice its cost, never
- * more than maxDelayMs.
+ * assessed once with its latest state, an expensive assessment spaces the next ones by twice its cost, never
+ * more than maxDelayMs, and a cheap one by COALESCE_MIN_GAP_MS at least.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { coalesce } from '../../src/activities/related.js';
+import { COALESCE_MIN_GAP_MS, coalesce } from '../../src/activities/related.js';
 
 describe('coalesce', () => {
   beforeEach(() => {
@@ -74,6 +74,25 @@ describe('coalesce', () => {
     expect(runs).toBe(1);
     vi.advanceTimersByTime(2);
     expect(runs).toBe(2);
+  });
+
+  it(`keeps at least ${COALESCE_MIN_GAP_MS} ms between runs of a cheap function while events keep coming`, () => {
+    const c = clock();
+    const at: number[] = [];
+    const f = coalesce(() => at.push(c.now()), 100, c.now); // costs nothing
+    f();
+    vi.advanceTimersByTime(1);
+    expect(at).toHaveLength(1);
+    // an event every millisecond for 200 ms: runs at most every COALESCE_MIN_GAP_MS, the last state always run
+    for (let i = 0; i < 200; i++) {
+      f();
+      vi.advanceTimersByTime(1);
+    }
+    vi.advanceTimersByTime(COALESCE_MIN_GAP_MS);
+    const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(COALESCE_MIN_GAP_MS);
+    expect(at.length).toBeLessThanOrEqual(2 + Math.ceil(200 / COALESCE_MIN_GAP_MS));
+    expect(at.at(-1)).toBeGreaterThanOrEqual(200); // the burst's last event was run
   });
 
   it('cancel drops a pending run; flush runs it now', () => {
