@@ -25,6 +25,7 @@ import { DEFAULT_CLUSTER_NAME, defaultClusterName } from '../domain/clusters.js'
 import { parseLabelSelector, SelectorOperator } from '../domain/selectors.js';
 import { ALLOW_PLAINTEXT_SECRETS_ENV } from '../domain/secrets.js';
 import { DEFAULT_BURST, DEFAULT_QPS } from '../kube/rate-limit.js';
+import { DEFAULT_APPLY_CONCURRENCY } from '../activities/pool.js';
 import type { ClientRateLimit } from '../kube/transport.js';
 import {
   DEFAULT_POLICY,
@@ -496,7 +497,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       shutdownGraceTime: file.worker?.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
       maxConcurrentActivityTaskExecutions:
         file.worker?.maxConcurrentActivityTaskExecutions ?? DEFAULT_MAX_CONCURRENT_ACTIVITIES,
-      applyConcurrency: file.worker?.applyConcurrency ?? 16,
+      applyConcurrency: file.worker?.applyConcurrency ?? DEFAULT_APPLY_CONCURRENCY,
       kubeQps: file.worker?.kubeQps ?? DEFAULT_QPS,
       kubeBurst: file.worker?.kubeBurst ?? DEFAULT_BURST,
       clientRateLimit:

@@ -180,7 +180,7 @@ describe('loadWorkerConfig from the environment only', () => {
     expect(config.worker).toEqual({
       shutdownGraceTime: DEFAULT_SHUTDOWN_GRACE_TIME,
       maxConcurrentActivityTaskExecutions: DEFAULT_MAX_CONCURRENT_ACTIVITIES,
-      applyConcurrency: 16,
+      applyConcurrency: 32,
       kubeQps: 200,
       kubeBurst: 400,
       clientRateLimit: 'auto',
