@@ -90,6 +90,15 @@ export function summaryTable(): string {
     '<= 0.25',
     deploy,
   );
+  if (at500?.clusterLimit)
+    add(
+      `N = ${n}: same vs the cluster's own limit (bare SSA PATCH loop, 32 in flight, until all Available); Helm / limit ${num(at500.ratioHelmLimit)}`,
+      ms(at500.kubeWorkflows?.totalMs),
+      ms(at500.clusterLimit.totalMs),
+      num(at500.ratioLimit),
+      '- (context: no client finishes sooner)',
+      deploy,
+    );
   const capacity = loaded.get('capacity');
   const ceiling = capacity?.doc.ceiling;
   const bestOurs = ceiling ? Math.max(...(ceiling.ours as Json[]).map((o) => o.objectsPerS as number)) : undefined;
@@ -128,6 +137,15 @@ export function summaryTable(): string {
     '>= 10/s, no 429 (moonshot 20/s)',
     tp ? capacity : undefined,
   );
+  if (tp?.clusterLimit)
+    add(
+      `throughput: same apps vs the cluster's own limit (every app's objects PATCHed at once, until all Available)`,
+      `${num(tp.ours.completedPerS)}/s`,
+      `${num(tp.clusterLimit.completedPerS)}/s (${secs(Number(tp.clusterLimit.wallMs))} s)`,
+      num(tp.ratioToLimit),
+      '- (context: no client finishes sooner)',
+      capacity,
+    );
   const monitor = loaded.get('monitor');
   const m = monitor?.doc;
   const mTotal = m ? m.workload.namespaces * m.workload.deploymentsPerNamespace : undefined;
