@@ -455,12 +455,17 @@ export function createDeployActivities(deps: DeployActivityDeps) {
      */
     async waitForHealth(rawInput: WaitForHealthInput): Promise<HealthResult> {
       const input = parseInput(WaitForHealthInput, rawInput);
-      let latest: ObjectHealth[] = input.objects.map((o) => ({
-        subject: o.subject,
-        status: HealthStatus.Unknown,
-        reason: 'NotObserved',
-        message: 'not observed yet',
-      }));
+      const gateway = deps.gateway(input.cluster);
+      // Objects no controller writes a status for are Current once they exist: one read, no watch, unless that read
+      // finds one missing or not Current yet (then it is watched with the rest).
+      const readOnce = await readOnceHealth(gateway, input.objects);
+      const watched = input.objects.filter((o) => !readOnce.has(o.subject));
+      const merge = (health: readonly ObjectHealth[]): ObjectHealth[] => {
+        const bySubject = new Map(health.map((h) => [h.subject, h]));
+        return input.objects.map((o) => readOnce.get(o.subject) ?? bySubject.get(o.subject) ?? notObserved(o));
+      };
+      let latest: ObjectHealth[] = merge([]);
+      if (!watched.length) return { outcome: 'Current', objects: latest, message: `${latest.length} objects Current` };
       /** The watch cache once every collection is listed (the watches update it in place). */
       let synced: Map<string, LiveObject> | undefined;
       const watch = new HealthWatch<HealthResult>({
@@ -470,8 +475,8 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       });
       watch.settleAfter(Math.max(0, input.deadlineMs - Date.now()), () => {
         // Assessed afresh, with what blocks each object, so the one message says why down to the pods.
-        const final = synced ? assessObjects(input.objects, synced, new Date(), true) : undefined;
-        const objects = final?.health ?? latest;
+        const final = synced ? assessObjects(watched, synced, new Date(), true) : undefined;
+        const objects = final ? merge(final.health) : latest;
         return {
           outcome: 'TimedOut',
           objects,
@@ -484,12 +489,12 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       // Only what a watch event touched is assessed again (plus what a timer made due): see AssessmentMemo.
       const memo = new AssessmentMemo<RememberedHealth>();
       return watch.run({
-        gateway: deps.gateway(input.cluster),
-        targets: watchTargets(input.objects),
+        gateway,
+        targets: watchTargets(watched),
         assess(state, now) {
           synced = state;
-          const assessed = assessObjects(input.objects, state, now, false, memo);
-          latest = assessed.health;
+          const assessed = assessObjects(watched, state, now, false, memo);
+          latest = merge(assessed.health);
           const failed = latest.filter((h) => h.status === HealthStatus.Failed);
           if (failed.length) {
             watch.settle({
@@ -572,6 +577,59 @@ function watchTargets(objects: readonly ObjectRefWithSubject[]): WatchTarget[] {
     }
   }
   return [...seen.values()];
+}
+
+/**
+ * Kinds whose health is settled by one read: no controller writes their status (or, for a Service, only a
+ * LoadBalancer's address, which the read shows as InProgress until it is there), so an object of one that exists
+ * and is Current stays Current until someone changes it. Waiting on them needs no watch.
+ */
+export const READ_ONCE_KINDS: ReadonlySet<string> = new Set([
+  'ConfigMap',
+  'Secret',
+  'ServiceAccount',
+  'Service',
+  'Role',
+  'RoleBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'LimitRange',
+  'PriorityClass',
+  'IngressClass',
+  'StorageClass',
+]);
+
+/** The placeholder health of an object no read or watch has shown yet. */
+function notObserved(o: ObjectRefWithSubject): ObjectHealth {
+  return { subject: o.subject, status: HealthStatus.Unknown, reason: 'NotObserved', message: 'not observed yet' };
+}
+
+/**
+ * Reads the awaited objects of {@link READ_ONCE_KINDS} once (a GET each, or one LIST per kind and namespace for
+ * many) and returns the health of those that exist and are Current, by subject. Anything else — missing, not
+ * Current, or a read that failed — is left out, to be watched like every other object.
+ */
+async function readOnceHealth(
+  gw: KubeGateway,
+  refs: readonly ObjectRefWithSubject[],
+): Promise<Map<string, ObjectHealth>> {
+  const out = new Map<string, ObjectHealth>();
+  const candidates = refs.filter((r) => READ_ONCE_KINDS.has(r.kind));
+  if (!candidates.length) return out;
+  const asObject = (r: ObjectRefWithSubject): KubeObject => ({
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    metadata: { name: r.name, ...(r.namespace === undefined ? {} : { namespace: r.namespace }) },
+  });
+  const read = liveReader(gw, candidates.map(asObject));
+  const now = new Date();
+  await mapSettledLimit(candidates, DEFAULT_APPLY_CONCURRENCY, async (ref) => {
+    const live = await read(keyOf(asObject(ref)));
+    if (!live) return;
+    const a = assessHealth(live, {}, { now });
+    if (a.status === HealthStatus.Current) out.set(ref.subject, { subject: ref.subject, ...a });
+  });
+  return out;
 }
 
 /** What {@link assessObjects} remembers per awaited object between passes (see {@link AssessmentMemo}). */

@@ -4,10 +4,11 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
+import { auditMark, readAuditEvents } from '../support/audit.js';
 import { appManifests } from '../support/workloads.js';
 import { inventoryName, parseInventory } from '../../src/activities/deploy.js';
 import { recordHistory, useHarness } from './harness.js';
@@ -83,6 +84,8 @@ describe('deployManifests', () => {
 
   it('applies a ConfigMap, Deployment and Service and waits until the Deployment pods are Ready', async () => {
     const name = 'web-new';
+    const audit = inject('stack').auditLogPath;
+    const mark = auditMark(audit);
     const report = await deploy(name, webApp(h.namespace, name), {}, 'deploy-created');
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.map((o) => [o.subject, o.action, o.status])).toEqual([
@@ -105,6 +108,18 @@ describe('deployManifests', () => {
     const managers =
       (dep?.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields ?? [];
     expect(managers.filter((m) => m.operation === 'Apply').map((m) => m.manager)).toEqual(['kube-workflows']);
+    // the health wait watches the Deployment (and its ReplicaSets and Pods); the ConfigMap and the ClusterIP
+    // Service are Current once they exist, so they are read once and never watched
+    // (a watch is in the audit log once it has ended: the wait closed them when it settled)
+    const watched = (): Set<string | undefined> =>
+      new Set(
+        readAuditEvents(audit, mark.offset)
+          .filter((e) => e.verb === 'watch' && e.objectRef?.namespace === h.namespace)
+          .filter((e) => (e.userAgent ?? '').startsWith('kube-workflows'))
+          .map((e) => e.objectRef?.resource),
+      );
+    await expect.poll(() => watched().size, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    expect(watched()).toEqual(new Set(['deployments', 'replicasets', 'pods']));
   });
 
   it('re-running the same deploy reports every object unchanged and writes nothing', async () => {
