@@ -45,8 +45,11 @@ import {
   type BenchStack,
   allDeploymentsAvailable,
   cpuBetween,
+  historyBreakdown,
   ssaPatcher,
   stackCpuSeconds,
+  startProfiler,
+  type HistoryBreakdown,
 } from './support.js';
 import { machineFacts } from './format.js';
 
@@ -94,6 +97,8 @@ const GOALS = {
 const CLUSTER = 'local';
 const FIELD_MANAGER = 'bench-ceiling';
 const ROLLOUT_TIMEOUT = '600s';
+/** A folder: write a CPU profile of this process's main thread (worker and client) during our throughput side. */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 /** In-flight PATCHes of the throughput row's cluster-limit side (the ceiling loop's best is at 32–64). */
 const LIMIT_CONCURRENCY = 32;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -148,7 +153,13 @@ type CpuShare = ReturnType<typeof cpuBetween>[number];
 
 interface ThroughputResult {
   objectsPerApp: 3;
-  ours: ThroughputSide & { throttled429: number; apiRequests: number; rssMb: number };
+  ours: ThroughputSide & {
+    throttled429: number;
+    apiRequests: number;
+    rssMb: number;
+    /** Where each deploy's time went, from the histories: p50 / p90 over the deploys, in ms. */
+    breakdown: Record<string, { p50: number; p90: number }>;
+  };
   kubectl: ThroughputSide & { lanes: number };
   /**
    * The cluster's own limit: every app's objects sent at once by the bare SSA PATCH loop (concurrency
@@ -298,12 +309,15 @@ describe('capacity: apply ceiling, throughput, scale', () => {
     if (!gw) throw new Error(`the worker has no gateway "${CLUSTER}"`);
     const before = { ...gw.stats };
     log(`throughput: ${apps.length} deploys of ours at once`);
+    const profiler = CPU_PROFILE_DIR ? await startProfiler() : undefined;
     const oursCpu0 = stackCpuSeconds(stack);
     const t0 = performance.now();
+    const handles: { fetchHistory(): Promise<{ events?: unknown[] | null }> }[] = [];
     const oursEach = await Promise.all(
       apps.map(async (app, i) => {
         const namespace = oursNs[i] ?? '';
         const handle = await client.deploy({ manifests: smallApp(app), app, namespace, timeoutSeconds: 600 });
+        handles.push(handle.raw);
         const report = await handle.result();
         expect(report.outcome, `${app}: ${report.message}`).toBe('succeeded');
         return performance.now() - t0;
@@ -311,8 +325,11 @@ describe('capacity: apply ceiling, throughput, scale', () => {
     );
     const oursWall = performance.now() - t0;
     const oursCpu = cpuBetween(oursCpu0, stackCpuSeconds(stack), oursWall);
+    if (profiler && CPU_PROFILE_DIR) await profiler.stop(join(CPU_PROFILE_DIR, `throughput-${apps.length}.cpuprofile`));
     const after = { ...gw.stats };
     const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
+    const breakdown = summarizeBreakdowns(await Promise.all(handles.map((h) => historyBreakdown(h))));
+    log(`throughput: where each deploy's time went (p50 / p90 over ${handles.length}): ${JSON.stringify(breakdown)}`);
     for (const ns of oursNs) await settled(ns, 1);
 
     // kubectl: apply + rollout status per app, two apps at a time
@@ -376,6 +393,7 @@ describe('capacity: apply ceiling, throughput, scale', () => {
         throttled429: after.throttled - before.throttled,
         apiRequests: after.requests - before.requests,
         rssMb,
+        breakdown,
       },
       kubectl: { ...side(kubectlEach, kubectlWall, kubectlCpu), lanes: KUBECTL_LANES },
       clusterLimit: {
@@ -664,6 +682,9 @@ function printSummary(): void {
         `goal >= ${GOALS.throughputPerS}/s with no 429: ${t.ours.completedPerS >= GOALS.throughputPerS && t.ours.throttled429 === 0 ? 'met' : 'NOT met'} ` +
         `(moonshot ${GOALS.throughputPerSMoonshot}/s)`,
       `CPU during ours (cores busy; bench = worker + client): ${formatCpu(t.ours.cpu)}`,
+      `where each of our deploys' time went (p50 / p90 ms, from the histories): ${Object.entries(t.ours.breakdown)
+        .map(([k, v]) => `${k} ${v.p50} / ${v.p90}`)
+        .join(', ')}`,
       `CPU during kubectl's (kubectl's own processes not counted): ${formatCpu(t.kubectl.cpu)}`,
       `CPU during the cluster limit's: ${formatCpu(t.clusterLimit.cpu)}`,
       '',
@@ -739,6 +760,29 @@ async function saveResults(): Promise<void> {
     return;
   }
   await writeResults(file, doc);
+}
+
+/** p50 / p90 of each part of many {@link HistoryBreakdown}s (`total`, `wft queued`, `<activity> queued`, …). */
+function summarizeBreakdowns(all: readonly HistoryBreakdown[]): Record<string, { p50: number; p90: number }> {
+  const parts = new Map<string, number[]>();
+  const add = (name: string, v: number): void => {
+    const list = parts.get(name) ?? [];
+    list.push(v);
+    parts.set(name, list);
+  };
+  for (const b of all) {
+    add('total', b.totalMs);
+    add('workflow tasks', b.workflowTasks.count);
+    add('wft queued', b.workflowTasks.queuedMs);
+    add('wft ran', b.workflowTasks.ranMs);
+    for (const [type, a] of Object.entries(b.activities)) {
+      add(`${type} queued`, a.queuedMs);
+      add(`${type} ran`, a.ranMs);
+    }
+  }
+  return Object.fromEntries(
+    [...parts].map(([name, values]) => [name, { p50: percentile(values, 50), p90: percentile(values, 90) }]),
+  );
 }
 
 /**

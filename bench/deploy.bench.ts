@@ -12,10 +12,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -37,6 +36,7 @@ import {
   run,
   secs,
   ssaPatcher,
+  startProfiler,
   startBenchStack,
   startBenchWorker,
   table,
@@ -713,24 +713,6 @@ async function lastAvailableAt(namespace: string): Promise<number> {
     if (available?.lastTransitionTime) last = Math.max(last, Date.parse(available.lastTransitionTime));
   }
   return last;
-}
-
-/** Profiles this process's main thread (where activities run) with the inspector until `stop(file)`. */
-async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
-  await session.post('Profiler.start');
-  return {
-    async stop(file) {
-      const { profile } = await session.post('Profiler.stop');
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-      log(`CPU profile written to ${file}`);
-    },
-  };
 }
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;

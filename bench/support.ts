@@ -8,6 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -535,6 +536,77 @@ export async function allDeploymentsAvailable(
       });
   }
   return doneAt;
+}
+
+/** Profiles this process's main thread (where activities run) with the inspector until `stop(file)`. */
+export async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      log(`CPU profile written to ${file}`);
+    },
+  };
+}
+
+/** Where one workflow run's time went, from its history (event times are the server's). */
+export interface HistoryBreakdown {
+  /** First event → last event. */
+  totalMs: number;
+  /** Workflow tasks: how many, summed time scheduled → started (queued) and started → completed (ran). */
+  workflowTasks: { count: number; queuedMs: number; ranMs: number };
+  /** Per activity type: summed schedule → start (queued) and start → completion (ran). */
+  activities: Record<string, { queuedMs: number; ranMs: number }>;
+}
+
+/** Reads a run's history into a {@link HistoryBreakdown}. */
+export async function historyBreakdown(handle: {
+  fetchHistory(): Promise<{ events?: unknown[] | null }>;
+}): Promise<HistoryBreakdown> {
+  interface Ev {
+    eventId?: unknown;
+    eventTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null;
+    workflowTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null;
+    workflowTaskCompletedEventAttributes?: { scheduledEventId?: unknown; startedEventId?: unknown } | null;
+    activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+    activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; startedEventId?: unknown } | null;
+  }
+  const events = ((await handle.fetchHistory()).events ?? []) as Ev[];
+  const time = (e: Ev | undefined): number =>
+    e?.eventTime ? Number(String(e.eventTime.seconds ?? 0)) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN;
+  const byId = new Map(events.map((e) => [String(e.eventId), e]));
+  const out: HistoryBreakdown = {
+    totalMs: Math.round(time(events.at(-1)) - time(events[0])),
+    workflowTasks: { count: 0, queuedMs: 0, ranMs: 0 },
+    activities: {},
+  };
+  for (const e of events) {
+    const wft = e.workflowTaskCompletedEventAttributes;
+    if (wft) {
+      const started = byId.get(String(wft.startedEventId));
+      const scheduled = byId.get(String(wft.scheduledEventId));
+      out.workflowTasks.count++;
+      out.workflowTasks.queuedMs += Math.round(time(started) - time(scheduled));
+      out.workflowTasks.ranMs += Math.round(time(e) - time(started));
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const scheduled = byId.get(String(done.scheduledEventId));
+      const started = byId.get(String(done.startedEventId));
+      const type = scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+      const a = (out.activities[type] ??= { queuedMs: 0, ranMs: 0 });
+      a.queuedMs += Math.round(time(started) - time(scheduled));
+      a.ranMs += Math.round(time(e) - time(started));
+    }
+  }
+  return out;
 }
 
 /** One sample of a Prometheus text exposition. */
