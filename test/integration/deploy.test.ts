@@ -6,6 +6,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, inject, it } from 'vitest';
 import { InvalidInputError } from '../../src/client/index.js';
+import { readStackState } from '../../src/dev/index.js';
 import { failureTypeOf, messageOf } from '../../src/cli/exit-codes.js';
 import type { DeployReport } from '../../src/schemas/deploy.js';
 import { auditMark, readAuditEvents } from '../support/audit.js';
@@ -24,6 +25,17 @@ function webApp(ns: string, name: string, opts: { image?: string; replicas?: num
     replicas: opts.replicas,
     chaos: opts.chaos,
   });
+}
+
+/** Activity tasks the stack's Temporal server dispatched eagerly so far (its Prometheus counter, all series). */
+async function eagerActivityDispatches(): Promise<number> {
+  const state = readStackState(inject('stack').dir);
+  if (!state) throw new Error('no stack state');
+  const text = await (await fetch(`http://127.0.0.1:${state.temporal.metricsPort}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('activity_eager_execution'))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
 /** Deploys `manifests` as app `app` and returns its report. */
@@ -120,6 +132,17 @@ describe('deployManifests', () => {
       );
     await expect.poll(() => watched().size, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
     expect(watched()).toEqual(new Set(['deployments', 'replicasets', 'pods']));
+  });
+
+  it("gets its activities from the workflow task that schedules them, not the task queue (the stack's eager dispatch)", async () => {
+    const before = await eagerActivityDispatches();
+    const report = await deploy('eager', webApp(h.namespace, 'eager'));
+    expect(report.outcome).toBe('succeeded');
+    // plan, apply and health wait (TEMPORAL_DYNAMIC_CONFIG turns eager dispatch on in the stack's dev server); the
+    // server's metrics reach its /metrics page on their next report, within a few seconds
+    await expect
+      .poll(async () => (await eagerActivityDispatches()) - before, { timeout: 15_000, interval: 250 })
+      .toBeGreaterThanOrEqual(3);
   });
 
   it('re-running the same deploy reports every object unchanged and writes nothing', async () => {
