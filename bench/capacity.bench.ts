@@ -575,29 +575,12 @@ async function until(what: string, timeoutMs: number, probe: () => Promise<boole
   }
 }
 
-/** The run time (started → completed) of the last attempt of the first activity of `type`, from the history. */
+/** The run time (started → completed) of the activities of `type` in a run, from its history (one per deploy). */
 async function activityRanMs(
   handle: { fetchHistory(): Promise<{ events?: unknown[] | null }> },
   type: string,
 ): Promise<number | null> {
-  interface Ev {
-    eventId?: unknown;
-    eventTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null;
-    activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
-    activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; startedEventId?: unknown } | null;
-  }
-  const events = ((await handle.fetchHistory()).events ?? []) as Ev[];
-  const time = (e: Ev | undefined): number =>
-    e?.eventTime ? Number(String(e.eventTime.seconds ?? 0)) * 1000 + (e.eventTime.nanos ?? 0) / 1e6 : NaN;
-  const byId = new Map(events.map((e) => [String(e.eventId), e]));
-  for (const e of events) {
-    const done = e.activityTaskCompletedEventAttributes;
-    if (!done) continue;
-    const scheduled = byId.get(String(done.scheduledEventId));
-    if (scheduled?.activityTaskScheduledEventAttributes?.activityType?.name !== type) continue;
-    return Math.round(time(e) - time(byId.get(String(done.startedEventId))));
-  }
-  return null;
+  return (await historyBreakdown(handle)).activities[type]?.ranMs ?? null;
 }
 
 function median(values: readonly number[]): number {

@@ -573,7 +573,6 @@ export async function historyBreakdown(handle: {
   interface Ev {
     eventId?: unknown;
     eventTime?: { seconds?: { toString(): string } | number | null; nanos?: number | null } | null;
-    workflowTaskStartedEventAttributes?: { scheduledEventId?: unknown } | null;
     workflowTaskCompletedEventAttributes?: { scheduledEventId?: unknown; startedEventId?: unknown } | null;
     activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
     activityTaskCompletedEventAttributes?: { scheduledEventId?: unknown; startedEventId?: unknown } | null;
