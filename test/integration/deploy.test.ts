@@ -96,8 +96,6 @@ describe('deployManifests', () => {
 
   it('applies a ConfigMap, Deployment and Service and waits until the Deployment pods are Ready', async () => {
     const name = 'web-new';
-    const audit = inject('stack').auditLogPath;
-    const mark = auditMark(audit);
     const report = await deploy(name, webApp(h.namespace, name), {}, 'deploy-created');
     expect(report.outcome).toBe('succeeded');
     expect(report.objects.map((o) => [o.subject, o.action, o.status])).toEqual([
@@ -120,9 +118,22 @@ describe('deployManifests', () => {
     const managers =
       (dep?.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields ?? [];
     expect(managers.filter((m) => m.operation === 'Apply').map((m) => m.manager)).toEqual(['kube-workflows']);
-    // the health wait watches the Deployment (and its ReplicaSets and Pods); the ConfigMap and the ClusterIP
-    // Service are Current once they exist, so they are read once and never watched
-    // (a watch is in the audit log once it has ended: the wait closed them when it settled)
+  });
+
+  it('waits on watches of the Deployment, its ReplicaSets and Pods; the ConfigMap and Service are read once', async () => {
+    // slow pods (Ready 2 s after they run): the wait is certain to open its watches before it settles
+    const name = 'web-watched';
+    const manifests = appManifests(h.namespace, name, {
+      config: '{ GREETING: hello }',
+      container: 'web',
+      image: 'registry.example/web:1.0.0',
+      chaos: 'slow',
+      chaosDelay: '2s',
+    });
+    const audit = inject('stack').auditLogPath;
+    const mark = auditMark(audit);
+    expect((await deploy(name, manifests)).outcome).toBe('succeeded');
+    // a watch is in the audit log once it has ended: the wait closed them when it settled
     const watched = (): Set<string | undefined> =>
       new Set(
         readAuditEvents(audit, mark.offset)
@@ -130,7 +141,7 @@ describe('deployManifests', () => {
           .filter((e) => (e.userAgent ?? '').startsWith('kube-workflows'))
           .map((e) => e.objectRef?.resource),
       );
-    await expect.poll(() => watched().size, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => watched().size, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
     expect(watched()).toEqual(new Set(['deployments', 'replicasets', 'pods']));
   });
 
