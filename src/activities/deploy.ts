@@ -621,10 +621,11 @@ async function readOnceHealth(
     kind: r.kind,
     metadata: { name: r.name, ...(r.namespace === undefined ? {} : { namespace: r.namespace }) },
   });
-  const read = liveReader(gw, candidates.map(asObject));
+  const objects = candidates.map(asObject);
+  const read = liveReader(gw, objects);
   const now = new Date();
-  await mapSettledLimit(candidates, DEFAULT_APPLY_CONCURRENCY, async (ref) => {
-    const live = await read(keyOf(asObject(ref)));
+  await mapSettledLimit(candidates, DEFAULT_APPLY_CONCURRENCY, async (ref, i) => {
+    const live = await read(keyOf(objects[i] as KubeObject));
     if (!live) return;
     const a = assessHealth(live, {}, { now });
     if (a.status === HealthStatus.Current) out.set(ref.subject, { subject: ref.subject, ...a });
@@ -653,6 +654,7 @@ function assessObjects(
   memo?: AssessmentMemo<RememberedHealth>,
 ): { health: ObjectHealth[]; recheckAt: Date | undefined; details: Map<string, string[]> } {
   const related = relatedIndex(state.values());
+  const cache = withDetails ? undefined : memo; // the timeout message is always assessed afresh
   const nowMs = now.getTime();
   let recheckMs: number | undefined;
   const details = new Map<string, string[]>();
@@ -660,14 +662,14 @@ function assessObjects(
     const obj = state.get(cacheKey(ref.apiVersion, ref.kind, ref.namespace, ref.name));
     if (!obj) return { subject: ref.subject, status: HealthStatus.NotFound, reason: 'NotFound', message: 'not found' };
     const objRelated = related(obj);
-    const signature = memo && !withDetails ? assessmentSignature(obj, objRelated) : '';
-    let remembered = memo && !withDetails ? memo.lookup(ref.subject, signature, nowMs) : undefined;
+    const signature = cache ? assessmentSignature(obj, objRelated) : '';
+    let remembered = cache?.lookup(ref.subject, signature, nowMs);
     if (!remembered) {
       const a: HealthAssessment = assessHealth(obj, objRelated, { now });
       const pending = a.status !== HealthStatus.Current && a.status !== HealthStatus.Failed;
       remembered = { assessment: a, dueAt: pending ? healthRecheckAt(obj, objRelated, { now })?.getTime() : undefined };
       if (withDetails && pending) details.set(ref.subject, describeBlockers(obj, objRelated, { now }));
-      memo?.remember(ref.subject, signature, remembered, nowMs, remembered.dueAt);
+      cache?.remember(ref.subject, signature, remembered, nowMs, remembered.dueAt);
     }
     const dueAt = remembered.dueAt;
     if (dueAt !== undefined && (recheckMs === undefined || dueAt < recheckMs)) recheckMs = dueAt;

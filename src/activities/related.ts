@@ -45,8 +45,9 @@ export const COALESCE_MIN_GAP_MS = 25;
  * Coalesces bursts of watch events: `fn` runs with the latest arguments, soon after the first call of a burst (the
  * events of one read of the stream, a millisecond later) — not a fixed delay later, since a deploy's last status
  * event is what ends its wait and every millisecond here is readiness lag — and then no more often than twice its
- * own cost allows, with at least {@link COALESCE_MIN_GAP_MS} between runs (and at most `maxDelayMs`). A 500-object rollout produces thousands of events; health is
- * re-assessed at most about a third of the time, not thousands of times. `now` is the clock (tests).
+ * own cost allows, with at least {@link COALESCE_MIN_GAP_MS} between runs (and at most `maxDelayMs`). A 500-object
+ * rollout produces thousands of events; health is re-assessed at most about a third of the time, not thousands of
+ * times. `now` is the clock (tests).
  */
 export function coalesce<A extends unknown[]>(
   fn: (...args: A) => void,
